@@ -1,0 +1,1 @@
+"""Pure computation for AI Performance Monitor: no Home Assistant imports below this package."""

@@ -1,0 +1,51 @@
+"""Fixtures shared by the whole suite."""
+
+from collections.abc import Generator
+from typing import Any
+from unittest.mock import PropertyMock, patch
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Imported before the test plugin's own custom_components package can shadow ours.
+import custom_components.ai_performance  # noqa: F401
+from custom_components.ai_performance.const import DOMAIN
+
+ENTRY_ID = "01JAIPERFORMANCE0000000000"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
+    """Let Home Assistant load our integration in every test."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create every entity enabled, also those disabled by default (for snapshots)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """Return our config entry with a fixed id, so that snapshots are stable."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="AI Performance Monitor",
+        unique_id=DOMAIN,
+        entry_id=ENTRY_ID,
+        data={},
+        version=1,
+        minor_version=1,
+    )
+
+
+async def setup_integration(hass: Any, entry: MockConfigEntry) -> None:
+    """Add ``entry`` to Home Assistant and set it up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()

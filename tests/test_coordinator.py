@@ -1,0 +1,195 @@
+"""The coordinator: concurrent, isolated, timed collection; failures logged once; clean shutdown."""
+
+import asyncio
+from collections.abc import Sequence
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ai_performance.collectors.base import Collector
+from custom_components.ai_performance.coordinator import AIPerformanceCoordinator
+
+from .fakes import ScriptedCollector, hang_forever
+
+
+async def _started_coordinator(
+    hass: HomeAssistant, entry: MockConfigEntry, collectors: Sequence[Collector[Any]]
+) -> AIPerformanceCoordinator:
+    entry.add_to_hass(hass)
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    coordinator = AIPerformanceCoordinator(hass, entry, collectors)
+    await coordinator.async_config_entry_first_refresh()
+    return coordinator
+
+
+async def test_collectors_run_concurrently(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    # "waiter" can only finish once "releaser" has run: one after the other, waiter would time out.
+    released = asyncio.Event()
+
+    async def wait_for_release() -> object:
+        await released.wait()
+        return "waited"
+
+    async def release() -> object:
+        released.set()
+        return "released"
+
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [
+            ScriptedCollector("waiter", timeout=2, collect=wait_for_release),
+            ScriptedCollector("releaser", collect=release),
+        ],
+    )
+
+    sources = coordinator.data.sources
+    assert sources["waiter"].sample == "waited"
+    assert sources["releaser"].sample == "released"
+
+
+async def test_a_hanging_source_times_out_alone(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [
+            ScriptedCollector("stuck", timeout=0.05, collect=hang_forever),
+            ScriptedCollector("healthy"),
+        ],
+    )
+
+    snapshot = coordinator.data
+    assert coordinator.last_update_success
+    assert not snapshot.source_ok("stuck")
+    assert snapshot.sources["stuck"].error == "no answer within 0.05 s"
+    assert snapshot.sources["stuck"].sample is None
+    assert snapshot.source_ok("healthy")
+    assert snapshot.sources["healthy"].sample == {"value": 1}
+
+
+async def test_a_raising_source_fails_alone(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    async def explode() -> object:
+        msg = "sensor fell off"
+        raise RuntimeError(msg)
+
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [ScriptedCollector("broken", collect=explode), ScriptedCollector("healthy")],
+    )
+
+    assert coordinator.data.sources["broken"].error == "RuntimeError: sensor fell off"
+    assert coordinator.data.source_ok("healthy")
+
+
+async def test_every_collection_and_every_source_is_timed(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    async def take_20_ms() -> object:
+        await asyncio.sleep(0.02)
+        return "slow"
+
+    coordinator = await _started_coordinator(
+        hass, mock_config_entry, [ScriptedCollector("slow", collect=take_20_ms)]
+    )
+
+    snapshot = coordinator.data
+    assert snapshot.sources["slow"].duration_ms >= 20
+    assert snapshot.collection_ms >= snapshot.sources["slow"].duration_ms
+
+
+async def test_a_failing_source_is_logged_once_and_its_recovery_once(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = True
+
+    async def flaky() -> object:
+        if failing:
+            msg = "connection refused"
+            raise OSError(msg)
+        return "back"
+
+    caplog.set_level(logging.INFO)
+    coordinator = await _started_coordinator(
+        hass, mock_config_entry, [ScriptedCollector("flaky", collect=flaky)]
+    )
+    for _ in range(3):
+        await coordinator.async_refresh()
+
+    failures = [r for r in caplog.records if "Source flaky is unavailable" in r.message]
+    assert len(failures) == 1
+    assert failures[0].levelno == logging.WARNING
+    assert "connection refused" in failures[0].message
+
+    failing = False
+    for _ in range(3):
+        await coordinator.async_refresh()
+
+    recoveries = [
+        r for r in caplog.records if "Source flaky is available again" in r.message
+    ]
+    assert len(recoveries) == 1
+    assert coordinator.data.sources["flaky"].sample == "back"
+
+
+async def test_shutdown_stops_every_started_collector_newest_first(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [
+            ScriptedCollector("first", events=events),
+            ScriptedCollector(
+                "second", events=events, stop_error=RuntimeError("stuck")
+            ),
+            ScriptedCollector("third", events=events),
+        ],
+    )
+
+    await coordinator.async_shutdown()
+    await coordinator.async_shutdown()  # a second shutdown stops nothing twice
+
+    assert events == [
+        "start first",
+        "start second",
+        "start third",
+        "stop third",
+        "stop second",
+        "stop first",
+    ]
+    assert "Error stopping source second" in caplog.text
+
+
+async def test_a_source_not_ready_fails_the_first_refresh(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    events: list[str] = []
+
+    with pytest.raises(ConfigEntryNotReady):
+        await _started_coordinator(
+            hass,
+            mock_config_entry,
+            [
+                ScriptedCollector("ready", events=events),
+                ScriptedCollector("not_ready", not_ready=True, events=events),
+            ],
+        )
+
+    assert events == ["start ready"]

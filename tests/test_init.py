@@ -1,0 +1,124 @@
+"""Setting up and unloading the entry: real collectors in, nothing left behind."""
+
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.ai_performance.collectors.host import HostCollector
+
+from .conftest import setup_integration
+from .fakes import ScriptedCollector
+
+
+async def test_setup_loads_the_entry_with_numeric_sensors(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    entries = er.async_entries_for_config_entry(
+        entity_registry, mock_config_entry.entry_id
+    )
+    assert {e.translation_key for e in entries} == {
+        "collection_duration",
+        "cpu_usage",
+        "memory_usage",
+    }
+    for entity in entries:
+        state = hass.states.get(entity.entity_id)
+        assert state is not None
+        assert 0 <= float(state.state) < 1e6
+
+
+async def test_unload_leaves_nothing_behind(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    coordinator = mock_config_entry.runtime_data.coordinator
+    assert coordinator._listeners
+
+    with patch.object(HostCollector, "async_stop", autospec=True) as stop:
+        assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert mock_config_entry.state is ConfigEntryState.NOT_LOADED
+    stop.assert_awaited_once()
+    assert not coordinator._listeners
+    assert coordinator._unsub_refresh is None
+    assert not mock_config_entry._tasks
+    assert not mock_config_entry._background_tasks
+
+    with patch.object(HostCollector, "async_collect", autospec=True) as collect:
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    collect.assert_not_called()
+
+
+async def test_polling_continues_every_interval(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    collector = ScriptedCollector("counting")
+    with patch(
+        "custom_components.ai_performance.build_collectors", return_value=[collector]
+    ):
+        await setup_integration(hass, mock_config_entry)
+    assert collector.collect_calls == 1
+
+    for _ in range(3):
+        freezer.tick(timedelta(seconds=31))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert collector.collect_calls == 4
+
+
+async def test_a_source_not_ready_retries_setup_and_stops_started_sources(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    events: list[str] = []
+    collectors = [
+        ScriptedCollector("ready", events=events),
+        ScriptedCollector("not_ready", not_ready=True, events=events),
+    ]
+    with patch(
+        "custom_components.ai_performance.build_collectors", return_value=collectors
+    ):
+        await setup_integration(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert events == ["start ready", "stop ready"]
+
+
+async def test_sensors_become_unavailable_after_unload(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    entity_ids = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(
+            entity_registry, mock_config_entry.entry_id
+        )
+    ]
+
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert all(hass.states.get(e).state == STATE_UNAVAILABLE for e in entity_ids)
