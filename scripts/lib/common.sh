@@ -28,11 +28,13 @@ EOF
 
 find_python() { # prints the path of a suitable Python 3.14, provisioning one as the last resort
   local candidate
-  candidate=$(command -v python3.14 || true)
-  if python_is_suitable "$candidate"; then
-    echo "$candidate"
-    return
-  fi
+  for candidate in "$(command -v python3.14 || true)" \
+    "$CACHE_DIR/python314/root/usr/bin/python3.14"; do # the second: provisioned by an earlier run
+    if python_is_suitable "$candidate"; then
+      echo "$candidate"
+      return
+    fi
+  done
   if command -v uv >/dev/null; then
     candidate=$(uv python find 3.14 2>/dev/null || true)
     if python_is_suitable "$candidate"; then
@@ -62,21 +64,61 @@ Install one of:
   - uv (https://docs.astral.sh/uv/), which downloads one with 'uv python install 3.14'."
 }
 
+ensure_uv() { # prints the path of a uv binary: the one on PATH, else one installed into the cache
+  if command -v uv >/dev/null; then
+    command -v uv
+    return
+  fi
+  local tools=$CACHE_DIR/tools
+  if ! [ -x "$tools/bin/uv" ]; then
+    say "installing uv into $tools"
+    rm -rf "$tools"
+    "$(find_python)" -m venv "$tools"
+    "$tools/bin/python" -m pip install -q --disable-pip-version-check uv
+  fi
+  echo "$tools/bin/uv"
+}
+
+fingerprint() { # fingerprint ARGS...: the arguments, with every file argument replaced by its hash
+  local arg
+  for arg in "$@"; do
+    if [ -f "$arg" ]; then sha256sum "$arg" | cut -c1-16; else echo "$arg"; fi
+  done
+}
+
 # ensure_venv DIR PYTHON [uv pip install arguments...]
-# Creates DIR with PYTHON and installs the arguments with uv, unless DIR already holds exactly that
-# (a stamp file records the interpreter and the arguments, so a repeated run is a no-op).
+# Creates DIR with PYTHON and installs the arguments with uv, unless DIR already holds exactly that:
+# a stamp records the interpreter, the arguments and the content of every file among them, so a
+# repeated run is a no-op and a changed requirements file rebuilds the venv.
 ensure_venv() {
   local dir=$1 python=$2
   shift 2
-  local want stamp=$dir/.ai_performance-stamp
-  want="$(readlink -f "$python") $*"
+  local want stamp=$dir/.ai_performance-stamp uv
+  want="$(readlink -f "$python") $(fingerprint "$@" | tr '\n' ' ')"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
     return
   fi
+  uv=$(ensure_uv)
   say "creating $dir"
   rm -rf "$dir"
-  "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check uv
-  "$dir/bin/uv" pip install -q --python "$dir/bin/python" "$@"
+  "$uv" venv -q --python "$python" "$dir"
+  "$uv" pip install -q --python "$dir/bin/python" "$@"
   echo "$want" >"$stamp"
+}
+
+manifest_requirements() { # the integration's own requirements, one per line
+  sed -n '/"requirements"/,/]/p' "$REPO_ROOT/custom_components/ai_performance/manifest.json" |
+    grep -o '"[^"]*=[^"]*"' | tr -d '"'
+}
+
+test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that Home Assistant
+  local ha=$1 python override dir=$CACHE_DIR/venvs/test-ha$1
+  python=$(find_python)
+  mkdir -p "$CACHE_DIR/overrides"
+  override=$CACHE_DIR/overrides/homeassistant-$ha.txt
+  echo "homeassistant==$ha" >"$override"
+  # shellcheck disable=SC2046
+  ensure_venv "$dir" "$python" -r "$REPO_ROOT/requirements_test.txt" \
+    $(manifest_requirements) --override "$override"
+  echo "$dir"
 }

@@ -1,0 +1,242 @@
+"""hassfest's and the HACS action's checks, on our files and on broken examples (so each can fail)."""
+
+from importlib import import_module
+import json
+from pathlib import Path
+import struct
+from typing import Any
+
+import homeassistant
+from homeassistant.const import __version__ as ha_version
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.util.yaml import load_yaml_dict
+import pytest
+
+from custom_components.ai_performance import PLATFORMS
+from custom_components.ai_performance.const import DOMAIN
+
+from .metadata_checks import (
+    check_hacs,
+    check_manifest,
+    check_quality_scale,
+    check_requirement_pins,
+    compare_translation_keys,
+    parse_pins,
+    source_files,
+    translation_keys_defined,
+    translation_keys_in_source,
+)
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "custom_components" / DOMAIN
+HA_PACKAGE = Path(homeassistant.__file__).parent
+# The Home Assistant releases the suite runs against (scripts/test); hacs.json may not ask for more.
+TESTED_HA_VERSIONS = ("2026.10.4", "2026.11.0")
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+MANIFEST = _json(PACKAGE / "manifest.json")
+STRINGS = _json(PACKAGE / "translations" / "en.json")
+ICONS = _json(PACKAGE / "icons.json")
+
+
+def _entity_descriptions() -> dict[str, list[EntityDescription]]:
+    """Every entity description, by platform, as the platform modules declare them."""
+    found: dict[str, list[EntityDescription]] = {}
+    for platform in PLATFORMS:
+        module = import_module(f"custom_components.{DOMAIN}.{platform.value}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, tuple)
+                and value
+                and isinstance(value[0], EntityDescription)
+            ):
+                found.setdefault(platform.value, []).extend(value)
+    return found
+
+
+def _used_translation_keys() -> set[str]:
+    used = set()
+    for path in source_files(PACKAGE):
+        used |= translation_keys_in_source(path.read_text(encoding="utf-8"))
+    for platform, descriptions in _entity_descriptions().items():
+        for description in descriptions:
+            used.add(f"entity.{platform}.{description.translation_key}")
+            if subject := getattr(description, "subject", None):
+                used.add(f"device.{subject}")
+    return used
+
+
+# --- our files ---------------------------------------------------------------------------------
+
+
+def test_manifest_passes_hassfest_and_hacs_rules() -> None:
+    assert check_manifest(MANIFEST, PACKAGE.name) == []
+    assert MANIFEST["domain"] == DOMAIN
+
+
+def test_requirements_agree_with_home_assistant_pins() -> None:
+    constraints = parse_pins(
+        (HA_PACKAGE / "package_constraints.txt")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    )
+    # Core's systemmonitor pins psutil; the same process cannot hold two versions.
+    systemmonitor = _json(HA_PACKAGE / "components" / "systemmonitor" / "manifest.json")
+    constraints |= parse_pins(systemmonitor["requirements"])
+
+    assert check_requirement_pins(MANIFEST["requirements"], constraints) == []
+    assert "psutil" in constraints  # the check above compared against something real
+
+
+def test_manifest_dependencies_exist_in_home_assistant() -> None:
+    for name in MANIFEST.get("dependencies", []) + MANIFEST.get(
+        "after_dependencies", []
+    ):
+        assert (HA_PACKAGE / "components" / name / "manifest.json").is_file(), name
+
+
+def test_hacs_json_passes_the_hacs_action_rules() -> None:
+    assert check_hacs(_json(ROOT / "hacs.json"), TESTED_HA_VERSIONS) == []
+    assert ha_version in TESTED_HA_VERSIONS
+
+
+def test_every_translation_key_used_exists_and_none_is_orphaned() -> None:
+    used = _used_translation_keys()
+
+    assert compare_translation_keys(used, translation_keys_defined(STRINGS)) == []
+    assert "config.step.user" in used  # the scan found the flow, so it really looked
+
+
+def test_icons_match_the_entities() -> None:
+    for platform, descriptions in _entity_descriptions().items():
+        keys = {d.translation_key for d in descriptions}
+        icons = set(ICONS.get("entity", {}).get(platform, {}))
+        assert icons <= keys, f"icons for unknown {platform} entities: {icons - keys}"
+        # An entity without a device class has no icon from Home Assistant: it needs ours.
+        need_icon = {d.translation_key for d in descriptions if d.device_class is None}
+        assert need_icon <= icons, (
+            f"{platform} entities without icon: {need_icon - icons}"
+        )
+
+
+def test_services_match_translations_and_icons() -> None:
+    services_file = PACKAGE / "services.yaml"
+    services = set(load_yaml_dict(services_file)) if services_file.exists() else set()
+
+    assert set(STRINGS.get("services", {})) == services
+    assert set(ICONS.get("services", {})) == services
+    for service in services:
+        assert STRINGS["services"][service].get("name"), service
+        assert STRINGS["services"][service].get("description"), service
+
+
+def test_quality_scale_is_complete_and_explained() -> None:
+    rules = load_yaml_dict(PACKAGE / "quality_scale.yaml")["rules"]
+    assert check_quality_scale(rules) == []
+
+
+def test_brand_icon_is_a_256_pixel_png() -> None:
+    data = (PACKAGE / "brand" / "icon.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (256, 256)
+
+
+# --- the checks can fail -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"unknown": 1}, "unknown key 'unknown'"),
+        ({"version": None}, "is not a valid version"),
+        ({"iot_class": "telepathy"}, "invalid iot_class"),
+        ({"domain": "other"}, "!= folder"),
+        ({"requirements": ["psutil>=7"]}, "not pinned"),
+        ({"documentation": "https://www.home-assistant.io/x"}, "home-assistant.io"),
+        ({"codeowners": []}, "codeowners"),
+    ],
+)
+def test_manifest_check_finds_problems(change: dict[str, Any], problem: str) -> None:
+    manifest = {**MANIFEST, **change}
+    assert any(problem in p for p in check_manifest(manifest, PACKAGE.name))
+
+
+def test_manifest_check_finds_missing_keys_and_wrong_order() -> None:
+    manifest = {k: v for k, v in reversed(MANIFEST.items()) if k != "issue_tracker"}
+    problems = check_manifest(manifest, PACKAGE.name)
+    assert "missing key 'issue_tracker'" in problems
+    assert "keys must be domain, name, then the rest in alphabetical order" in problems
+
+
+def test_pin_check_finds_a_conflict() -> None:
+    problems = check_requirement_pins(["NumPy==1.0"], parse_pins(["numpy==2.3.2"]))
+    assert problems == ["NumPy==1.0 conflicts with Home Assistant's pin 2.3.2"]
+
+
+def test_hacs_check_finds_problems() -> None:
+    problems = check_hacs(
+        {
+            "name": "",
+            "iot_class": "x",
+            "zip_release": True,
+            "homeassistant": "2099.1.0",
+        },
+        TESTED_HA_VERSIONS,
+    )
+    assert problems == [
+        "unknown key 'iot_class'",
+        "name is required",
+        "zip_release needs filename",
+        "minimum Home Assistant 2099.1.0 is newer than tested 2026.10.4",
+        "minimum Home Assistant 2099.1.0 is newer than tested 2026.11.0",
+    ]
+
+
+def test_translation_scan_finds_every_kind_of_key() -> None:
+    source = """
+errors["base"] = "cannot_connect"
+self._abort_if_unique_id_configured()
+return self.async_abort(reason="no_servers")
+return self.async_show_form(step_id="reconfigure")
+raise ServiceValidationError(translation_domain=DOMAIN, translation_key="bad_entry")
+raise UpdateFailed(translation_domain=DOMAIN, translation_key="update_failed")
+ir.async_create_issue(hass, DOMAIN, "x", translation_key="source_failing")
+something_else(translation_key="ignored")
+"""
+    assert translation_keys_in_source(source) == {
+        "config.error.cannot_connect",
+        "config.abort.already_configured",
+        "config.abort.no_servers",
+        "config.step.reconfigure",
+        "exceptions.bad_entry",
+        "exceptions.update_failed",
+        "issues.source_failing",
+    }
+
+
+def test_translation_comparison_finds_missing_and_orphaned_keys() -> None:
+    strings = {
+        "entity": {"sensor": {"cpu_usage": {"name": "CPU"}}},
+        "exceptions": {"old": {}},
+    }
+    problems = compare_translation_keys(
+        {"entity.sensor.cpu_usage", "exceptions.new"}, translation_keys_defined(strings)
+    )
+    assert problems == [
+        "missing in en.json: exceptions.new",
+        "orphan in en.json: exceptions.old",
+    ]
+
+
+def test_quality_scale_check_finds_problems() -> None:
+    problems = check_quality_scale(
+        {"brands": "done", "diagnostics": {"status": "todo"}, "made-up": "done"}
+    )
+    assert "missing rule appropriate-polling" in problems
+    assert "unknown rule made-up" in problems
+    assert "diagnostics: todo needs a comment that says why" in problems
