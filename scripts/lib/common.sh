@@ -27,15 +27,14 @@ EOF
 }
 
 find_python() { # prints the path of a suitable Python 3.14, provisioning one as the last resort
-  local candidate
-  for candidate in "$(command -v python3.14 || true)" \
-    "$CACHE_DIR/python314/root/usr/bin/python3.14"; do # the second: provisioned by an earlier run
-    if python_is_suitable "$candidate"; then
-      echo "$candidate"
-      return
-    fi
-  done
-  if command -v uv >/dev/null; then
+  local candidate provisioned=$CACHE_DIR/python314
+  candidate=$(command -v python3.14 || true)
+  if python_is_suitable "$candidate"; then
+    echo "$candidate"
+    return
+  fi
+  # Provisioned by an earlier run: the script re-checks it in about a second.
+  if ! [ -d "$provisioned/root" ] && command -v uv >/dev/null; then
     candidate=$(uv python find 3.14 2>/dev/null || true)
     if python_is_suitable "$candidate"; then
       echo "$candidate"
@@ -51,8 +50,9 @@ find_python() { # prints the path of a suitable Python 3.14, provisioning one as
     fi
   fi
   if command -v apt-get >/dev/null && command -v dpkg >/dev/null && [ "$(uname -m)" = x86_64 ]; then
-    say "no Python >= $MIN_PYTHON found; provisioning one from Debian's archive into $CACHE_DIR/python314"
-    if candidate=$("$REPO_ROOT/scripts/lib/provision-python314.sh" "$CACHE_DIR/python314") &&
+    [ -d "$provisioned/root" ] ||
+      say "no Python >= $MIN_PYTHON found; provisioning one from Debian's archive into $provisioned"
+    if candidate=$("$REPO_ROOT/scripts/lib/provision-python314.sh" "$provisioned") &&
       python_is_suitable "$candidate"; then
       echo "$candidate"
       return
@@ -120,5 +120,28 @@ test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that 
   # shellcheck disable=SC2046
   ensure_venv "$dir" "$python" -r "$REPO_ROOT/requirements_test.txt" \
     $(manifest_requirements) --override "$override"
+  echo "$dir"
+}
+
+develop_venv() { # prints the path of the venv ./scripts/develop runs Home Assistant in
+  local dir=$CACHE_DIR/venvs/develop-ha$HA_CURRENT uv stamp want
+  # shellcheck disable=SC2046
+  ensure_venv "$dir" "$(find_python)" "homeassistant==$HA_CURRENT" $(manifest_requirements)
+  # Then what the configuration's integrations need, so that the first start installs nothing.
+  stamp=$dir/.ai_performance-startup-stamp
+  want=$(fingerprint "$REPO_ROOT/custom_components/ai_performance/manifest.json")
+  if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the requirements of default_config into $dir"
+    uv=$(ensure_uv)
+    "$dir/bin/python" "$REPO_ROOT/scripts/lib/ha_requirements.py" default_config \
+      $(sed -n 's/.*"after_dependencies": \[\(.*\)\].*/\1/p' \
+        "$REPO_ROOT/custom_components/ai_performance/manifest.json" | tr -d '",') \
+      >"$dir/startup-requirements.txt"
+    "$dir/bin/python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")' \
+      >"$dir/constraints-path"
+    "$uv" pip install -q --python "$dir/bin/python" -r "$dir/startup-requirements.txt" \
+      -c "$(cat "$dir/constraints-path")"
+    echo "$want" >"$stamp"
+  fi
   echo "$dir"
 }

