@@ -32,7 +32,7 @@ def call(
     body: dict[str, Any] | None = None,
     token: str | None = None,
     form: bool = False,
-) -> Any:
+) -> Any:  # noqa: ANN401 - decoded JSON of any shape
     """Send one request and return the decoded JSON answer."""
     headers = {"Content-Type": "application/json"}
     data = None
@@ -56,7 +56,7 @@ def wait_until_up(base: str) -> None:
     while time.monotonic() < deadline:
         try:
             call(base, "/api/onboarding")
-        except (URLError, ConnectionError, HTTPError):
+        except URLError, ConnectionError, HTTPError:
             time.sleep(1)
         else:
             return
@@ -110,7 +110,9 @@ def add_integration(base: str, token: str) -> dict[str, Any]:
 
 def numeric_states(base: str, token: str) -> dict[str, float]:
     """Wait until every entity of the integration has a numeric state, and return them."""
-    template = {"template": f"{{{{ integration_entities('{DOMAIN}') | list | tojson }}}}"}
+    template = {
+        "template": f"{{{{ integration_entities('{DOMAIN}') | list | tojson }}}}"
+    }
     deadline = time.monotonic() + ENTITIES_TIMEOUT_S
     last: dict[str, str] = {}
     while time.monotonic() < deadline:
