@@ -45,6 +45,14 @@ async def _automation_from_blueprint(hass: HomeAssistant) -> list[ServiceCall]:
     return calls
 
 
+async def _advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: float
+) -> None:
+    freezer.tick(timedelta(minutes=minutes))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
 async def test_resource_high_runs_actions_after_the_duration(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -52,15 +60,10 @@ async def test_resource_high_runs_actions_after_the_duration(
     calls = await _automation_from_blueprint(hass)
 
     hass.states.async_set(SENSOR, "92")
-    await hass.async_block_till_done()
-    freezer.tick(timedelta(minutes=4))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _advance(hass, freezer, 4)
     assert calls == []
 
-    freezer.tick(timedelta(minutes=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _advance(hass, freezer, 2)
     assert len(calls) == 1
 
 
@@ -71,12 +74,8 @@ async def test_resource_high_ignores_a_short_spike(
     calls = await _automation_from_blueprint(hass)
 
     hass.states.async_set(SENSOR, "95")
-    await hass.async_block_till_done()
-    freezer.tick(timedelta(minutes=1))
-    async_fire_time_changed(hass)
+    await _advance(hass, freezer, 1)
     hass.states.async_set(SENSOR, "50")
-    freezer.tick(timedelta(minutes=10))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _advance(hass, freezer, 10)
 
     assert calls == []

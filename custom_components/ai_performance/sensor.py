@@ -34,8 +34,24 @@ class AIPerformanceSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[Snapshot, str], StateType]
 
 
-def _host(snapshot: Snapshot) -> HostSample | None:
-    return snapshot.sample(SOURCE_HOST, HostSample)
+def _host_percentage(
+    key: str, read: Callable[[HostSample], float]
+) -> AIPerformanceSensorEntityDescription:
+    """Describe a host utilisation sensor (%), read from the host source's sample."""
+    return AIPerformanceSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        subject=SUBJECT_HOST,
+        source=SOURCE_HOST,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda snapshot, _: (
+            read(sample)
+            if (sample := snapshot.sample(SOURCE_HOST, HostSample))
+            else None
+        ),
+    )
 
 
 SENSORS: tuple[AIPerformanceSensorEntityDescription, ...] = (
@@ -51,30 +67,8 @@ SENSORS: tuple[AIPerformanceSensorEntityDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda snapshot, _: snapshot.collection_ms,
     ),
-    AIPerformanceSensorEntityDescription(
-        key="cpu_usage",
-        translation_key="cpu_usage",
-        subject=SUBJECT_HOST,
-        source=SOURCE_HOST,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        value_fn=lambda snapshot, _: (
-            sample.cpu_percent if (sample := _host(snapshot)) else None
-        ),
-    ),
-    AIPerformanceSensorEntityDescription(
-        key="memory_usage",
-        translation_key="memory_usage",
-        subject=SUBJECT_HOST,
-        source=SOURCE_HOST,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        value_fn=lambda snapshot, _: (
-            sample.memory_percent if (sample := _host(snapshot)) else None
-        ),
-    ),
+    _host_percentage("cpu_usage", lambda sample: sample.cpu_percent),
+    _host_percentage("memory_usage", lambda sample: sample.memory_percent),
 )
 
 
