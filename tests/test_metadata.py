@@ -3,6 +3,7 @@
 from importlib import import_module
 import json
 from pathlib import Path
+import re
 import struct
 from typing import Any
 
@@ -30,8 +31,16 @@ from .metadata_checks import (
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
 HA_PACKAGE = Path(homeassistant.__file__).parent
-# The Home Assistant releases the suite runs against (scripts/test); hacs.json may not ask for more.
-TESTED_HA_VERSIONS = ("2026.10.4", "2026.11.0")
+
+
+def _tested_ha_versions() -> tuple[str, ...]:
+    """Read the releases scripts/test runs against from the one place that names them."""
+    script = (ROOT / "scripts" / "lib" / "common.sh").read_text(encoding="utf-8")
+    return tuple(re.findall(r"^HA_(?:PINNED|CURRENT)=(\S+)$", script, re.MULTILINE))
+
+
+# The Home Assistant releases the suite runs against; hacs.json may not ask for more.
+TESTED_HA_VERSIONS = _tested_ha_versions()
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -101,6 +110,7 @@ def test_manifest_dependencies_exist_in_home_assistant() -> None:
 
 def test_hacs_json_passes_the_hacs_action_rules() -> None:
     assert check_hacs(_json(ROOT / "hacs.json"), TESTED_HA_VERSIONS) == []
+    assert len(TESTED_HA_VERSIONS) == 2
     assert ha_version in TESTED_HA_VERSIONS
 
 

@@ -34,13 +34,14 @@ def call(
     form: bool = False,
 ) -> Any:  # noqa: ANN401 - decoded JSON of any shape
     """Send one request and return the decoded JSON answer."""
-    headers = {"Content-Type": "application/json"}
+    headers = {}
     data = None
-    if body is not None:
+    if body is not None and form:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        data = urlencode(body).encode()
+    elif body is not None:
+        headers["Content-Type"] = "application/json"
         data = json.dumps(body).encode()
-        if form:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            data = urlencode(body).encode()
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = Request(  # noqa: S310 - the URL is the local instance given on the command line

@@ -9,6 +9,7 @@ Usage: python ha_requirements.py DOMAIN...   (the domains named in configuration
 import json
 from pathlib import Path
 import sys
+from typing import Any
 
 from homeassistant import bootstrap
 import homeassistant.components
@@ -16,7 +17,7 @@ import homeassistant.components
 COMPONENTS = Path(homeassistant.components.__path__[0])
 
 
-def manifest(domain: str) -> dict[str, list[str]]:
+def manifest(domain: str) -> dict[str, Any]:
     """Return the manifest of a core integration (empty for a custom one)."""
     path = COMPONENTS / domain / "manifest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
