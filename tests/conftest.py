@@ -9,14 +9,33 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Imported before the test plugin's own custom_components package can shadow ours.
 import custom_components.ai_performance  # noqa: F401
+from custom_components.ai_performance.collectors import gpu as gpu_collector
 from custom_components.ai_performance.const import DOMAIN
+
+from .fake_pynvml import FakeNvml
 
 ENTRY_ID = "01JAIPERFORMANCE0000000000"
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
-    """Let Home Assistant load our integration in every test."""
+def nvml() -> Generator[FakeNvml]:
+    """Stand in for NVML, with no library by default: every test sees the same GPUs (none).
+
+    Tests that need GPUs plug FakeGpus into it before setting the integration up.
+    """
+    fake = FakeNvml(library=False)
+    with patch.object(gpu_collector, "pynvml", fake):
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(
+    nvml: FakeNvml, enable_custom_integrations: Any
+) -> None:
+    """Let Home Assistant load our integration in every test.
+
+    Takes ``nvml`` first, so that the fake NVML outlives Home Assistant, which shuts it down.
+    """
 
 
 @pytest.fixture

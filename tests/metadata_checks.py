@@ -265,12 +265,22 @@ def translation_keys_in_source(source: str) -> set[str]:
     ``_abort_if_unique_id_configured``) and form steps (``async_show_form(step_id=...)``).
     Entities and devices are read from the entity descriptions at run time instead.
     """
+    tree = ast.parse(source)
+    # Steps, errors and aborts of an options flow live under "options", the others under "config".
+    in_options_flow = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any("OptionsFlow" in ast.unparse(base) for base in node.bases)
+        for inner in ast.walk(node)
+    }
     keys: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
+        flow = "options" if id(node) in in_options_flow else "config"
         if isinstance(node, ast.Call):
-            keys |= _keys_of_call(node)
+            keys |= _keys_of_call(node, flow)
         elif isinstance(node, ast.Assign):
-            keys |= _keys_of_error_assignment(node)
+            keys |= _keys_of_error_assignment(node, flow)
     return keys
 
 
@@ -288,19 +298,21 @@ def _literal_keyword(call: ast.Call, name: str) -> str | None:
     return None
 
 
-# Calls whose literal keyword names an en.json entry: call name -> (keyword, section).
+# Calls whose literal keyword names an en.json entry: call name -> (keyword, section); {flow} is
+# "config" or "options".
 _KEYWORD_CALLS = {
-    "async_abort": ("reason", "config.abort"),
-    "async_show_form": ("step_id", "config.step"),
+    "async_abort": ("reason", "{flow}.abort"),
+    "async_show_form": ("step_id", "{flow}.step"),
     "async_create_issue": ("translation_key", "issues"),
 }
 
 
-def _keys_of_call(call: ast.Call) -> set[str]:
+def _keys_of_call(call: ast.Call, flow: str) -> set[str]:
     name = _call_name(call)
     if name == "_abort_if_unique_id_configured":
-        return {"config.abort.already_configured"}
+        return {f"{flow}.abort.already_configured"}
     keyword, section = _KEYWORD_CALLS.get(name, ("translation_key", "exceptions"))
+    section = section.format(flow=flow)
     if section == "exceptions" and not name.endswith(
         ("Error", "Failed", "NotReady", "Exception")
     ):
@@ -309,7 +321,7 @@ def _keys_of_call(call: ast.Call) -> set[str]:
     return {f"{section}.{value}"} if value is not None else set()
 
 
-def _keys_of_error_assignment(node: ast.Assign) -> set[str]:
+def _keys_of_error_assignment(node: ast.Assign, flow: str) -> set[str]:
     keys = set()
     for target in node.targets:
         if (
@@ -318,7 +330,7 @@ def _keys_of_error_assignment(node: ast.Assign) -> set[str]:
             and target.value.id == "errors"
             and isinstance(node.value, ast.Constant)
         ):
-            keys.add(f"config.error.{node.value.value}")
+            keys.add(f"{flow}.error.{node.value.value}")
     return keys
 
 
@@ -327,6 +339,9 @@ _CHECKED_SECTIONS = {
     "config.abort": 1,
     "config.error": 1,
     "config.step": 1,
+    "options.abort": 1,
+    "options.error": 1,
+    "options.step": 1,
     "device": 1,
     "entity": 2,
     "exceptions": 1,

@@ -14,7 +14,13 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.ai_performance import PLATFORMS
+from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.entity import (
+    host_device_info,
+    overview_device_info,
+)
+from custom_components.ai_performance.sensor import host_sensor_descriptions
 
 from .metadata_checks import (
     check_hacs,
@@ -64,6 +70,12 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
                 and isinstance(value[0], EntityDescription)
             ):
                 found.setdefault(platform.value, []).extend(value)
+    # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.
+    found["sensor"].extend(
+        host_sensor_descriptions(
+            HostSample(cpu_core_percent=(0.0,)), ("/config", "/mnt")
+        )
+    )
     return found
 
 
@@ -74,8 +86,8 @@ def _used_translation_keys() -> set[str]:
     for platform, descriptions in _entity_descriptions().items():
         for description in descriptions:
             used.add(f"entity.{platform}.{description.translation_key}")
-            if subject := getattr(description, "subject", None):
-                used.add(f"device.{subject}")
+    for device in (overview_device_info("entry"), host_device_info("entry")):
+        used.add(f"device.{device['translation_key']}")
     return used
 
 

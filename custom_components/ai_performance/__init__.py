@@ -1,16 +1,20 @@
 """AI Performance Monitor: how the AI in a Home Assistant install performs."""
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 
 from .collectors import build_collectors
+from .collectors.base import Needs
+from .const import SOURCE_GPU
 from .coordinator import (
     AIPerformanceConfigEntry,
     AIPerformanceCoordinator,
     AIPerformanceData,
 )
+from .entity import async_remove_stale_devices, current_subjects, device_identifier
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 # Setup and unload return a boolean: Home Assistant 2026.10 requires one, and 2026.11 still accepts
 # it from custom integrations. Return None once 2026.10 support is dropped.
@@ -20,12 +24,46 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: AIPerformanceConfigEntry
 ) -> bool:
     """Start the collectors, take the first snapshot and set up the platforms."""
-    coordinator = AIPerformanceCoordinator(hass, entry, build_collectors(hass))
+    needs = Needs()
+    collectors = build_collectors(hass, entry, needs)
+    coordinator = AIPerformanceCoordinator(hass, entry, collectors)
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = AIPerformanceData(coordinator=coordinator)
+    entry.runtime_data = AIPerformanceData(coordinator=coordinator, needs=needs)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The entities have subscribed to what they show: from now on read nothing else.
+    needs.narrow()
+    _async_track_stale_devices(hass, entry, coordinator)
     return True
+
+
+@callback
+def _async_track_stale_devices(
+    hass: HomeAssistant,
+    entry: AIPerformanceConfigEntry,
+    coordinator: AIPerformanceCoordinator,
+) -> None:
+    """Remove the device of a subject that is gone (a GPU lost for good), now and later."""
+
+    @callback
+    def remove_stale() -> None:
+        # A tick in which the GPU source failed says nothing about which GPUs exist.
+        if coordinator.data.source_ok(SOURCE_GPU):
+            async_remove_stale_devices(hass, entry, current_subjects(coordinator))
+
+    remove_stale()
+    entry.async_on_unload(coordinator.async_add_listener(remove_stale))
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: AIPerformanceConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a device whose subject is gone; current ones would come back."""
+    subjects = current_subjects(entry.runtime_data.coordinator)
+    return not any(
+        device_identifier(entry.entry_id, subject) in device.identifiers
+        for subject in subjects
+    )
 
 
 async def async_unload_entry(

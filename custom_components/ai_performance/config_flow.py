@@ -2,11 +2,24 @@
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import probatio
 import psutil
 
+from .collectors.base import Needs
 from .collectors.host import HostCollector
-from .const import DOMAIN
+from .const import CONF_DISKS, DOMAIN
+from .coordinator import AIPerformanceConfigEntry
 
 TITLE = "AI Performance Monitor"
 
@@ -16,6 +29,14 @@ class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(
+        config_entry: AIPerformanceConfigEntry,  # noqa: ARG004 - Home Assistant's signature
+    ) -> AIPerformanceOptionsFlow:
+        """Return the options flow."""
+        return AIPerformanceOptionsFlow()
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -32,7 +53,7 @@ class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_host_readable(self) -> bool:
         """Take one host sample, as setup will: the test before configuring."""
-        collector = HostCollector(self.hass)
+        collector = HostCollector(self.hass, Needs())
         try:
             await collector.async_start()
             await collector.async_collect()
@@ -41,3 +62,58 @@ class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
         finally:
             await collector.async_stop()
         return True
+
+
+def _mount_points() -> list[str]:
+    """Return the mounted physical file systems (executor: psutil reads /proc)."""
+    return sorted({partition.mountpoint for partition in psutil.disk_partitions()})
+
+
+def _unreadable(paths: list[str]) -> list[str]:
+    """Return the paths whose usage cannot be read (executor)."""
+    unreadable = []
+    for path in paths:
+        try:
+            psutil.disk_usage(path)
+        except OSError:
+            unreadable.append(path)
+    return unreadable
+
+
+class AIPerformanceOptionsFlow(OptionsFlowWithReload):
+    """Choose which file systems to report besides the configuration directory's."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the mounted file systems; check that the chosen ones can be read."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            chosen = list(user_input.get(CONF_DISKS, []))
+            unreadable = await self.hass.async_add_executor_job(_unreadable, chosen)
+            if not unreadable:
+                return self.async_create_entry(data={CONF_DISKS: chosen})
+            errors[CONF_DISKS] = "disk_unreadable"
+            placeholders["mounts"] = ", ".join(unreadable)
+        current = list(self.config_entry.options.get(CONF_DISKS, []))
+        # Keep mounts chosen earlier on offer even if they are gone, so they can be removed.
+        mounts = await self.hass.async_add_executor_job(_mount_points)
+        schema = probatio.Schema(
+            {
+                probatio.Optional(CONF_DISKS, default=current): SelectSelector(
+                    SelectSelectorConfig(
+                        options=sorted({*mounts, *current}),
+                        multiple=True,
+                        custom_value=False,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )

@@ -18,3 +18,7 @@ SUBJECT_HOST: Final = "host"
 
 # Collector keys (see collectors/base.py).
 SOURCE_HOST: Final = "host"
+SOURCE_GPU: Final = "gpu"
+
+# Options.
+CONF_DISKS: Final = "disks"

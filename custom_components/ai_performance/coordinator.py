@@ -7,12 +7,14 @@ import time
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .collectors.base import Collector
+from .collectors.base import Collector, Needs
 from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
 from .engine.snapshot import Snapshot, SourceResult
+from .metering import LoopTimedCall, SourceMeter, current_meter
 
 
 @dataclass(slots=True)
@@ -20,6 +22,7 @@ class AIPerformanceData:
     """Runtime data of a config entry."""
 
     coordinator: AIPerformanceCoordinator
+    needs: Needs
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]
@@ -53,10 +56,18 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         self.collectors = tuple(collectors)
         self._started: list[Collector[Any]] = []
         self._failing: set[str] = set()
+        # Loop time of the last entity update, charged to the next snapshot's overhead.
+        self._listeners_ms = 0.0
 
     @override
     async def _async_setup(self) -> None:
         """Start every collector once, before the first tick."""
+        # Also stop them when Home Assistant stops: NVML is shut down, timers are cancelled.
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, self._async_stop_collectors
+            )
+        )
         for collector in self.collectors:
             await collector.async_start()
             self._started.append(collector)
@@ -67,25 +78,46 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         started = time.perf_counter()
         results = await asyncio.gather(*(self._collect(c) for c in self.collectors))
         collection_ms = (time.perf_counter() - started) * 1000
+        interval = self.update_interval or UPDATE_INTERVAL
         return Snapshot(
             sources={c.key: r for c, r in zip(self.collectors, results, strict=True)},
             collection_ms=round(collection_ms, 3),
+            interval_s=interval.total_seconds(),
+            loop_ms=round(sum(r.loop_ms for r in results) + self._listeners_ms, 3),
+            executor_ms=round(sum(r.executor_ms for r in results), 3),
         )
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:
+        """Collect one source (in a task of its own) under its timeout, timing its parts."""
+        meter = SourceMeter()
+        current_meter.set(meter)
         started = time.perf_counter()
         error: str | None = None
         sample: object | None = None
         try:
             async with asyncio.timeout(collector.timeout):
-                sample = await collector.async_collect()
+                sample = await LoopTimedCall(collector.async_collect(), meter)
         except TimeoutError:
             error = f"no answer within {collector.timeout:g} s"
         except Exception as err:  # noqa: BLE001 - a failing source must never take down the others
             error = f"{type(err).__name__}: {err}"
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         self._log_transition(collector.key, error)
-        return SourceResult(sample=sample, error=error, duration_ms=duration_ms)
+        return SourceResult(
+            sample=sample,
+            error=error,
+            duration_ms=duration_ms,
+            loop_ms=round(meter.loop_s * 1000, 3),
+            executor_ms=round(meter.executor_s * 1000, 3),
+        )
+
+    @override
+    @callback
+    def async_update_listeners(self) -> None:
+        """Update the entities, timing it: writing states is our biggest loop cost."""
+        started = time.perf_counter()
+        super().async_update_listeners()
+        self._listeners_ms = (time.perf_counter() - started) * 1000
 
     def _log_transition(self, key: str, error: str | None) -> None:
         """Log when a source starts failing and when it recovers, never on every tick."""
@@ -100,6 +132,9 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
     async def async_shutdown(self) -> None:
         """Stop polling, then stop every collector that was started (newest first)."""
         await super().async_shutdown()
+        await self._async_stop_collectors()
+
+    async def _async_stop_collectors(self, _event: Event | None = None) -> None:
         while self._started:
             collector = self._started.pop()
             try:

@@ -1,20 +1,66 @@
-"""Base entity: one device per monitored subject, values read from the coordinator's Snapshot."""
+"""Base entity and devices: one device per monitored subject, values read from the Snapshot."""
 
+from collections.abc import Iterable
 from typing import override
 
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
-from .coordinator import AIPerformanceCoordinator
+from .collectors.base import Need
+from .collectors.gpu import GpuInfo, GpuReading, GpuSample
+from .const import DOMAIN, SOURCE_GPU, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
+from .engine.gpu import bytes_to_gib
+
+
+def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
+    """Return the device registry identifier of ``subject``."""
+    return (DOMAIN, f"{entry_id}_{subject}")
+
+
+def gpu_subject(uuid: str) -> str:
+    """Return the subject of the GPU with NVML UUID ``uuid``."""
+    return f"gpu_{uuid}"
+
+
+def overview_device_info(entry_id: str) -> DeviceInfo:
+    """Return the AI Performance device: our own health and cost."""
+    return DeviceInfo(
+        identifiers={device_identifier(entry_id, SUBJECT_OVERVIEW)},
+        entry_type=DeviceEntryType.SERVICE,
+        translation_key=SUBJECT_OVERVIEW,
+    )
+
+
+def host_device_info(entry_id: str) -> DeviceInfo:
+    """Return the device of the machine Home Assistant runs on."""
+    return DeviceInfo(
+        identifiers={device_identifier(entry_id, SUBJECT_HOST)},
+        translation_key=SUBJECT_HOST,
+    )
+
+
+def gpu_device_info(entry_id: str, gpu: GpuInfo) -> DeviceInfo:
+    """Return the device of one GPU."""
+    return DeviceInfo(
+        identifiers={device_identifier(entry_id, gpu_subject(gpu.uuid))},
+        name=gpu.device_name,
+        manufacturer="NVIDIA",
+        model=f"{gpu.name}, {bytes_to_gib(gpu.memory_total_bytes):.0f} GiB",
+        serial_number=gpu.uuid,
+        sw_version=f"Driver {gpu.driver_version}, CUDA {gpu.cuda_version}",
+    )
 
 
 class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
-    """An entity of one subject (the overview, the host, ...), fed by one source.
+    """An entity of one subject (the overview, the host, a GPU, ...), fed by one source.
 
-    With a ``source``, the entity is available only while that source delivers samples, so one
-    failing source never makes the others' entities unavailable.
+    With a ``need``, the entity is available only while its source delivers samples, so one
+    failing source never makes the others' entities unavailable, and the source reads what the
+    entity shows only while the entity is enabled.
     """
 
     _attr_has_entity_name = True
@@ -23,21 +69,29 @@ class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
         self,
         coordinator: AIPerformanceCoordinator,
         description: EntityDescription,
+        *,
         subject: str,
-        source: str | None,
+        device_info: DeviceInfo,
+        need: Need | None,
     ) -> None:
         """Initialise the entity of ``subject`` described by ``description``."""
         super().__init__(coordinator)
         self.entity_description = description
         self.subject = subject
-        self.source = source
-        entry_id = coordinator.config_entry.entry_id
-        self._attr_unique_id = f"{entry_id}_{subject}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry_id}_{subject}")},
-            entry_type=DeviceEntryType.SERVICE,
-            translation_key=subject,
+        self.source = None if need is None else need.source
+        self._need = need
+        self._attr_unique_id = (
+            f"{coordinator.config_entry.entry_id}_{subject}_{description.key}"
         )
+        self._attr_device_info = device_info
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Subscribe to what this entity shows, until it is removed."""
+        await super().async_added_to_hass()
+        if self._need is not None:
+            needs = self.coordinator.config_entry.runtime_data.needs
+            self.async_on_remove(needs.async_subscribe(*self._need))
 
     @property
     @override
@@ -46,3 +100,84 @@ class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
         return super().available and (
             self.source is None or self.coordinator.data.source_ok(self.source)
         )
+
+
+class AIPerformanceGpuEntity(AIPerformanceEntity):
+    """An entity of one GPU: unavailable while that GPU is lost."""
+
+    def __init__(
+        self,
+        coordinator: AIPerformanceCoordinator,
+        description: EntityDescription,
+        gpu: GpuInfo,
+        field: str,
+    ) -> None:
+        """Initialise the entity of ``gpu``."""
+        super().__init__(
+            coordinator,
+            description,
+            subject=gpu_subject(gpu.uuid),
+            device_info=gpu_device_info(coordinator.config_entry.entry_id, gpu),
+            need=Need(SOURCE_GPU, field),
+        )
+        self.gpu_uuid = gpu.uuid
+
+    @property
+    def reading(self) -> GpuReading | None:
+        """Return this GPU's reading in the latest snapshot; None while it is lost."""
+        sample = self.coordinator.data.sample(SOURCE_GPU, GpuSample)
+        return None if sample is None else sample.readings.get(self.gpu_uuid)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return True while the GPU is present and polled."""
+        return super().available and self.reading is not None
+
+
+def current_gpus(coordinator: AIPerformanceCoordinator) -> list[GpuInfo]:
+    """Return the GPUs of the latest snapshot, lost ones included until they are forgotten."""
+    sample = coordinator.data.sample(SOURCE_GPU, GpuSample)
+    return [] if sample is None else list(sample.gpus.values())
+
+
+@callback
+def async_remove_stale_entities(
+    hass: HomeAssistant,
+    entry: AIPerformanceConfigEntry,
+    domain: str,
+    keep: Iterable[str],
+) -> None:
+    """Remove this platform's registry entries whose unique_id is not in ``keep``.
+
+    Entities of a disk removed in the options, or of a GPU that is gone, would otherwise stay
+    behind as "no longer provided".
+    """
+    registry = er.async_get(hass)
+    kept = set(keep)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.domain == domain and entity.unique_id not in kept:
+            registry.async_remove(entity.entity_id)
+
+
+@callback
+def async_remove_stale_devices(
+    hass: HomeAssistant, entry: AIPerformanceConfigEntry, subjects: Iterable[str]
+) -> None:
+    """Detach this entry from every device that is not one of ``subjects``' devices."""
+    registry = dr.async_get(hass)
+    current = {device_identifier(entry.entry_id, subject) for subject in subjects}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not device.identifiers & current:
+            registry.async_update_device(
+                device.id, remove_config_entry_id=entry.entry_id
+            )
+
+
+def current_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
+    """Return every subject that has a device now."""
+    return {
+        SUBJECT_OVERVIEW,
+        SUBJECT_HOST,
+        *(gpu_subject(gpu.uuid) for gpu in current_gpus(coordinator)),
+    }

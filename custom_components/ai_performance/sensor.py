@@ -1,75 +1,608 @@
 """Sensor platform: every KPI as a sensor with device class, unit and state class."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfDataRate,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfInformation,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .collectors.host import HostSample
-from .const import SOURCE_HOST, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .collectors import host
+from .collectors.base import Need
+from .collectors.gpu import (
+    FIELD_CLOCKS,
+    FIELD_CODEC,
+    FIELD_ECC,
+    FIELD_ENERGY,
+    FIELD_FAN,
+    FIELD_MEMORY,
+    FIELD_MEMORY_TEMPERATURE,
+    FIELD_PCIE,
+    FIELD_PERFORMANCE_STATE,
+    FIELD_POWER,
+    FIELD_POWER_LIMIT,
+    FIELD_PROCESSES,
+    FIELD_TEMPERATURE,
+    FIELD_THROTTLE,
+    FIELD_UTILIZATION,
+    FIELD_XID,
+    MAX_LISTED_PROCESSES,
+    GpuInfo,
+    GpuReading,
+)
+from .collectors.host import HostSample, monitored_disks
+from .const import CONF_DISKS, SOURCE_GPU, SOURCE_HOST, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
+from .engine.gpu import PERFORMANCE_STATES, THROTTLE_STATES, main_throttle_reason
 from .engine.snapshot import Snapshot
-from .entity import AIPerformanceEntity
+from .entity import (
+    AIPerformanceEntity,
+    AIPerformanceGpuEntity,
+    async_remove_stale_entities,
+    current_gpus,
+    host_device_info,
+    overview_device_info,
+)
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
 
+ATTR_PROCESSES = "processes"
+ATTR_REASONS = "reasons"
+ATTR_LAST_XID = "last_xid"
+
+
+# --- Overview: our own cost -------------------------------------------------------------------
+
 
 @dataclass(frozen=True, kw_only=True)
-class AIPerformanceSensorEntityDescription(SensorEntityDescription):
-    """A sensor: which subject's device it belongs to, its source, and how to read its value."""
+class OverviewSensorEntityDescription(SensorEntityDescription):
+    """A sensor of the AI Performance device, read from the whole snapshot."""
 
-    subject: str
-    source: str | None
-    value_fn: Callable[[Snapshot, str], StateType]
+    value_fn: Callable[[Snapshot], StateType]
 
 
-def _host_percentage(
-    key: str, read: Callable[[HostSample], float]
-) -> AIPerformanceSensorEntityDescription:
-    """Describe a host utilisation sensor (%), read from the host source's sample."""
-    return AIPerformanceSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        subject=SUBJECT_HOST,
-        source=SOURCE_HOST,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        value_fn=lambda snapshot, _: (
-            read(sample)
-            if (sample := snapshot.sample(SOURCE_HOST, HostSample))
-            else None
-        ),
-    )
-
-
-SENSORS: tuple[AIPerformanceSensorEntityDescription, ...] = (
-    AIPerformanceSensorEntityDescription(
-        key="collection_duration",
-        translation_key="collection_duration",
-        subject=SUBJECT_OVERVIEW,
-        source=None,
+def _source_duration(source: str) -> OverviewSensorEntityDescription:
+    """Describe the collection duration of one source."""
+    return OverviewSensorEntityDescription(
+        key=f"{source}_collection_duration",
+        translation_key=f"{source}_collection_duration",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda snapshot, _: snapshot.collection_ms,
+        value_fn=lambda snapshot: (
+            result.duration_ms
+            if (result := snapshot.sources.get(source)) is not None
+            else None
+        ),
+    )
+
+
+def _overhead(
+    key: str, read: Callable[[Snapshot], float]
+) -> OverviewSensorEntityDescription:
+    """Describe a monitoring overhead sensor: % of the interval spent collecting."""
+    return OverviewSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=read,
+    )
+
+
+OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
+    OverviewSensorEntityDescription(
+        key="collection_duration",
+        translation_key="collection_duration",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda snapshot: snapshot.collection_ms,
     ),
-    _host_percentage("cpu_usage", lambda sample: sample.cpu_percent),
-    _host_percentage("memory_usage", lambda sample: sample.memory_percent),
+    _source_duration(SOURCE_HOST),
+    _source_duration(SOURCE_GPU),
+    _overhead("loop_overhead", lambda snapshot: snapshot.loop_overhead_percent),
+    _overhead("executor_overhead", lambda snapshot: snapshot.executor_overhead_percent),
 )
+
+
+# --- Host -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostSensorEntityDescription(SensorEntityDescription):
+    """A sensor of the host device: what it needs read, and how to show it."""
+
+    need: str
+    value_fn: Callable[[HostSample], StateType]
+    exists_fn: Callable[[HostSample], bool] = lambda _: True
+
+
+def _host_percentage(
+    key: str, need: str, read: Callable[[HostSample], float | None], **kwargs: Any
+) -> HostSensorEntityDescription:
+    """Describe a host utilisation or pressure sensor (%)."""
+    return HostSensorEntityDescription(
+        **{
+            "key": key,
+            "translation_key": key,
+            "need": need,
+            "native_unit_of_measurement": PERCENTAGE,
+            "state_class": SensorStateClass.MEASUREMENT,
+            "suggested_display_precision": 1,
+            "value_fn": read,
+            **kwargs,
+        }
+    )
+
+
+def _host_rate(
+    key: str,
+    need: str,
+    unit: UnitOfDataRate,
+    read: Callable[[HostSample], float | None],
+) -> HostSensorEntityDescription:
+    """Describe a host throughput sensor, measured in bytes per second."""
+    return HostSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        need=need,
+        device_class=SensorDeviceClass.DATA_RATE,
+        native_unit_of_measurement=UnitOfDataRate.BYTES_PER_SECOND,
+        suggested_unit_of_measurement=unit,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=read,
+    )
+
+
+def _host_size(
+    key: str,
+    need: str,
+    unit: UnitOfInformation,
+    read: Callable[[HostSample], int | None],
+    **kwargs: Any,
+) -> HostSensorEntityDescription:
+    """Describe a host memory or disk size sensor, measured in bytes."""
+    return HostSensorEntityDescription(
+        **{
+            "key": key,
+            "translation_key": key,
+            "need": need,
+            "device_class": SensorDeviceClass.DATA_SIZE,
+            "native_unit_of_measurement": UnitOfInformation.BYTES,
+            "suggested_unit_of_measurement": unit,
+            "state_class": SensorStateClass.MEASUREMENT,
+            "suggested_display_precision": 1,
+            "value_fn": read,
+            **kwargs,
+        }
+    )
+
+
+def _load(key: str, minutes: int) -> HostSensorEntityDescription:
+    return HostSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        need=host.NEED_LOAD,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda sample: (
+            sample.load[(1, 5, 15).index(minutes)] if sample.load else None
+        ),
+    )
+
+
+def _pressure(resource: str) -> HostSensorEntityDescription:
+    return _host_percentage(
+        f"{resource}_pressure",
+        host.NEED_PRESSURE,
+        lambda sample: sample.pressure.get(resource),
+        exists_fn=lambda sample: resource in sample.pressure,
+    )
+
+
+def _loop_lag(
+    key: str, read: Callable[[host.LoopLag], float]
+) -> HostSensorEntityDescription:
+    return HostSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        need=host.NEED_LOOP_LAG,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda sample: read(sample.loop_lag) if sample.loop_lag else None,
+    )
+
+
+def _process_value[T](
+    read: Callable[[host.ProcessUsage], T],
+) -> Callable[[HostSample], T | None]:
+    return lambda sample: read(sample.process) if sample.process else None
+
+
+HOST_SENSORS: tuple[HostSensorEntityDescription, ...] = (
+    _host_percentage("cpu_usage", host.NEED_CPU, lambda s: s.cpu_percent),
+    _load("load_1m", 1),
+    _load("load_5m", 5),
+    _load("load_15m", 15),
+    _host_percentage("memory_usage", host.NEED_MEMORY, lambda s: s.memory_percent),
+    _host_size(
+        "memory_available",
+        host.NEED_MEMORY,
+        UnitOfInformation.GIBIBYTES,
+        lambda s: s.memory_available_bytes,
+    ),
+    _host_percentage("swap_usage", host.NEED_SWAP, lambda s: s.swap_percent),
+    _host_rate(
+        "disk_read_rate",
+        host.NEED_DISK_IO,
+        UnitOfDataRate.MEGABYTES_PER_SECOND,
+        lambda s: s.disk_read_rate,
+    ),
+    _host_rate(
+        "disk_write_rate",
+        host.NEED_DISK_IO,
+        UnitOfDataRate.MEGABYTES_PER_SECOND,
+        lambda s: s.disk_write_rate,
+    ),
+    _host_rate(
+        "network_in_rate",
+        host.NEED_NETWORK,
+        UnitOfDataRate.MEGABITS_PER_SECOND,
+        lambda s: s.network_in_rate,
+    ),
+    _host_rate(
+        "network_out_rate",
+        host.NEED_NETWORK,
+        UnitOfDataRate.MEGABITS_PER_SECOND,
+        lambda s: s.network_out_rate,
+    ),
+    *(_pressure(resource) for resource in host.PRESSURE_RESOURCES),
+    _host_percentage(
+        "ha_cpu_usage", host.NEED_PROCESS, _process_value(lambda p: p.cpu_percent)
+    ),
+    _host_size(
+        "ha_memory",
+        host.NEED_PROCESS,
+        UnitOfInformation.MEBIBYTES,
+        _process_value(lambda p: p.rss_bytes),
+    ),
+    HostSensorEntityDescription(
+        key="ha_threads",
+        translation_key="ha_threads",
+        need=host.NEED_PROCESS,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_process_value(lambda p: p.threads),
+    ),
+    HostSensorEntityDescription(
+        key="ha_open_files",
+        translation_key="ha_open_files",
+        need=host.NEED_PROCESS,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_process_value(lambda p: p.open_fds),
+        exists_fn=lambda s: s.process is not None and s.process.open_fds is not None,
+    ),
+    _loop_lag("loop_lag_p95", lambda lag: lag.p95_ms),
+    _loop_lag("loop_lag_max", lambda lag: lag.max_ms),
+)
+
+
+def _cpu_core(core: int) -> HostSensorEntityDescription:
+    return _host_percentage(
+        f"cpu_core_{core}_usage",
+        host.NEED_CPU_CORES,
+        lambda s: s.cpu_core_percent[core] if core < len(s.cpu_core_percent) else None,
+        translation_key="cpu_core_usage",
+        translation_placeholders={"core": str(core)},
+        entity_registry_enabled_default=False,
+    )
+
+
+def _disk(path: str, *, config: bool) -> tuple[HostSensorEntityDescription, ...]:
+    """Describe the usage and free space of the file system holding ``path``.
+
+    The configuration directory's disk has names of its own; other mounts are named by path.
+    """
+    need = host.disk_need(path)
+    naming: dict[str, Any] = (
+        {} if config else {"translation_placeholders": {"mount": path}}
+    )
+    return (
+        _host_percentage(
+            "config_disk_usage" if config else f"disk_usage_{path}",
+            need,
+            lambda s: disk.used_percent if (disk := s.disks.get(path)) else None,
+            **naming,
+            **({} if config else {"translation_key": "disk_usage"}),
+        ),
+        _host_size(
+            "config_disk_free" if config else f"disk_free_{path}",
+            need,
+            UnitOfInformation.GIBIBYTES,
+            lambda s: disk.free_bytes if (disk := s.disks.get(path)) else None,
+            **naming,
+            **({} if config else {"translation_key": "disk_free"}),
+        ),
+    )
+
+
+def host_sensor_descriptions(
+    sample: HostSample, disk_paths: Sequence[str]
+) -> list[HostSensorEntityDescription]:
+    """Return the host sensors this machine supports, per core and per disk included.
+
+    ``disk_paths``: the configuration directory first, then the mounts chosen in the options.
+    """
+    return [
+        *(d for d in HOST_SENSORS if d.exists_fn(sample)),
+        *(_cpu_core(core) for core in range(len(sample.cpu_core_percent))),
+        *(
+            description
+            for index, path in enumerate(disk_paths)
+            for description in _disk(path, config=index == 0)
+        ),
+    ]
+
+
+# --- GPU --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSensorEntityDescription(SensorEntityDescription):
+    """A sensor of a GPU device: the NVML field it needs, and how to show it."""
+
+    field: str
+    value_fn: Callable[[GpuReading], StateType]
+    attributes_fn: Callable[[GpuReading], dict[str, Any]] | None = None
+
+
+def _gpu(
+    key: str, field: str, read: Callable[[GpuReading], StateType], **kwargs: Any
+) -> GpuSensorEntityDescription:
+    return GpuSensorEntityDescription(
+        key=key, translation_key=key, field=field, value_fn=read, **kwargs
+    )
+
+
+def _gpu_percentage(
+    key: str, field: str, read: Callable[[GpuReading], StateType], **kwargs: Any
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        field,
+        read,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        **kwargs,
+    )
+
+
+def _gpu_memory(
+    key: str, read: Callable[[GpuReading], int | None], **kwargs: Any
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        FIELD_MEMORY,
+        read,
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.GIBIBYTES,
+        suggested_display_precision=2,
+        **kwargs,
+    )
+
+
+def _gpu_temperature(
+    key: str, field: str, read: Callable[[GpuReading], int | None]
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        field,
+        read,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+    )
+
+
+def _gpu_power(
+    key: str, field: str, read: Callable[[GpuReading], float | None]
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        field,
+        read,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    )
+
+
+def _gpu_clock(
+    key: str, read: Callable[[GpuReading], int | None]
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        FIELD_CLOCKS,
+        read,
+        device_class=SensorDeviceClass.FREQUENCY,
+        native_unit_of_measurement=UnitOfFrequency.MEGAHERTZ,
+        state_class=SensorStateClass.MEASUREMENT,
+    )
+
+
+def _gpu_pcie(
+    key: str, read: Callable[[GpuReading], int | None]
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        FIELD_PCIE,
+        read,
+        device_class=SensorDeviceClass.DATA_RATE,
+        native_unit_of_measurement=UnitOfDataRate.KILOBYTES_PER_SECOND,
+        suggested_unit_of_measurement=UnitOfDataRate.MEGABYTES_PER_SECOND,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_registry_enabled_default=False,
+    )
+
+
+def _gpu_errors(
+    key: str, field: str, read: Callable[[GpuReading], int | None], **kwargs: Any
+) -> GpuSensorEntityDescription:
+    return _gpu(
+        key,
+        field,
+        read,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        **kwargs,
+    )
+
+
+def _process_list(reading: GpuReading) -> dict[str, Any]:
+    return {
+        ATTR_PROCESSES: [
+            {
+                "pid": process.pid,
+                "name": process.name,
+                "gpu_memory_mib": (
+                    None
+                    if process.gpu_memory_bytes is None
+                    else round(process.gpu_memory_bytes / 1024**2)
+                ),
+            }
+            for process in (reading.processes or ())[:MAX_LISTED_PROCESSES]
+        ]
+    }
+
+
+GPU_SENSORS: tuple[GpuSensorEntityDescription, ...] = (
+    _gpu_percentage(
+        "gpu_utilization", FIELD_UTILIZATION, lambda r: r.utilization_percent
+    ),
+    _gpu_percentage(
+        "memory_controller_utilization",
+        FIELD_UTILIZATION,
+        lambda r: r.memory_utilization_percent,
+    ),
+    _gpu_memory(
+        "vram_used",
+        lambda r: r.memory_used_bytes,
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    _gpu_memory(
+        "vram_free",
+        lambda r: r.memory_free_bytes,
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    _gpu_memory(
+        "vram_total",
+        lambda r: r.memory_total_bytes,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    _gpu_temperature("temperature", FIELD_TEMPERATURE, lambda r: r.temperature_c),
+    _gpu_temperature(
+        "memory_temperature", FIELD_MEMORY_TEMPERATURE, lambda r: r.memory_temperature_c
+    ),
+    _gpu_power("power", FIELD_POWER, lambda r: r.power_w),
+    _gpu_power("power_limit", FIELD_POWER_LIMIT, lambda r: r.power_limit_w),
+    _gpu(
+        "energy",
+        FIELD_ENERGY,
+        lambda r: r.energy_kwh,
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+    ),
+    _gpu_clock("sm_clock", lambda r: r.sm_clock_mhz),
+    _gpu_clock("memory_clock", lambda r: r.memory_clock_mhz),
+    _gpu_percentage("fan_speed", FIELD_FAN, lambda r: r.fan_percent),
+    _gpu(
+        "performance_state",
+        FIELD_PERFORMANCE_STATE,
+        lambda r: r.performance_state,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(PERFORMANCE_STATES),
+    ),
+    _gpu(
+        "throttle_reason",
+        FIELD_THROTTLE,
+        lambda r: (
+            None
+            if r.throttle_reasons is None
+            else main_throttle_reason(r.throttle_reasons)
+        ),
+        device_class=SensorDeviceClass.ENUM,
+        options=list(THROTTLE_STATES),
+        attributes_fn=lambda r: {ATTR_REASONS: list(r.throttle_reasons or ())},
+    ),
+    _gpu_percentage(
+        "encoder_utilization",
+        FIELD_CODEC,
+        lambda r: r.encoder_percent,
+        entity_registry_enabled_default=False,
+    ),
+    _gpu_percentage(
+        "decoder_utilization",
+        FIELD_CODEC,
+        lambda r: r.decoder_percent,
+        entity_registry_enabled_default=False,
+    ),
+    _gpu_pcie("pcie_tx", lambda r: r.pcie_tx_kb_s),
+    _gpu_pcie("pcie_rx", lambda r: r.pcie_rx_kb_s),
+    _gpu_errors("ecc_corrected_errors", FIELD_ECC, lambda r: r.ecc_corrected),
+    _gpu_errors("ecc_uncorrected_errors", FIELD_ECC, lambda r: r.ecc_uncorrected),
+    _gpu_errors(
+        "xid_errors",
+        FIELD_XID,
+        lambda r: r.xid_errors,
+        attributes_fn=lambda r: {ATTR_LAST_XID: r.last_xid},
+    ),
+    _gpu(
+        "processes",
+        FIELD_PROCESSES,
+        lambda r: None if r.processes is None else len(r.processes),
+        state_class=SensorStateClass.MEASUREMENT,
+        attributes_fn=_process_list,
+    ),
+)
+
+
+# --- Platform ---------------------------------------------------------------------------------
 
 
 async def async_setup_entry(
@@ -77,30 +610,113 @@ async def async_setup_entry(
     entry: AIPerformanceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every description."""
+    """Add the overview and host sensors, and the sensors each GPU supports."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
-        AIPerformanceSensor(coordinator, description) for description in SENSORS
+    entities: list[SensorEntity] = [
+        OverviewSensor(coordinator, description) for description in OVERVIEW_SENSORS
+    ]
+    if (sample := coordinator.data.sample(SOURCE_HOST, HostSample)) is not None:
+        disk_paths = monitored_disks(
+            hass.config.config_dir, entry.options.get(CONF_DISKS, ())
+        )
+        entities.extend(
+            HostSensor(coordinator, description)
+            for description in host_sensor_descriptions(sample, disk_paths)
+        )
+    entities.extend(
+        GpuSensor(coordinator, description, gpu)
+        for gpu in current_gpus(coordinator)
+        for description in GPU_SENSORS
+        if description.field in gpu.supported
     )
+    async_remove_stale_entities(
+        hass, entry, SENSOR_DOMAIN, (e.unique_id for e in entities if e.unique_id)
+    )
+    async_add_entities(entities)
 
 
-class AIPerformanceSensor(AIPerformanceEntity, SensorEntity):
-    """A KPI of one subject."""
+class OverviewSensor(AIPerformanceEntity, SensorEntity):
+    """A sensor of the AI Performance device."""
 
-    entity_description: AIPerformanceSensorEntityDescription
+    entity_description: OverviewSensorEntityDescription
 
     def __init__(
         self,
         coordinator: AIPerformanceCoordinator,
-        description: AIPerformanceSensorEntityDescription,
+        description: OverviewSensorEntityDescription,
     ) -> None:
         """Initialise the sensor from its description."""
         super().__init__(
-            coordinator, description, description.subject, description.source
+            coordinator,
+            description,
+            subject=SUBJECT_OVERVIEW,
+            device_info=overview_device_info(coordinator.config_entry.entry_id),
+            need=None,
         )
 
     @property
     @override
     def native_value(self) -> StateType:
         """Return the value from the latest snapshot."""
-        return self.entity_description.value_fn(self.coordinator.data, self.subject)
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class HostSensor(AIPerformanceEntity, SensorEntity):
+    """A sensor of the host device."""
+
+    entity_description: HostSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: AIPerformanceCoordinator,
+        description: HostSensorEntityDescription,
+    ) -> None:
+        """Initialise the sensor from its description."""
+        super().__init__(
+            coordinator,
+            description,
+            subject=SUBJECT_HOST,
+            device_info=host_device_info(coordinator.config_entry.entry_id),
+            need=Need(SOURCE_HOST, description.need),
+        )
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value from the latest host sample."""
+        sample = self.coordinator.data.sample(SOURCE_HOST, HostSample)
+        return None if sample is None else self.entity_description.value_fn(sample)
+
+
+class GpuSensor(AIPerformanceGpuEntity, SensorEntity):
+    """A sensor of one GPU."""
+
+    entity_description: GpuSensorEntityDescription
+    # The process list changes every poll and is only useful now: keep it out of the recorder.
+    _unrecorded_attributes = frozenset({ATTR_PROCESSES})
+
+    def __init__(
+        self,
+        coordinator: AIPerformanceCoordinator,
+        description: GpuSensorEntityDescription,
+        gpu: GpuInfo,
+    ) -> None:
+        """Initialise the sensor of ``gpu`` from its description."""
+        super().__init__(coordinator, description, gpu, description.field)
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value from the latest reading of this GPU."""
+        reading = self.reading
+        return None if reading is None else self.entity_description.value_fn(reading)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the process list, throttle reasons or last XID where this sensor has them."""
+        attributes_fn = self.entity_description.attributes_fn
+        reading = self.reading
+        if attributes_fn is None or reading is None:
+            return None
+        return attributes_fn(reading)

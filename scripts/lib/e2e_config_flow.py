@@ -32,7 +32,7 @@ def call(
     body: dict[str, Any] | None = None,
     token: str | None = None,
     form: bool = False,
-) -> Any:  # noqa: ANN401 - decoded JSON of any shape
+) -> Any:
     """Send one request and return the decoded JSON answer."""
     headers = {}
     data = None

@@ -2,12 +2,20 @@
 
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .base import Collector
+from ..const import CONF_DISKS
+from .base import Collector, Needs
+from .gpu import GpuCollector
 from .host import HostCollector
 
 
-def build_collectors(hass: HomeAssistant) -> list[Collector[Any]]:
+def build_collectors(
+    hass: HomeAssistant, entry: ConfigEntry, needs: Needs
+) -> list[Collector[Any]]:
     """Return one collector per enabled source: the single place where sources are listed."""
-    return [HostCollector(hass)]
+    return [
+        HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
+        GpuCollector(hass, needs),
+    ]

@@ -1,7 +1,10 @@
 """The contract every source implements, so that a new source is one new module."""
 
-from typing import Protocol
+from collections import Counter
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
 
@@ -31,3 +34,46 @@ class Collector[SampleT](Protocol):
 
     async def async_stop(self) -> None:
         """Release everything async_start acquired; called once on unload."""
+
+
+class Need(NamedTuple):
+    """One thing a source can read, named by the source's key and the need's name."""
+
+    source: str
+    name: str
+
+
+class Needs:
+    """What the enabled entities need read, per source, so that sources read nothing more.
+
+    Entities subscribe to a need (``"load"``, ``"disk:/config"``, a GPU field, ...) when they are
+    added and unsubscribe when they are removed; disabled entities are never added, so what they
+    show is never read. Until ``narrow`` is called everything is wanted: the first snapshot must
+    show every supported value, because that is how the platforms learn which entities exist.
+    """
+
+    def __init__(self) -> None:
+        """Start wanting everything."""
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._everything = True
+
+    def narrow(self) -> None:
+        """From now on, want only what some entity subscribed to."""
+        self._everything = False
+
+    def select(self, source: str, offered: Iterable[str]) -> frozenset[str]:
+        """Return which of the needs ``offered`` by ``source`` to read now."""
+        if self._everything:
+            return frozenset(offered)
+        return frozenset(need for need in offered if self._counts[source, need])
+
+    @callback
+    def async_subscribe(self, source: str, need: str) -> CALLBACK_TYPE:
+        """Want ``need`` of ``source`` until the returned callback is called."""
+        self._counts[source, need] += 1
+
+        @callback
+        def unsubscribe() -> None:
+            self._counts[source, need] -= 1
+
+        return unsubscribe

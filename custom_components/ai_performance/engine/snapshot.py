@@ -10,7 +10,11 @@ class SourceResult:
 
     sample: object | None
     error: str | None
+    # Wall time of the collection, and the parts of it spent running on the event loop and in
+    # executor threads (the rest is waiting: for a thread, the network, a timeout).
     duration_ms: float
+    loop_ms: float = 0.0
+    executor_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -25,6 +29,21 @@ class Snapshot:
     sources: Mapping[str, SourceResult]
     # Wall time of the whole collection: all sources run concurrently, so this is about the slowest.
     collection_ms: float
+    # The polling interval, and our time on the event loop and in the executor during it: every
+    # source's collection, plus the loop time of updating the entities after the previous tick.
+    interval_s: float = 30.0
+    loop_ms: float = 0.0
+    executor_ms: float = 0.0
+
+    @property
+    def loop_overhead_percent(self) -> float:
+        """Return the share of the interval our work kept the event loop busy, in %."""
+        return _share(self.loop_ms, self.interval_s)
+
+    @property
+    def executor_overhead_percent(self) -> float:
+        """Return the share of the interval our work kept an executor thread busy, in %."""
+        return _share(self.executor_ms, self.interval_s)
 
     def source_ok(self, key: str) -> bool:
         """Return True when source ``key`` delivered a sample this tick."""
@@ -37,3 +56,7 @@ class Snapshot:
         if result is None or not isinstance(result.sample, kind):
             return None
         return result.sample
+
+
+def _share(busy_ms: float, interval_s: float) -> float:
+    return round(busy_ms / (interval_s * 1000) * 100, 4) if interval_s > 0 else 0.0
