@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Sequence
 import logging
+import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -13,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance.collectors.base import Collector
 from custom_components.ai_performance.coordinator import AIPerformanceCoordinator
+from custom_components.ai_performance.metering import async_run_blocking
 
 from .fakes import ScriptedCollector, hang_forever
 
@@ -193,3 +195,60 @@ async def test_a_source_not_ready_fails_the_first_refresh(
         )
 
     assert events == ["start ready"]
+
+
+async def test_executor_and_loop_time_are_measured_apart(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    async def block_a_thread() -> object:
+        # 50 ms in an executor thread, and waiting 30 ms on a timer: neither is loop time.
+        await async_run_blocking(hass, lambda: time.sleep(0.05))
+        await asyncio.sleep(0.03)
+        return "threaded"
+
+    async def busy_on_the_loop() -> object:
+        deadline = time.perf_counter() + 0.02
+        while time.perf_counter() < deadline:  # 20 ms of loop time, on purpose
+            pass
+        return "busy"
+
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [
+            ScriptedCollector("threaded", collect=block_a_thread),
+            ScriptedCollector("busy", collect=busy_on_the_loop),
+        ],
+    )
+
+    threaded, busy = (coordinator.data.sources[k] for k in ("threaded", "busy"))
+    assert threaded.executor_ms >= 50
+    assert threaded.loop_ms < 10
+    assert threaded.duration_ms >= 80
+    assert busy.loop_ms >= 20
+    assert busy.executor_ms == 0
+    snapshot = coordinator.data
+    assert snapshot.executor_ms == pytest.approx(threaded.executor_ms)
+    assert snapshot.loop_ms >= threaded.loop_ms + busy.loop_ms
+    # 30 s interval: 50 ms of executor time is 0.1667 % of it.
+    assert snapshot.executor_overhead_percent == pytest.approx(
+        snapshot.executor_ms / 30_000 * 100, abs=1e-4
+    )
+
+
+async def test_listener_updates_are_charged_to_the_next_snapshot(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    coordinator = await _started_coordinator(
+        hass, mock_config_entry, [ScriptedCollector("quiet")]
+    )
+
+    def slow_listener() -> None:
+        time.sleep(0.01)  # an entity taking 10 ms to write its state
+
+    unsubscribe = coordinator.async_add_listener(slow_listener)
+    await coordinator.async_refresh()  # runs the listener after building its snapshot
+    await coordinator.async_refresh()
+    unsubscribe()
+
+    assert coordinator.data.loop_ms >= 10

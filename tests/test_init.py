@@ -7,15 +7,17 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
 
+from custom_components.ai_performance import async_remove_config_entry_device
 from custom_components.ai_performance.collectors.host import HostCollector
+from custom_components.ai_performance.const import DOMAIN
 
-from .conftest import setup_integration
+from .conftest import ENTRY_ID, setup_integration
 from .fakes import ScriptedCollector
 
 
@@ -131,3 +133,41 @@ async def test_sensors_become_unavailable_after_unload(
     await hass.async_block_till_done(wait_background_tasks=True)
 
     assert all(hass.states.get(e).state == STATE_UNAVAILABLE for e in entity_ids)
+
+
+async def test_only_devices_of_gone_subjects_can_be_deleted(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    host = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{ENTRY_ID}_host"), ENTRY_ID
+    )
+    gone = device_registry.async_get_or_create(
+        config_entry_id=ENTRY_ID, identifiers={(DOMAIN, f"{ENTRY_ID}_gpu_GPU-gone")}
+    )
+    assert host is not None
+
+    assert not await async_remove_config_entry_device(hass, mock_config_entry, host)
+    assert await async_remove_config_entry_device(hass, mock_config_entry, gone)
+
+
+async def test_stale_devices_are_removed_at_setup(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=ENTRY_ID, identifiers={(DOMAIN, f"{ENTRY_ID}_gpu_GPU-gone")}
+    )
+
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    identifiers = {
+        next(iter(d.identifiers))[1]
+        for d in dr.async_entries_for_config_entry(device_registry, ENTRY_ID)
+    }
+    assert identifiers == {f"{ENTRY_ID}_host", f"{ENTRY_ID}_overview"}
