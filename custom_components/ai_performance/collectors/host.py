@@ -258,7 +258,9 @@ def _pressure() -> dict[str, float]:
     pressure = {}
     for resource in PRESSURE_RESOURCES:
         try:
-            text = (PRESSURE_DIR / resource).read_text(encoding="ascii")
+            # open() rather than Path.read_text: this runs every tick, and pathlib costs more.
+            with open(f"{PRESSURE_DIR}/{resource}", encoding="ascii") as file:  # noqa: PTH123
+                text = file.read()
         except OSError:
             continue
         if (avg10 := some_avg10(text)) is not None:
