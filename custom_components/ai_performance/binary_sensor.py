@@ -16,7 +16,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .collectors.gpu import FIELD_THROTTLE, GpuInfo, GpuReading
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import is_throttling
-from .entity import AIPerformanceGpuEntity, async_remove_stale_entities, current_gpus
+from .entity import (
+    AIPerformanceGpuEntity,
+    async_add_entities_removing_stale,
+    current_gpus,
+)
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -58,13 +62,9 @@ async def async_setup_entry(
         for description in GPU_BINARY_SENSORS
         if description.field in gpu.supported
     ]
-    async_remove_stale_entities(
-        hass,
-        entry,
-        BINARY_SENSOR_DOMAIN,
-        (e.unique_id for e in entities if e.unique_id),
+    async_add_entities_removing_stale(
+        hass, entry, BINARY_SENSOR_DOMAIN, entities, async_add_entities
     )
-    async_add_entities(entities)
 
 
 class GpuBinarySensor(AIPerformanceGpuEntity, BinarySensorEntity):

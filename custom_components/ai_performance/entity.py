@@ -1,12 +1,13 @@
 """Base entity and devices: one device per monitored subject, values read from the Snapshot."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .collectors.base import Need
@@ -142,22 +143,24 @@ def current_gpus(coordinator: AIPerformanceCoordinator) -> list[GpuInfo]:
 
 
 @callback
-def async_remove_stale_entities(
+def async_add_entities_removing_stale(
     hass: HomeAssistant,
     entry: AIPerformanceConfigEntry,
     domain: str,
-    keep: Iterable[str],
+    entities: Sequence[Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Remove this platform's registry entries whose unique_id is not in ``keep``.
+    """Add a platform's entities, first removing its registry entries that are not among them.
 
     Entities of a disk removed in the options, or of a GPU that is gone, would otherwise stay
     behind as "no longer provided".
     """
     registry = er.async_get(hass)
-    kept = set(keep)
-    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if entity.domain == domain and entity.unique_id not in kept:
-            registry.async_remove(entity.entity_id)
+    kept = {entity.unique_id for entity in entities}
+    for entry_entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entry_entity.domain == domain and entry_entity.unique_id not in kept:
+            registry.async_remove(entry_entity.entity_id)
+    async_add_entities(entities)
 
 
 @callback

@@ -57,7 +57,7 @@ from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
     AIPerformanceGpuEntity,
-    async_remove_stale_entities,
+    async_add_entities_removing_stale,
     current_gpus,
     host_device_info,
     overview_device_info,
@@ -423,43 +423,23 @@ def _gpu_memory(
     )
 
 
-def _gpu_temperature(
-    key: str, field: str, read: Callable[[GpuReading], int | None]
+def _gpu_measurement(
+    key: str,
+    field: str,
+    read: Callable[[GpuReading], float | None],
+    device_class: SensorDeviceClass,
+    unit: str,
+    **kwargs: Any,
 ) -> GpuSensorEntityDescription:
+    """Describe a GPU measurement (temperature, power, clock) with its device class and unit."""
     return _gpu(
         key,
         field,
         read,
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
         state_class=SensorStateClass.MEASUREMENT,
-    )
-
-
-def _gpu_power(
-    key: str, field: str, read: Callable[[GpuReading], float | None]
-) -> GpuSensorEntityDescription:
-    return _gpu(
-        key,
-        field,
-        read,
-        device_class=SensorDeviceClass.POWER,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-    )
-
-
-def _gpu_clock(
-    key: str, read: Callable[[GpuReading], int | None]
-) -> GpuSensorEntityDescription:
-    return _gpu(
-        key,
-        FIELD_CLOCKS,
-        read,
-        device_class=SensorDeviceClass.FREQUENCY,
-        native_unit_of_measurement=UnitOfFrequency.MEGAHERTZ,
-        state_class=SensorStateClass.MEASUREMENT,
+        **kwargs,
     )
 
 
@@ -533,12 +513,36 @@ GPU_SENSORS: tuple[GpuSensorEntityDescription, ...] = (
         lambda r: r.memory_total_bytes,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
-    _gpu_temperature("temperature", FIELD_TEMPERATURE, lambda r: r.temperature_c),
-    _gpu_temperature(
-        "memory_temperature", FIELD_MEMORY_TEMPERATURE, lambda r: r.memory_temperature_c
+    _gpu_measurement(
+        "temperature",
+        FIELD_TEMPERATURE,
+        lambda r: r.temperature_c,
+        SensorDeviceClass.TEMPERATURE,
+        UnitOfTemperature.CELSIUS,
     ),
-    _gpu_power("power", FIELD_POWER, lambda r: r.power_w),
-    _gpu_power("power_limit", FIELD_POWER_LIMIT, lambda r: r.power_limit_w),
+    _gpu_measurement(
+        "memory_temperature",
+        FIELD_MEMORY_TEMPERATURE,
+        lambda r: r.memory_temperature_c,
+        SensorDeviceClass.TEMPERATURE,
+        UnitOfTemperature.CELSIUS,
+    ),
+    _gpu_measurement(
+        "power",
+        FIELD_POWER,
+        lambda r: r.power_w,
+        SensorDeviceClass.POWER,
+        UnitOfPower.WATT,
+        suggested_display_precision=1,
+    ),
+    _gpu_measurement(
+        "power_limit",
+        FIELD_POWER_LIMIT,
+        lambda r: r.power_limit_w,
+        SensorDeviceClass.POWER,
+        UnitOfPower.WATT,
+        suggested_display_precision=1,
+    ),
     _gpu(
         "energy",
         FIELD_ENERGY,
@@ -548,8 +552,20 @@ GPU_SENSORS: tuple[GpuSensorEntityDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
     ),
-    _gpu_clock("sm_clock", lambda r: r.sm_clock_mhz),
-    _gpu_clock("memory_clock", lambda r: r.memory_clock_mhz),
+    _gpu_measurement(
+        "sm_clock",
+        FIELD_CLOCKS,
+        lambda r: r.sm_clock_mhz,
+        SensorDeviceClass.FREQUENCY,
+        UnitOfFrequency.MEGAHERTZ,
+    ),
+    _gpu_measurement(
+        "memory_clock",
+        FIELD_CLOCKS,
+        lambda r: r.memory_clock_mhz,
+        SensorDeviceClass.FREQUENCY,
+        UnitOfFrequency.MEGAHERTZ,
+    ),
     _gpu_percentage("fan_speed", FIELD_FAN, lambda r: r.fan_percent),
     _gpu(
         "performance_state",
@@ -629,10 +645,9 @@ async def async_setup_entry(
         for description in GPU_SENSORS
         if description.field in gpu.supported
     )
-    async_remove_stale_entities(
-        hass, entry, SENSOR_DOMAIN, (e.unique_id for e in entities if e.unique_id)
+    async_add_entities_removing_stale(
+        hass, entry, SENSOR_DOMAIN, entities, async_add_entities
     )
-    async_add_entities(entities)
 
 
 class OverviewSensor(AIPerformanceEntity, SensorEntity):
