@@ -45,11 +45,19 @@ def _async_track_stale_devices(
 ) -> None:
     """Remove the device of a subject that is gone (a GPU lost for good), now and later."""
 
+    known: set[str] = set()
+
     @callback
     def remove_stale() -> None:
         # A tick in which the GPU source failed says nothing about which GPUs exist.
-        if coordinator.data.source_ok(SOURCE_GPU):
-            async_remove_stale_devices(hass, entry, current_subjects(coordinator))
+        if not coordinator.data.source_ok(SOURCE_GPU):
+            return
+        # The device registry is only read when the set of subjects changed, not every tick.
+        subjects = current_subjects(coordinator)
+        if subjects != known:
+            async_remove_stale_devices(hass, entry, subjects)
+            known.clear()
+            known.update(subjects)
 
     remove_stale()
     entry.async_on_unload(coordinator.async_add_listener(remove_stale))
