@@ -335,24 +335,26 @@ def _disk(path: str, *, config: bool) -> tuple[HostSensorEntityDescription, ...]
     The configuration directory's disk has names of its own; other mounts are named by path.
     """
     need = host.disk_need(path)
+    prefix = "config_disk" if config else "disk"
+    suffix = "" if config else f"_{path}"
     naming: dict[str, Any] = (
         {} if config else {"translation_placeholders": {"mount": path}}
     )
     return (
         _host_percentage(
-            "config_disk_usage" if config else f"disk_usage_{path}",
+            f"{prefix}_usage{suffix}",
             need,
             lambda s: disk.used_percent if (disk := s.disks.get(path)) else None,
+            translation_key=f"{prefix}_usage",
             **naming,
-            **({} if config else {"translation_key": "disk_usage"}),
         ),
         _host_size(
-            "config_disk_free" if config else f"disk_free_{path}",
+            f"{prefix}_free{suffix}",
             need,
             UnitOfInformation.GIBIBYTES,
             lambda s: disk.free_bytes if (disk := s.disks.get(path)) else None,
+            translation_key=f"{prefix}_free",
             **naming,
-            **({} if config else {"translation_key": "disk_free"}),
         ),
     )
 
