@@ -44,7 +44,6 @@ def _async_track_stale_devices(
     coordinator: AIPerformanceCoordinator,
 ) -> None:
     """Remove the device of a subject that is gone (a GPU lost for good), now and later."""
-
     known: set[str] = set()
 
     @callback
