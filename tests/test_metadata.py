@@ -20,6 +20,7 @@ from custom_components.ai_performance.entity import (
     host_device_info,
     overview_device_info,
 )
+from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
 from custom_components.ai_performance.sensor import host_sensor_descriptions
 
 from .metadata_checks import (
@@ -70,6 +71,7 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
                 and isinstance(value[0], EntityDescription)
             ):
                 found.setdefault(platform.value, []).extend(value)
+    found["sensor"].extend(REQUEST_SENSORS)
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.
     found["sensor"].extend(
         host_sensor_descriptions(

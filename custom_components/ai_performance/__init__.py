@@ -2,22 +2,32 @@
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 
 from .collectors import build_collectors
 from .collectors.base import Needs
-from .const import SOURCE_GPU
+from .const import DOMAIN, SOURCE_GPU, SOURCE_REQUESTS
 from .coordinator import (
     AIPerformanceConfigEntry,
     AIPerformanceCoordinator,
     AIPerformanceData,
 )
 from .entity import async_remove_stale_devices, current_subjects, device_identifier
+from .ledger import RequestLedger
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 # Setup and unload return a boolean: Home Assistant 2026.10 requires one, and 2026.11 still accepts
 # it from custom integrations. Return None once 2026.10 support is dropped.
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, once for the integration."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(
@@ -25,11 +35,14 @@ async def async_setup_entry(
 ) -> bool:
     """Start the collectors, take the first snapshot and set up the platforms."""
     needs = Needs()
-    collectors = build_collectors(hass, entry, needs)
+    ledger = RequestLedger(hass, entry.entry_id)
+    collectors = build_collectors(hass, entry, needs, ledger)
     coordinator = AIPerformanceCoordinator(hass, entry, collectors)
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = AIPerformanceData(coordinator=coordinator, needs=needs)
+    entry.runtime_data = AIPerformanceData(
+        coordinator=coordinator, needs=needs, ledger=ledger
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.
     needs.narrow()
@@ -48,8 +61,10 @@ def _async_track_stale_devices(
 
     @callback
     def remove_stale() -> None:
-        # A tick in which the GPU source failed says nothing about which GPUs exist.
-        if not coordinator.data.source_ok(SOURCE_GPU):
+        # A tick in which a source failed says nothing about which of its subjects exist.
+        if not all(
+            coordinator.data.source_ok(s) for s in (SOURCE_GPU, SOURCE_REQUESTS)
+        ):
             return
         # The device registry is only read when the set of subjects changed, not every tick.
         subjects = current_subjects(coordinator)

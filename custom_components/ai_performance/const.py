@@ -19,6 +19,7 @@ SUBJECT_HOST: Final = "host"
 # Collector keys (see collectors/base.py).
 SOURCE_HOST: Final = "host"
 SOURCE_GPU: Final = "gpu"
+SOURCE_REQUESTS: Final = "requests"
 
 # Options.
 CONF_DISKS: Final = "disks"

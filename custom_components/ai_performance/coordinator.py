@@ -14,6 +14,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from .collectors.base import Collector, Needs
 from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
 from .engine.snapshot import Snapshot, SourceResult
+from .ledger import RequestLedger
 from .metering import LoopTimedCall, SourceMeter, current_meter
 
 
@@ -23,6 +24,7 @@ class AIPerformanceData:
 
     coordinator: AIPerformanceCoordinator
     needs: Needs
+    ledger: RequestLedger
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]

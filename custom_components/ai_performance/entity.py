@@ -1,7 +1,7 @@
 """Base entity and devices: one device per monitored subject, values read from the Snapshot."""
 
 from collections.abc import Iterable, Sequence
-from typing import override
+from typing import Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -12,9 +12,11 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .collectors.base import Need
 from .collectors.gpu import GpuInfo, GpuReading, GpuSample
-from .const import DOMAIN, SOURCE_GPU, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .collectors.requests import RequestsSample, SubjectStats
+from .const import DOMAIN, SOURCE_GPU, SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import bytes_to_gib
+from .ledger import SubjectKind
 
 
 def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
@@ -25,6 +27,29 @@ def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
 def gpu_subject(uuid: str) -> str:
     """Return the subject of the GPU with NVML UUID ``uuid``."""
     return f"gpu_{uuid}"
+
+
+def request_subject(key: str) -> str:
+    """Return the device subject of the requests subject ``key`` (an agent, a pipeline, ...)."""
+    return f"requests_{key}"
+
+
+_REQUEST_DEVICE_MODELS: Final = {
+    SubjectKind.AGENT: "Conversation agent",
+    SubjectKind.AI_TASK: "AI Task",
+    SubjectKind.PIPELINE: "Assist pipeline",
+    SubjectKind.EXTERNAL: "Reported requests",
+}
+
+
+def request_device_info(entry_id: str, stats: SubjectStats) -> DeviceInfo:
+    """Return the device of one agent, AI Task, pipeline or reporting name."""
+    return DeviceInfo(
+        identifiers={device_identifier(entry_id, request_subject(stats.key))},
+        name=stats.name,
+        model=_REQUEST_DEVICE_MODELS[stats.kind],
+        entry_type=DeviceEntryType.SERVICE,
+    )
 
 
 def overview_device_info(entry_id: str) -> DeviceInfo:
@@ -179,8 +204,10 @@ def async_remove_stale_devices(
 
 def current_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
     """Return every subject that has a device now."""
+    requests = coordinator.data.sample(SOURCE_REQUESTS, RequestsSample)
     return {
         SUBJECT_OVERVIEW,
         SUBJECT_HOST,
         *(gpu_subject(gpu.uuid) for gpu in current_gpus(coordinator)),
+        *(request_subject(key) for key in (requests.subjects if requests else ())),
     }

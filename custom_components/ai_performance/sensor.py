@@ -62,6 +62,12 @@ from .entity import (
     host_device_info,
     overview_device_info,
 )
+from .request_sensors import (
+    OVERALL_SENSORS,
+    OverallRequestSensor,
+    async_add_new_subjects,
+    request_sensors,
+)
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -628,7 +634,7 @@ async def async_setup_entry(
     entry: AIPerformanceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the overview and host sensors, and the sensors each GPU supports."""
+    """Add the overview, host and request sensors, and the sensors each GPU supports."""
     coordinator = entry.runtime_data.coordinator
     entities: list[SensorEntity] = [
         OverviewSensor(coordinator, description) for description in OVERVIEW_SENSORS
@@ -647,9 +653,15 @@ async def async_setup_entry(
         for description in GPU_SENSORS
         if description.field in gpu.supported
     )
+    entities.extend(
+        OverallRequestSensor(coordinator, description)
+        for description in OVERALL_SENSORS
+    )
+    entities.extend(request_sensors(coordinator))
     async_add_entities_removing_stale(
         hass, entry, SENSOR_DOMAIN, entities, async_add_entities
     )
+    entry.async_on_unload(async_add_new_subjects(coordinator, async_add_entities))
 
 
 class OverviewSensor(AIPerformanceEntity, SensorEntity):

@@ -124,7 +124,25 @@ test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that 
   # shellcheck disable=SC2046
   ensure_venv "$dir" "$python" -r "$REPO_ROOT/requirements_test.txt" \
     $(manifest_requirements) --override "$override"
+  # The tests run the real conversation (built-in agent) and Assist pipeline components: install
+  # what those need, at the versions this Home Assistant pins.
+  install_component_requirements "$dir" conversation assist_pipeline ai_task
   echo "$dir"
+}
+
+# install_component_requirements VENV DOMAIN...: the requirements of the given core integrations and
+# their dependencies, under the installed Home Assistant's constraints; once per set of domains.
+install_component_requirements() {
+  local dir=$1 uv stamp=$1/.ai_performance-components-stamp
+  shift
+  [ "$(cat "$stamp" 2>/dev/null)" = "$*" ] && return
+  uv=$(ensure_uv)
+  "$dir/bin/python" "$REPO_ROOT/scripts/lib/ha_requirements.py" --only "$@" >"$dir/component-requirements.txt"
+  "$dir/bin/python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")' \
+    >"$dir/constraints-path"
+  "$uv" pip install -q --python "$dir/bin/python" -r "$dir/component-requirements.txt" \
+    -c "$(cat "$dir/constraints-path")"
+  echo "$*" >"$stamp"
 }
 
 develop_venv() { # prints the path of the venv ./scripts/develop runs Home Assistant in

@@ -4,6 +4,8 @@ Run with the develop venv's python: it reads the installed Home Assistant's own 
 the manifests of every integration they pull in (dependencies, recursively), so that
 ./scripts/develop can install them up front instead of Home Assistant doing it on the first start.
 Usage: python ha_requirements.py DOMAIN...   (the domains named in configuration.yaml)
+       python ha_requirements.py --only DOMAIN...   (those domains and their dependencies only,
+       for the test venvs: the tests run real conversation and Assist pipeline components)
 """
 
 import json
@@ -23,17 +25,21 @@ def manifest(domain: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def main(configured: list[str]) -> None:
+def main(configured: list[str], *, only: bool = False) -> None:
     """Print every requirement of the start-up integrations and their dependencies."""
-    pending = [
-        *configured,
-        *bootstrap.CORE_INTEGRATIONS,
-        *bootstrap.DEFAULT_INTEGRATIONS,
-        *bootstrap.LOGGING_AND_HTTP_DEPS_INTEGRATIONS,
-        *bootstrap.FRONTEND_INTEGRATIONS,
-        *bootstrap.STAGE_1_INTEGRATIONS,
-        *bootstrap.DISCOVERY_INTEGRATIONS,
-    ]
+    pending = (
+        configured
+        if only
+        else [
+            *configured,
+            *bootstrap.CORE_INTEGRATIONS,
+            *bootstrap.DEFAULT_INTEGRATIONS,
+            *bootstrap.LOGGING_AND_HTTP_DEPS_INTEGRATIONS,
+            *bootstrap.FRONTEND_INTEGRATIONS,
+            *bootstrap.STAGE_1_INTEGRATIONS,
+            *bootstrap.DISCOVERY_INTEGRATIONS,
+        ]
+    )
     seen: set[str] = set()
     requirements: set[str] = set()
     while pending:
@@ -48,4 +54,7 @@ def main(configured: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--only"]:
+        main(sys.argv[2:], only=True)
+    else:
+        main(sys.argv[1:])

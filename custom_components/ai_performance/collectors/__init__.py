@@ -6,16 +6,19 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from ..const import CONF_DISKS
+from ..ledger import RequestLedger
 from .base import Collector, Needs
 from .gpu import GpuCollector
 from .host import HostCollector
+from .requests import RequestsCollector
 
 
 def build_collectors(
-    hass: HomeAssistant, entry: ConfigEntry, needs: Needs
+    hass: HomeAssistant, entry: ConfigEntry, needs: Needs, ledger: RequestLedger
 ) -> list[Collector[Any]]:
     """Return one collector per enabled source: the single place where sources are listed."""
     return [
         HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
         GpuCollector(hass, needs),
+        RequestsCollector(hass, ledger),
     ]

@@ -1,0 +1,110 @@
+"""The requests source: aggregates every subject's AI requests once per tick.
+
+Requests are pushed into the ledger as they finish (chat logs, pipeline runs, the record_request
+action); this collector owns those watchers and turns the ledger into per-subject window
+aggregates for the entities.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import time
+from typing import Final
+
+from homeassistant.core import HomeAssistant
+
+from ..const import DEFAULT_COLLECT_TIMEOUT, SOURCE_REQUESTS
+from ..engine.requests import (
+    WINDOWS_S,
+    RequestRecord,
+    Totals,
+    WindowStats,
+    combined_stats,
+)
+from ..ledger import RequestLedger, SubjectKind
+from .chat_logs import ChatLogWatcher
+from .pipelines import PipelineWatcher
+
+# The window the entities show; the others go into attributes.
+MAIN_WINDOW_S: Final = 3600.0
+RATE_WINDOW_S: Final = 300.0
+# Subjects whose requests make up the overview's overall figures. Pipeline runs wrap an agent
+# request, so counting them too would count most voice requests twice.
+OVERALL_KINDS: Final = frozenset(
+    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectStats:
+    """One subject as the entities show it."""
+
+    key: str
+    kind: SubjectKind
+    name: str
+    totals: Totals
+    windows: Mapping[float, WindowStats]
+    last: RequestRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsSample:
+    """Every subject's aggregates, and the overall ones."""
+
+    subjects: Mapping[str, SubjectStats]
+    overall: Mapping[float, WindowStats]
+    open_turns: int
+    abandoned_turns: int
+    pipelines_measured: bool
+    agents_measured: bool
+
+
+class RequestsCollector:
+    """Aggregates the ledger; starts and stops the watchers that fill it."""
+
+    key = SOURCE_REQUESTS
+    timeout = DEFAULT_COLLECT_TIMEOUT
+
+    def __init__(self, hass: HomeAssistant, ledger: RequestLedger) -> None:
+        """Prepare the watchers over ``ledger``."""
+        self.ledger = ledger
+        self.chat_logs = ChatLogWatcher(hass, ledger)
+        self.pipelines = PipelineWatcher(hass, ledger)
+
+    async def async_start(self) -> None:
+        """Read the saved totals, then start watching."""
+        await self.ledger.async_load()
+        self.chat_logs.start()
+        self.pipelines.start()
+
+    async def async_collect(self) -> RequestsSample:
+        """Aggregate every subject over every window (on the loop: numpy, no I/O)."""
+        self.pipelines.poll()
+        now = time.time()
+        subjects = {
+            key: SubjectStats(
+                key=key,
+                kind=subject.kind,
+                name=subject.name,
+                totals=subject.totals.copy(),
+                windows={w: subject.log.stats(now, w) for w in WINDOWS_S},
+                last=subject.log.recent[-1] if subject.log.recent else None,
+            )
+            for key, subject in self.ledger.subjects.items()
+        }
+        overall_logs = [
+            s.log for s in self.ledger.subjects.values() if s.kind in OVERALL_KINDS
+        ]
+        return RequestsSample(
+            subjects=subjects,
+            overall={w: combined_stats(overall_logs, now, w) for w in WINDOWS_S},
+            open_turns=self.chat_logs.open_turns,
+            abandoned_turns=self.chat_logs.abandoned,
+            pipelines_measured=self.pipelines.available,
+            agents_measured=self.chat_logs.available,
+        )
+
+    async def async_stop(self) -> None:
+        """Stop watching and write the totals."""
+        self.chat_logs.stop()
+        self.pipelines.stop()
+        await self.ledger.async_save()

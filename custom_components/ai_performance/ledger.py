@@ -1,0 +1,188 @@
+"""The request ledger: every finished AI request, per subject, with totals that survive restarts.
+
+Sources (chat logs, pipeline runs, the record_request action) add finished requests here; the
+requests collector aggregates the ledger once per tick. Totals are saved with a debounced write
+and flushed when Home Assistant stops or the entry unloads, so no request is ever counted twice
+or lost across a restart. Window records are kept in memory only.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from enum import StrEnum
+import json
+import logging
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN, LOGGER
+from .engine.requests import RequestLog, RequestRecord, RequestSource, Totals
+
+STORAGE_VERSION: Final = 1
+# Totals are written at most this often while requests come in (and always on stop).
+SAVE_DELAY_S: Final = 30
+# Conversations remembered to attach a pipeline's time to first token to its agent's request.
+MAX_LINKED_CONVERSATIONS: Final = 256
+
+
+class SubjectKind(StrEnum):
+    """What a subject is; each kind gets its own device model and sensors."""
+
+    AGENT = "agent"
+    AI_TASK = "ai_task"
+    PIPELINE = "pipeline"
+    EXTERNAL = "external"
+
+
+_KIND_OF_SOURCE: Final = {
+    RequestSource.ASSIST: SubjectKind.PIPELINE,
+    RequestSource.AGENT: SubjectKind.AGENT,
+    RequestSource.AI_TASK: SubjectKind.AI_TASK,
+}
+
+
+def subject_kind(source: RequestSource) -> SubjectKind:
+    """Return the kind of subject requests from ``source`` are counted under."""
+    return _KIND_OF_SOURCE.get(source, SubjectKind.EXTERNAL)
+
+
+@dataclass(slots=True)
+class Subject:
+    """One monitored subject: its log of recent requests and its lifetime totals."""
+
+    key: str
+    kind: SubjectKind
+    name: str
+    totals: Totals = field(default_factory=Totals)
+    log: RequestLog = field(default_factory=RequestLog)
+
+
+class RequestLedger:
+    """Every subject's requests, in memory, with persisted totals."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Create an empty ledger; ``async_load`` reads the saved totals."""
+        self.hass = hass
+        self.subjects: dict[str, Subject] = {}
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
+        )
+        self._save_pending = False
+        # conversation id -> (subject, sequence number) of its newest agent request, and the
+        # time to first token a pipeline measured before that request was recorded.
+        self._agent_requests: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._early_ttft: OrderedDict[str, float] = OrderedDict()
+
+    async def async_load(self) -> None:
+        """Read the saved subjects and totals."""
+        data = await self._store.async_load() or {}
+        for key, saved in data.get("subjects", {}).items():
+            self.subjects[key] = Subject(
+                key,
+                SubjectKind(saved["kind"]),
+                saved["name"],
+                Totals.from_dict(saved["totals"]),
+            )
+
+    async def async_save(self) -> None:
+        """Write the totals now (on unload)."""
+        self._save_pending = False
+        await self._store.async_save(self._data_to_save())
+
+    @callback
+    def _data_to_save(self) -> dict[str, Any]:
+        self._save_pending = False
+        return {
+            "subjects": {
+                key: {
+                    "kind": subject.kind.value,
+                    "name": subject.name,
+                    "totals": subject.totals.as_dict(),
+                }
+                for key, subject in self.subjects.items()
+            }
+        }
+
+    @callback
+    def schedule_save(self) -> None:
+        """Save soon; one write covers every change until then."""
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+
+    @callback
+    def subject(self, key: str, kind: SubjectKind, name: str | None = None) -> Subject:
+        """Return the subject ``key``, creating it on first sight."""
+        if (subject := self.subjects.get(key)) is None:
+            subject = self.subjects[key] = Subject(key, kind, name or key)
+        elif name and subject.name != name:
+            subject.name = name
+        return subject
+
+    @callback
+    def add(self, record: RequestRecord, name: str | None = None) -> None:
+        """Count one finished request exactly once, and log it as one DEBUG line of JSON."""
+        subject = self.subject(record.subject, subject_kind(record.source), name)
+        # An agent's request can get its time to first token from the pipeline that ran it.
+        conversation_id = (
+            record.conversation_id
+            if record.source in (RequestSource.AGENT, RequestSource.AI_TASK)
+            else None
+        )
+        if conversation_id is not None and record.ttft_ms is None:
+            record.ttft_ms = self._early_ttft.pop(conversation_id, None)
+        seq = subject.log.append(record)
+        if conversation_id is not None:
+            self._link(conversation_id, record.subject, seq)
+        subject.totals.add(record)
+        self.schedule_save()
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
+
+    @callback
+    def add_ttft(self, conversation_id: str, ttft_ms: float) -> None:
+        """Attach a pipeline's time to first token to the agent request of the same turn."""
+        link = self._agent_requests.get(conversation_id)
+        if link is not None:
+            subject_key, seq = link
+            self.subjects[subject_key].log.amend(seq, ttft_ms=ttft_ms)
+            return
+        self._early_ttft[conversation_id] = ttft_ms
+        while len(self._early_ttft) > MAX_LINKED_CONVERSATIONS:
+            self._early_ttft.popitem(last=False)
+
+    def _link(self, conversation_id: str, subject: str, seq: int) -> None:
+        self._agent_requests[conversation_id] = (subject, seq)
+        self._agent_requests.move_to_end(conversation_id)
+        while len(self._agent_requests) > MAX_LINKED_CONVERSATIONS:
+            self._agent_requests.popitem(last=False)
+
+    @callback
+    def rate(
+        self, subject_key: str | None, conversation_id: str | None, *, up: bool
+    ) -> str:
+        """Count a thumbs up or down for a conversation's agent; return the agent rated.
+
+        Without a conversation id the newest agent request is rated. Raise LookupError when
+        there is no such request.
+        """
+        if conversation_id is not None:
+            link = self._agent_requests.get(conversation_id)
+            if link is None:
+                raise LookupError(conversation_id)
+            subject_key = link[0]
+        elif subject_key is None:
+            if not self._agent_requests:
+                msg = "no request yet"
+                raise LookupError(msg)
+            subject_key = next(reversed(self._agent_requests.values()))[0]
+        subject = self.subjects.get(subject_key)
+        if subject is None:
+            raise LookupError(subject_key)
+        if up:
+            subject.totals.ratings_up += 1
+        else:
+            subject.totals.ratings_down += 1
+        self.schedule_save()
+        return subject_key

@@ -1,0 +1,371 @@
+"""Sensors of AI requests: one device per agent, AI Task, pipeline and reporting name.
+
+Devices appear when their subject is first seen (the sensor platform adds their entities on the
+next tick). Latency and rate sensors show the last hour, with the last 5 minutes and 24 hours as
+attributes kept out of the recorder.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, UnitOfTime
+from homeassistant.core import callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .collectors.base import Need
+from .collectors.requests import (
+    MAIN_WINDOW_S,
+    RATE_WINDOW_S,
+    RequestsSample,
+    SubjectStats,
+)
+from .const import SOURCE_REQUESTS, SUBJECT_OVERVIEW
+from .coordinator import AIPerformanceCoordinator
+from .engine.requests import WindowStats
+from .entity import (
+    AIPerformanceEntity,
+    overview_device_info,
+    request_device_info,
+    request_subject,
+)
+from .ledger import SubjectKind
+
+UNIT_TOKENS: Final = "tokens"
+UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
+UNIT_REQUESTS_PER_MINUTE: Final = "requests/min"
+
+# What every request sensor reads (the requests source aggregates everything anyway).
+NEED_AGGREGATES: Final = Need(SOURCE_REQUESTS, "aggregates")
+
+ATTR_LAST_5_MIN: Final = "last_5_min"
+ATTR_LAST_24_H: Final = "last_24_h"
+ATTR_ERRORS_BY_CODE: Final = "errors_by_code"
+ATTR_REQUEST: Final = "request"
+
+LLM_KINDS: Final = frozenset(
+    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
+)
+ALL_KINDS: Final = frozenset(SubjectKind)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestSensorEntityDescription(SensorEntityDescription):
+    """A sensor of one subject's requests."""
+
+    value_fn: Callable[[SubjectStats], StateType]
+    kinds: frozenset[SubjectKind] = ALL_KINDS
+    # The window figure shown in attributes for the other windows, where it has them.
+    window_fn: Callable[[WindowStats], StateType] | None = None
+    attributes_fn: Callable[[SubjectStats], dict[str, Any]] | None = None
+
+
+def _main(stats: SubjectStats) -> WindowStats:
+    return stats.windows[MAIN_WINDOW_S]
+
+
+def _latency(
+    key: str,
+    read: Callable[[WindowStats], float | None],
+    kinds: frozenset[SubjectKind] = ALL_KINDS,
+    *,
+    enabled: bool = True,
+) -> RequestSensorEntityDescription:
+    """Describe a latency percentile of the last hour, in ms."""
+    return RequestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
+        kinds=kinds,
+        value_fn=lambda stats: read(_main(stats)),
+        window_fn=read,
+    )
+
+
+def _share(
+    key: str,
+    read: Callable[[WindowStats], float | None],
+    kinds: frozenset[SubjectKind] = ALL_KINDS,
+    attributes_fn: Callable[[SubjectStats], dict[str, Any]] | None = None,
+) -> RequestSensorEntityDescription:
+    """Describe a share of the last hour's requests, in %."""
+    return RequestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        kinds=kinds,
+        value_fn=lambda stats: read(_main(stats)),
+        window_fn=read,
+        attributes_fn=attributes_fn,
+    )
+
+
+def _tokens(
+    key: str, read: Callable[[SubjectStats], int]
+) -> RequestSensorEntityDescription:
+    """Describe a lifetime token counter."""
+    return RequestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        native_unit_of_measurement=UNIT_TOKENS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        kinds=LLM_KINDS,
+        value_fn=read,
+    )
+
+
+def _last_request(stats: SubjectStats) -> dict[str, Any]:
+    return {} if stats.last is None else {ATTR_REQUEST: stats.last.as_log_dict()}
+
+
+REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
+    RequestSensorEntityDescription(
+        key="requests",
+        translation_key="requests",
+        native_unit_of_measurement="requests",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda stats: stats.totals.requests,
+    ),
+    RequestSensorEntityDescription(
+        key="requests_per_minute",
+        translation_key="requests_per_minute",
+        native_unit_of_measurement=UNIT_REQUESTS_PER_MINUTE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda stats: stats.windows[RATE_WINDOW_S].requests_per_minute,
+    ),
+    _share(
+        "error_rate",
+        lambda w: w.error_rate,
+        attributes_fn=lambda stats: {
+            ATTR_ERRORS_BY_CODE: dict(_main(stats).errors_by_code)
+        },
+    ),
+    _latency("latency_p50", lambda w: w.latency_p50),
+    _latency("latency_p95", lambda w: w.latency_p95),
+    _latency("latency_p99", lambda w: w.latency_p99),
+    _latency("ttft_p50", lambda w: w.ttft_p50),
+    _latency("ttft_p95", lambda w: w.ttft_p95),
+    _latency("stt_latency_p95", lambda w: w.stt_p95, frozenset({SubjectKind.PIPELINE})),
+    _latency(
+        "agent_latency_p95", lambda w: w.agent_p95, frozenset({SubjectKind.PIPELINE})
+    ),
+    _latency(
+        "perceived_latency_p95",
+        lambda w: w.perceived_p95,
+        frozenset({SubjectKind.PIPELINE}),
+    ),
+    _tokens("input_tokens", lambda stats: stats.totals.input_tokens),
+    _tokens("output_tokens", lambda stats: stats.totals.output_tokens),
+    RequestSensorEntityDescription(
+        key="output_tokens_per_second",
+        translation_key="output_tokens_per_second",
+        native_unit_of_measurement=UNIT_TOKENS_PER_SECOND,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        kinds=LLM_KINDS,
+        value_fn=lambda stats: _main(stats).output_tokens_per_s,
+        window_fn=lambda w: w.output_tokens_per_s,
+    ),
+    _share("cache_hit", lambda w: w.cache_hit_percent, LLM_KINDS),
+    _share("tool_failure_rate", lambda w: w.tool_failure_rate, LLM_KINDS),
+    _share("handled_locally", lambda w: w.local_percent),
+    RequestSensorEntityDescription(
+        key="satisfaction",
+        translation_key="satisfaction",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        kinds=LLM_KINDS,
+        value_fn=lambda stats: stats.totals.satisfaction_percent,
+    ),
+    RequestSensorEntityDescription(
+        key="last_request_latency",
+        translation_key="last_request_latency",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=lambda stats: None if stats.last is None else stats.last.duration_ms,
+        attributes_fn=_last_request,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverallSensorEntityDescription(SensorEntityDescription):
+    """A sensor of the overview device over every agent's requests."""
+
+    value_fn: Callable[[RequestsSample], StateType]
+
+
+OVERALL_SENSORS: Final[tuple[OverallSensorEntityDescription, ...]] = (
+    OverallSensorEntityDescription(
+        key="overall_latency_p95",
+        translation_key="overall_latency_p95",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda sample: sample.overall[MAIN_WINDOW_S].latency_p95,
+    ),
+    OverallSensorEntityDescription(
+        key="overall_requests_per_minute",
+        translation_key="overall_requests_per_minute",
+        native_unit_of_measurement=UNIT_REQUESTS_PER_MINUTE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda sample: sample.overall[RATE_WINDOW_S].requests_per_minute,
+    ),
+    OverallSensorEntityDescription(
+        key="overall_error_rate",
+        translation_key="overall_error_rate",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda sample: sample.overall[MAIN_WINDOW_S].error_rate,
+    ),
+)
+
+
+def _sample(coordinator: AIPerformanceCoordinator) -> RequestsSample | None:
+    return coordinator.data.sample(SOURCE_REQUESTS, RequestsSample)
+
+
+class OverallRequestSensor(AIPerformanceEntity, SensorEntity):
+    """An overall request figure on the overview device."""
+
+    entity_description: OverallSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: AIPerformanceCoordinator,
+        description: OverallSensorEntityDescription,
+    ) -> None:
+        """Initialise the sensor from its description."""
+        super().__init__(
+            coordinator,
+            description,
+            subject=SUBJECT_OVERVIEW,
+            device_info=overview_device_info(coordinator.config_entry.entry_id),
+            need=NEED_AGGREGATES,
+        )
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value from the latest requests sample."""
+        sample = _sample(self.coordinator)
+        return None if sample is None else self.entity_description.value_fn(sample)
+
+
+class RequestSensor(AIPerformanceEntity, SensorEntity):
+    """A sensor of one subject's requests."""
+
+    entity_description: RequestSensorEntityDescription
+    # Per-request detail and the other windows change with every request: not for the recorder.
+    _unrecorded_attributes = frozenset(
+        {ATTR_LAST_5_MIN, ATTR_LAST_24_H, ATTR_ERRORS_BY_CODE, ATTR_REQUEST}
+    )
+
+    def __init__(
+        self,
+        coordinator: AIPerformanceCoordinator,
+        description: RequestSensorEntityDescription,
+        stats: SubjectStats,
+    ) -> None:
+        """Initialise the sensor of the subject ``stats`` describes."""
+        super().__init__(
+            coordinator,
+            description,
+            subject=request_subject(stats.key),
+            device_info=request_device_info(coordinator.config_entry.entry_id, stats),
+            need=NEED_AGGREGATES,
+        )
+        self.subject_key = stats.key
+
+    @property
+    def stats(self) -> SubjectStats | None:
+        """Return this subject in the latest snapshot."""
+        sample = _sample(self.coordinator)
+        return None if sample is None else sample.subjects.get(self.subject_key)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return True while the requests source delivers and knows this subject."""
+        return super().available and self.stats is not None
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value from the latest aggregates."""
+        stats = self.stats
+        return None if stats is None else self.entity_description.value_fn(stats)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the other windows' figures and any detail this sensor has."""
+        stats = self.stats
+        description = self.entity_description
+        if stats is None or (
+            description.window_fn is None and not description.attributes_fn
+        ):
+            return None
+        attributes: dict[str, Any] = {}
+        if (window_fn := description.window_fn) is not None:
+            attributes[ATTR_LAST_5_MIN] = window_fn(stats.windows[300.0])
+            attributes[ATTR_LAST_24_H] = window_fn(stats.windows[86400.0])
+        if description.attributes_fn is not None:
+            attributes.update(description.attributes_fn(stats))
+        return attributes
+
+
+def request_sensors(
+    coordinator: AIPerformanceCoordinator, subjects: set[str] | None = None
+) -> list[SensorEntity]:
+    """Return the sensors of every subject in the latest sample (or of ``subjects`` only)."""
+    sample = _sample(coordinator)
+    if sample is None:
+        return []
+    return [
+        RequestSensor(coordinator, description, stats)
+        for key, stats in sample.subjects.items()
+        if subjects is None or key in subjects
+        for description in REQUEST_SENSORS
+        if stats.kind in description.kinds
+    ]
+
+
+@callback
+def async_add_new_subjects(
+    coordinator: AIPerformanceCoordinator,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> Callable[[], None]:
+    """Add the sensors of each subject when it is first seen; return the listener's remover."""
+    known = set() if (sample := _sample(coordinator)) is None else set(sample.subjects)
+
+    @callback
+    def add_new() -> None:
+        if (sample := _sample(coordinator)) is None:
+            return
+        if new := set(sample.subjects) - known:
+            known.update(new)
+            async_add_entities(request_sensors(coordinator, new))
+
+    return coordinator.async_add_listener(add_new)

@@ -1,0 +1,211 @@
+"""Actions: report a request measured elsewhere, and rate an agent's answer.
+
+Input is validated here rather than by a schema, so that every mistake gets a translated error
+naming the field, and nothing is recorded unless everything is right.
+"""
+
+from collections.abc import Callable, Mapping
+import math
+import time
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.service import async_get_config_entry
+from homeassistant.util import ulid as ulid_util
+
+from .const import DOMAIN
+from .coordinator import AIPerformanceConfigEntry
+from .engine.requests import MAX_DURATION_MS, MAX_TOKENS, RequestRecord, RequestSource
+
+SERVICE_RECORD_REQUEST: Final = "record_request"
+SERVICE_RATE_RESPONSE: Final = "rate_response"
+
+ATTR_SUBJECT: Final = "subject"
+ATTR_DURATION_MS: Final = "duration_ms"
+ATTR_TTFT_MS: Final = "ttft_ms"
+ATTR_INPUT_TOKENS: Final = "input_tokens"
+ATTR_OUTPUT_TOKENS: Final = "output_tokens"
+ATTR_CACHED_INPUT_TOKENS: Final = "cached_input_tokens"
+ATTR_MODEL: Final = "model"
+ATTR_ERROR: Final = "error"
+ATTR_RATING: Final = "rating"
+ATTR_CONVERSATION_ID: Final = "conversation_id"
+ATTR_AGENT_ID: Final = "agent_id"
+
+MAX_TEXT: Final = 100
+RATINGS: Final = ("up", "down")
+
+
+class _InvalidFieldError(Exception):
+    """One field is wrong: carries the translation placeholders."""
+
+    def __init__(self, field: str, expected: str, value: Any) -> None:
+        super().__init__(field)
+        self.placeholders = {"field": field, "expected": expected, "value": repr(value)}
+
+
+def _number(value: Any, field: str, low: float, high: float) -> float:
+    expected = f"a number from {low:g} to {high:g}"
+    if isinstance(value, bool):
+        raise _InvalidFieldError(field, expected, value)
+    try:
+        number = float(value)
+    except TypeError, ValueError:
+        raise _InvalidFieldError(field, expected, value) from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise _InvalidFieldError(field, expected, value)
+    return number
+
+
+def _duration(value: Any, field: str) -> float:
+    return _number(value, field, 0, MAX_DURATION_MS)
+
+
+def _tokens(value: Any, field: str) -> int:
+    number = _number(value, field, 0, MAX_TOKENS)
+    if number != int(number):
+        raise _InvalidFieldError(field, f"a whole number from 0 to {MAX_TOKENS}", value)
+    return int(number)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise _InvalidFieldError(field, f"text of 1 to {MAX_TEXT} characters", value)
+    return value.strip()
+
+
+def _rating(value: Any, field: str) -> str:
+    if value not in RATINGS:
+        raise _InvalidFieldError(field, "up or down", value)
+    return str(value)
+
+
+_RECORD_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_SUBJECT: _text,
+    ATTR_DURATION_MS: _duration,
+    ATTR_TTFT_MS: _duration,
+    ATTR_INPUT_TOKENS: _tokens,
+    ATTR_OUTPUT_TOKENS: _tokens,
+    ATTR_CACHED_INPUT_TOKENS: _tokens,
+    ATTR_MODEL: _text,
+    ATTR_ERROR: _text,
+}
+_RATE_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_RATING: _rating,
+    ATTR_CONVERSATION_ID: _text,
+    ATTR_AGENT_ID: _text,
+}
+
+
+def _validated(
+    data: Mapping[str, Any],
+    fields: Mapping[str, Callable[[Any, str], Any]],
+    required: tuple[str, ...],
+) -> dict[str, Any]:
+    """Return the call's fields converted, or raise a translated error for the first problem."""
+    if unknown := sorted(set(data) - set(fields)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_fields",
+            translation_placeholders={
+                "fields": ", ".join(unknown),
+                "known": ", ".join(fields),
+            },
+        )
+    for field in required:
+        if data.get(field) is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="missing_field",
+                translation_placeholders={"field": field},
+            )
+    try:
+        return {
+            field: convert(data[field], field)
+            for field, convert in fields.items()
+            if data.get(field) is not None
+        }
+    except _InvalidFieldError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_field",
+            translation_placeholders=err.placeholders,
+        ) from None
+
+
+def _record(call: ServiceCall) -> RequestRecord:
+    values = _validated(call.data, _RECORD_FIELDS, (ATTR_SUBJECT, ATTR_DURATION_MS))
+    duration_ms = values[ATTR_DURATION_MS]
+    if values.get(ATTR_TTFT_MS, 0) > duration_ms:
+        raise _invalid(
+            ATTR_TTFT_MS, f"at most the duration, {duration_ms:g} ms", values
+        )
+    if values.get(ATTR_CACHED_INPUT_TOKENS, 0) > values.get(
+        ATTR_INPUT_TOKENS, math.inf
+    ):
+        raise _invalid(ATTR_CACHED_INPUT_TOKENS, "at most the input tokens", values)
+    end = time.time()
+    return RequestRecord(
+        id=ulid_util.ulid_now(),
+        source=RequestSource.EXTERNAL,
+        subject=values[ATTR_SUBJECT],
+        start=end - duration_ms / 1000,
+        end=end,
+        model=values.get(ATTR_MODEL),
+        ttft_ms=values.get(ATTR_TTFT_MS),
+        input_tokens=values.get(ATTR_INPUT_TOKENS),
+        output_tokens=values.get(ATTR_OUTPUT_TOKENS),
+        cached_input_tokens=values.get(ATTR_CACHED_INPUT_TOKENS),
+        error=values.get(ATTR_ERROR),
+    )
+
+
+def _invalid(
+    field: str, expected: str, values: Mapping[str, Any]
+) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="invalid_field",
+        translation_placeholders={
+            "field": field,
+            "expected": expected,
+            "value": repr(values[field]),
+        },
+    )
+
+
+def _loaded_entry(hass: HomeAssistant) -> AIPerformanceConfigEntry:
+    entry: AIPerformanceConfigEntry = async_get_config_entry(hass, DOMAIN, None)
+    return entry
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions (once, in async_setup, so they exist even while unloaded)."""
+
+    @callback
+    def record_request(call: ServiceCall) -> None:
+        record = _record(call)
+        _loaded_entry(hass).runtime_data.ledger.add(record)
+
+    @callback
+    def rate_response(call: ServiceCall) -> None:
+        values = _validated(call.data, _RATE_FIELDS, (ATTR_RATING,))
+        ledger = _loaded_entry(hass).runtime_data.ledger
+        target = values.get(ATTR_CONVERSATION_ID) or values.get(ATTR_AGENT_ID)
+        try:
+            ledger.rate(
+                values.get(ATTR_AGENT_ID),
+                values.get(ATTR_CONVERSATION_ID),
+                up=values[ATTR_RATING] == "up",
+            )
+        except LookupError:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="no_request_to_rate",
+                translation_placeholders={"target": target or "any agent"},
+            ) from None
+
+    hass.services.async_register(DOMAIN, SERVICE_RECORD_REQUEST, record_request)
+    hass.services.async_register(DOMAIN, SERVICE_RATE_RESPONSE, rate_response)

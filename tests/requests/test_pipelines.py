@@ -1,0 +1,121 @@
+"""Assist pipelines through the real assist_pipeline component: stage timings per run."""
+
+from typing import Any
+
+from homeassistant.components import assist_pipeline
+from homeassistant.components.assist_pipeline import PipelineInput, PipelineStage
+from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
+    PipelineEvent,
+    PipelineRun,
+)
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import chat_session, issue_registry as ir
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ai_performance.const import DOMAIN
+
+from ..conftest import setup_integration
+from ..llm_agent import FIRST_TOKEN_DELAY_S
+from .test_agents import sensor_state, settle_and_refresh
+
+
+async def run_text(
+    hass: HomeAssistant, text: str, conversation_id: str | None = None
+) -> list[PipelineEvent]:
+    """Run the preferred pipeline on text, from the intent stage to its end."""
+    events: list[PipelineEvent] = []
+    pipeline = assist_pipeline.async_get_pipeline(hass)
+    run = PipelineRun(
+        hass,
+        context=Context(),
+        pipeline=pipeline,
+        start_stage=PipelineStage.INTENT,
+        end_stage=PipelineStage.INTENT,
+        event_callback=events.append,
+    )
+    # 2026.11 wants the caller's context (the owner of the conversation); 2026.10 takes none.
+    owner = {"context": None} if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11) else {}
+    with chat_session.async_get_chat_session(hass, conversation_id, **owner) as session:
+        pipeline_input = PipelineInput(intent_input=text, run=run, session=session)
+        await pipeline_input.validate()
+        await pipeline_input.execute()
+    return events
+
+
+@pytest.fixture
+async def llm_pipeline(hass: HomeAssistant, llm_agent: str) -> str:
+    """Set up Assist with the test LLM agent as the preferred pipeline's agent."""
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    pipeline = assist_pipeline.async_get_pipeline(hass)
+    await assist_pipeline.async_update_pipeline(
+        hass, pipeline, conversation_engine=llm_agent
+    )
+    return pipeline.id
+
+
+async def test_a_text_run_gives_agent_latency_and_time_to_first_token(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+
+    events = await run_text(hass, "use lamp_on")
+    assert events[-1].type == "run-end"
+    await settle_and_refresh(hass, mock_config_entry)
+
+    assert sensor_state(hass, llm_pipeline, "requests") == "1"
+    agent_p95 = float(sensor_state(hass, llm_pipeline, "agent_latency_p95"))
+    ttft = float(sensor_state(hass, llm_pipeline, "ttft_p95"))
+    assert ttft >= 2 * FIRST_TOKEN_DELAY_S * 1000  # a tool round before the answer
+    assert agent_p95 >= ttft
+    assert float(sensor_state(hass, llm_pipeline, "latency_p95")) >= agent_p95
+    assert float(sensor_state(hass, llm_pipeline, "error_rate")) == 0
+    # No speech in a text run: speech-to-text and perceived latency are unknown.
+    assert sensor_state(hass, llm_pipeline, "stt_latency_p95") == "unknown"
+    # The agent's own request got the pipeline's time to first token.
+    assert float(sensor_state(hass, "conversation.test_llm", "ttft_p95")) == ttft
+    # Pipelines do not count twice in the overall figures.
+    overall = hass.states.get("sensor.ai_performance_overall_request_rate")
+    assert overall is not None
+    assert float(overall.state) == pytest.approx(1 / 5, abs=1e-3)
+
+
+async def test_runs_are_counted_once_however_often_the_store_is_read(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].pipelines
+    conversation_id = None
+    for _ in range(3):
+        events = await run_text(hass, "hello", conversation_id)
+        conversation_id = events[0].data["conversation_id"]  # type: ignore[index]
+        for _ in range(3):
+            watcher.poll()
+    await settle_and_refresh(hass, mock_config_entry)
+    assert sensor_state(hass, llm_pipeline, "requests") == "3"
+    assert sensor_state(hass, "conversation.test_llm", "requests") == "3"
+
+
+async def test_a_changed_store_turns_pipelines_off_with_a_repair_issue(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    await run_text(hass, "hello")
+    data: Any = hass.data[KEY_ASSIST_PIPELINE]
+    for runs in data.pipeline_debug.values():
+        for run in runs.values():
+            run.events[0] = object()  # an event of a shape we do not know
+    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].pipelines
+    watcher._processed.clear()
+    watcher.poll()
+
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "assist_internals_changed")
+    assert issue is not None
+    assert issue.translation_key == "assist_internals_changed"
+    assert not watcher.available
+    # Agents are still measured.
+    await settle_and_refresh(hass, mock_config_entry)
+    assert sensor_state(hass, "conversation.test_llm", "requests") == "1"
