@@ -2,8 +2,12 @@
 
 1. Onboard a fresh instance (create the owner user) and log in with the OAuth2 code it returns.
 2. Add AI Performance Monitor through the config-flow REST API, as the frontend does.
-3. Wait until /api/states shows every entity of the integration with a numeric state.
-4. A second config flow aborts with already_configured.
+3. Ask the built-in conversation agent something, as the Assist dialog does.
+4. Wait until /api/states shows every entity of the integration available, the request counted
+   on the agent's new device and the overall latency numeric. Figures that need data a
+   text request to the built-in agent cannot give (tokens per second, time to first token,
+   ratings) may stay unknown; nothing may be unavailable.
+5. A second config flow aborts with already_configured.
 
 Usage: python e2e_config_flow.py BASE_URL   (standard library only; exits non-zero on failure)
 """
@@ -18,7 +22,10 @@ from urllib.request import Request, urlopen
 
 DOMAIN = "ai_performance"
 START_TIMEOUT_S = 180
-ENTITIES_TIMEOUT_S = 60
+# The request is counted on the next tick, up to 30 s after it.
+ENTITIES_TIMEOUT_S = 75
+AGENT_REQUESTS = "sensor.home_assistant_requests"
+OVERALL_LATENCY = "sensor.ai_performance_overall_latency_p95"
 
 
 class CheckFailedError(Exception):
@@ -109,8 +116,15 @@ def add_integration(base: str, token: str) -> dict[str, Any]:
     return dict(result["result"])
 
 
-def numeric_states(base: str, token: str) -> dict[str, float]:
-    """Wait until every entity of the integration has a numeric state, and return them."""
+def ask_the_agent(base: str, token: str) -> None:
+    """Send one text request to the built-in agent through the REST API."""
+    call(
+        base, "/api/conversation/process", body={"text": "what time is it"}, token=token
+    )
+
+
+def settled_states(base: str, token: str) -> dict[str, str]:
+    """Wait until the integration's entities show the request, and return their states."""
     template = {
         "template": f"{{{{ integration_entities('{DOMAIN}') | list | tojson }}}}"
     }
@@ -118,20 +132,30 @@ def numeric_states(base: str, token: str) -> dict[str, float]:
     last: dict[str, str] = {}
     while time.monotonic() < deadline:
         entity_ids = set(call(base, "/api/template", body=template, token=token))
-        states = {
+        last = {
             s["entity_id"]: s["state"]
             for s in call(base, "/api/states", token=token)
             if s["entity_id"] in entity_ids
         }
-        last = states
-        try:
-            if states and len(states) == len(entity_ids):
-                return {entity_id: float(state) for entity_id, state in states.items()}
-        except ValueError:
-            pass
+        if (
+            last
+            and len(last) == len(entity_ids)
+            and "unavailable" not in last.values()
+            and last.get(AGENT_REQUESTS) == "1"
+            and _is_number(last.get(OVERALL_LATENCY))
+        ):
+            return last
         time.sleep(1)
-    msg = f"no numeric states within {ENTITIES_TIMEOUT_S} s: {last}"
+    msg = f"the request did not show within {ENTITIES_TIMEOUT_S} s: {last}"
     raise CheckFailedError(msg)
+
+
+def _is_number(state: str | None) -> bool:
+    try:
+        float(state or "")
+    except ValueError:
+        return False
+    return True
 
 
 def main(base: str) -> None:
@@ -140,8 +164,14 @@ def main(base: str) -> None:
     token = onboard(base)
     entry = add_integration(base, token)
     print(f"config flow created entry {entry['entry_id']} ({entry['title']})")
-    for entity_id, value in sorted(numeric_states(base, token).items()):
+    ask_the_agent(base, token)
+    states = settled_states(base, token)
+    for entity_id, value in sorted(states.items()):
         print(f"  {entity_id} = {value}")
+    unknown = sum(1 for value in states.values() if not _is_number(value))
+    print(
+        f"{len(states) - unknown} numeric, {unknown} unknown (no data of that kind yet)"
+    )
     again = call(
         base, "/api/config/config_entries/flow", body={"handler": DOMAIN}, token=token
     )
