@@ -13,8 +13,9 @@ Writes benchmarks/results/requests.json (see docs/performance.md):
   can take at default settings per subject.
 """
 
-import sys  # noqa: I001 - the path must be fixed before anything imports `requests`
+# ruff: noqa: E402, I001 - the path is fixed, then tests.ha_compat loaded, before other imports
 from pathlib import Path
+import sys
 
 # This file is named after the benchmark, and would shadow the `requests` package that Home
 # Assistant imports: replace the script's own folder on the path with the repository root.
@@ -29,7 +30,7 @@ from typing import Any
 from unittest.mock import patch
 
 # The test plugin's helpers on Home Assistant 2026.11: see tests/ha_compat.py.
-import tests.ha_compat  # noqa: F401, I001
+import tests.ha_compat  # noqa: F401
 from pytest_homeassistant_custom_component.common import async_test_home_assistant
 
 from homeassistant.components.conversation import chat_log as ha_chat_log
@@ -43,6 +44,7 @@ from custom_components.ai_performance.engine.requests import (
     DEFAULT_CAPACITY,
 )
 from custom_components.ai_performance.ledger import RequestLedger
+
 
 RESULTS = Path(__file__).parent / "results" / "requests.json"
 INGEST_EVENTS = 120_000
@@ -111,7 +113,9 @@ async def measure() -> dict[str, float | str]:
         start_at = time.time() - LOAD_MINUTES * 60
         for n in range(total):
             start = start_at + n * step
-            user, answer = _turn(f"l{n}", f"conversation.agent_{n % LOAD_AGENTS}", start, 1.0)
+            user, answer = _turn(
+                f"l{n}", f"conversation.agent_{n % LOAD_AGENTS}", start, 1.0
+            )
             notify(hass, f"l{n}", added, {"content": user})
             notify(hass, f"l{n}", added, {"content": answer})
             if n % BATCH == BATCH - 1:
@@ -123,7 +127,9 @@ async def measure() -> dict[str, float | str]:
         truth_5min = sum(
             1 for n in range(total) if start_at + n * step + 1.0 > now - 300
         )
-        load_subjects = [s for k, s in ledger.subjects.items() if k != "conversation.bench"]
+        load_subjects = [
+            s for k, s in ledger.subjects.items() if k != "conversation.bench"
+        ]
         window_5min = sum(s.log.stats(now, 300).count for s in load_subjects)
         complete_5min = all(s.log.complete_within(now, 300) for s in load_subjects)
         complete_1h = all(s.log.complete_within(now, 3600) for s in load_subjects)
