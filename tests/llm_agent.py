@@ -27,6 +27,9 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
+# Home Assistant 2026.11 changed APIs the tests call (see their uses).
+AT_LEAST_2026_11: Final = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11)
+
 DOMAIN: Final = "test_llm"
 AGENT_ID: Final = "conversation.test_llm"
 TOOLS_API: Final = "test_tools"
@@ -160,7 +163,7 @@ async def async_setup_llm_agent(hass: HomeAssistant) -> str:
             entry, [Platform.CONVERSATION]
         )
         # 2026.10 requires a boolean, 2026.11 refuses one from core (mock) integrations.
-        return None if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11) else True
+        return None if AT_LEAST_2026_11 else True
 
     async def setup_platform(
         hass: HomeAssistant,

@@ -22,20 +22,16 @@ from homeassistant.helpers.typing import StateType
 
 from .collectors.base import Need
 from .collectors.requests import (
+    DAY_WINDOW_S,
     MAIN_WINDOW_S,
     RATE_WINDOW_S,
     RequestsSample,
     SubjectStats,
 )
-from .const import SOURCE_REQUESTS, SUBJECT_OVERVIEW
+from .const import SOURCE_REQUESTS
 from .coordinator import AIPerformanceCoordinator
 from .engine.requests import WindowStats
-from .entity import (
-    AIPerformanceEntity,
-    overview_device_info,
-    request_device_info,
-    request_subject,
-)
+from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import SubjectKind
 
 UNIT_TOKENS: Final = "tokens"
@@ -206,71 +202,8 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class OverallSensorEntityDescription(SensorEntityDescription):
-    """A sensor of the overview device over every agent's requests."""
-
-    value_fn: Callable[[RequestsSample], StateType]
-
-
-OVERALL_SENSORS: Final[tuple[OverallSensorEntityDescription, ...]] = (
-    OverallSensorEntityDescription(
-        key="overall_latency_p95",
-        translation_key="overall_latency_p95",
-        device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        value_fn=lambda sample: sample.overall[MAIN_WINDOW_S].latency_p95,
-    ),
-    OverallSensorEntityDescription(
-        key="overall_requests_per_minute",
-        translation_key="overall_requests_per_minute",
-        native_unit_of_measurement=UNIT_REQUESTS_PER_MINUTE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        value_fn=lambda sample: sample.overall[RATE_WINDOW_S].requests_per_minute,
-    ),
-    OverallSensorEntityDescription(
-        key="overall_error_rate",
-        translation_key="overall_error_rate",
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        value_fn=lambda sample: sample.overall[MAIN_WINDOW_S].error_rate,
-    ),
-)
-
-
 def _sample(coordinator: AIPerformanceCoordinator) -> RequestsSample | None:
     return coordinator.data.sample(SOURCE_REQUESTS, RequestsSample)
-
-
-class OverallRequestSensor(AIPerformanceEntity, SensorEntity):
-    """An overall request figure on the overview device."""
-
-    entity_description: OverallSensorEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AIPerformanceCoordinator,
-        description: OverallSensorEntityDescription,
-    ) -> None:
-        """Initialise the sensor from its description."""
-        super().__init__(
-            coordinator,
-            description,
-            subject=SUBJECT_OVERVIEW,
-            device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=NEED_AGGREGATES,
-        )
-
-    @property
-    @override
-    def native_value(self) -> StateType:
-        """Return the value from the latest requests sample."""
-        sample = _sample(self.coordinator)
-        return None if sample is None else self.entity_description.value_fn(sample)
 
 
 class RequestSensor(AIPerformanceEntity, SensorEntity):
@@ -329,8 +262,8 @@ class RequestSensor(AIPerformanceEntity, SensorEntity):
             return None
         attributes: dict[str, Any] = {}
         if (window_fn := description.window_fn) is not None:
-            attributes[ATTR_LAST_5_MIN] = window_fn(stats.windows[300.0])
-            attributes[ATTR_LAST_24_H] = window_fn(stats.windows[86400.0])
+            attributes[ATTR_LAST_5_MIN] = window_fn(stats.windows[RATE_WINDOW_S])
+            attributes[ATTR_LAST_24_H] = window_fn(stats.windows[DAY_WINDOW_S])
         if description.attributes_fn is not None:
             attributes.update(description.attributes_fn(stats))
         return attributes

@@ -50,7 +50,15 @@ from .collectors.gpu import (
     GpuReading,
 )
 from .collectors.host import HostSample, monitored_disks
-from .const import CONF_DISKS, SOURCE_GPU, SOURCE_HOST, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .collectors.requests import MAIN_WINDOW_S, RATE_WINDOW_S, RequestsSample
+from .const import (
+    CONF_DISKS,
+    SOURCE_GPU,
+    SOURCE_HOST,
+    SOURCE_REQUESTS,
+    SUBJECT_HOST,
+    SUBJECT_OVERVIEW,
+)
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import PERFORMANCE_STATES, THROTTLE_STATES, main_throttle_reason
 from .engine.snapshot import Snapshot
@@ -63,8 +71,8 @@ from .entity import (
     overview_device_info,
 )
 from .request_sensors import (
-    OVERALL_SENSORS,
-    OverallRequestSensor,
+    NEED_AGGREGATES,
+    UNIT_REQUESTS_PER_MINUTE,
     async_add_new_subjects,
     request_sensors,
 )
@@ -85,6 +93,8 @@ class OverviewSensorEntityDescription(SensorEntityDescription):
     """A sensor of the AI Performance device, read from the whole snapshot."""
 
     value_fn: Callable[[Snapshot], StateType]
+    # The source whose failure makes the sensor unavailable; None for our own cost, always known.
+    need: Need | None = None
 
 
 def _source_duration(source: str) -> OverviewSensorEntityDescription:
@@ -120,6 +130,25 @@ def _overhead(
     )
 
 
+def _overall(
+    key: str, read: Callable[[RequestsSample], StateType], **kwargs: Any
+) -> OverviewSensorEntityDescription:
+    """Describe an overall figure over every agent's requests (pipelines not counted twice)."""
+
+    def value(snapshot: Snapshot) -> StateType:
+        sample = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
+        return None if sample is None else read(sample)
+
+    return OverviewSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        state_class=SensorStateClass.MEASUREMENT,
+        need=NEED_AGGREGATES,
+        value_fn=value,
+        **kwargs,
+    )
+
+
 OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
     OverviewSensorEntityDescription(
         key="collection_duration",
@@ -135,6 +164,25 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
     _source_duration(SOURCE_GPU),
     _overhead("loop_overhead", lambda snapshot: snapshot.loop_overhead_percent),
     _overhead("executor_overhead", lambda snapshot: snapshot.executor_overhead_percent),
+    _overall(
+        "overall_latency_p95",
+        lambda sample: sample.overall[MAIN_WINDOW_S].latency_p95,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        suggested_display_precision=0,
+    ),
+    _overall(
+        "overall_requests_per_minute",
+        lambda sample: sample.overall[RATE_WINDOW_S].requests_per_minute,
+        native_unit_of_measurement=UNIT_REQUESTS_PER_MINUTE,
+        suggested_display_precision=2,
+    ),
+    _overall(
+        "overall_error_rate",
+        lambda sample: sample.overall[MAIN_WINDOW_S].error_rate,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=1,
+    ),
 )
 
 
@@ -653,10 +701,6 @@ async def async_setup_entry(
         for description in GPU_SENSORS
         if description.field in gpu.supported
     )
-    entities.extend(
-        OverallRequestSensor(coordinator, description)
-        for description in OVERALL_SENSORS
-    )
     entities.extend(request_sensors(coordinator))
     async_add_entities_removing_stale(
         hass, entry, SENSOR_DOMAIN, entities, async_add_entities
@@ -680,7 +724,7 @@ class OverviewSensor(AIPerformanceEntity, SensorEntity):
             description,
             subject=SUBJECT_OVERVIEW,
             device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=None,
+            need=description.need,
         )
 
     @property

@@ -102,8 +102,12 @@ def _validated(
     data: Mapping[str, Any],
     fields: Mapping[str, Callable[[Any, str], Any]],
     required: tuple[str, ...],
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Return the call's fields converted, or raise a translated error for the first problem."""
+    """Return the call's fields converted, or raise a translated error for the first problem.
+
+    ``check`` tests the converted fields against each other, raising _InvalidFieldError.
+    """
     if unknown := sorted(set(data) - set(fields)):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -121,30 +125,40 @@ def _validated(
                 translation_placeholders={"field": field},
             )
     try:
-        return {
+        values = {
             field: convert(data[field], field)
             for field, convert in fields.items()
             if data.get(field) is not None
         }
+        if check is not None:
+            check(values)
     except _InvalidFieldError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_field",
             translation_placeholders=err.placeholders,
         ) from None
+    return values
+
+
+def _check_record(values: dict[str, Any]) -> None:
+    """Refuse a first token after the end, or more cached than input tokens."""
+    duration_ms = values[ATTR_DURATION_MS]
+    if (ttft := values.get(ATTR_TTFT_MS, 0)) > duration_ms:
+        expected = f"at most the duration, {duration_ms:g} ms"
+        raise _InvalidFieldError(ATTR_TTFT_MS, expected, ttft)
+    cached = values.get(ATTR_CACHED_INPUT_TOKENS, 0)
+    if cached > values.get(ATTR_INPUT_TOKENS, math.inf):
+        raise _InvalidFieldError(
+            ATTR_CACHED_INPUT_TOKENS, "at most the input tokens", cached
+        )
 
 
 def _record(call: ServiceCall) -> RequestRecord:
-    values = _validated(call.data, _RECORD_FIELDS, (ATTR_SUBJECT, ATTR_DURATION_MS))
+    values = _validated(
+        call.data, _RECORD_FIELDS, (ATTR_SUBJECT, ATTR_DURATION_MS), _check_record
+    )
     duration_ms = values[ATTR_DURATION_MS]
-    if values.get(ATTR_TTFT_MS, 0) > duration_ms:
-        raise _invalid(
-            ATTR_TTFT_MS, f"at most the duration, {duration_ms:g} ms", values
-        )
-    if values.get(ATTR_CACHED_INPUT_TOKENS, 0) > values.get(
-        ATTR_INPUT_TOKENS, math.inf
-    ):
-        raise _invalid(ATTR_CACHED_INPUT_TOKENS, "at most the input tokens", values)
     end = time.time()
     return RequestRecord(
         id=ulid_util.ulid_now(),
@@ -158,20 +172,6 @@ def _record(call: ServiceCall) -> RequestRecord:
         output_tokens=values.get(ATTR_OUTPUT_TOKENS),
         cached_input_tokens=values.get(ATTR_CACHED_INPUT_TOKENS),
         error=values.get(ATTR_ERROR),
-    )
-
-
-def _invalid(
-    field: str, expected: str, values: Mapping[str, Any]
-) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="invalid_field",
-        translation_placeholders={
-            "field": field,
-            "expected": expected,
-            "value": repr(values[field]),
-        },
     )
 
 

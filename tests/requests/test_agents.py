@@ -10,6 +10,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ai_performance.collectors.requests import RequestsCollector
 from custom_components.ai_performance.const import DOMAIN
 
 from ..conftest import setup_integration
@@ -23,6 +24,15 @@ async def settle_and_refresh(hass: HomeAssistant, entry: MockConfigEntry) -> Non
     await hass.async_block_till_done()
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
+
+
+def requests_collector(entry: MockConfigEntry) -> RequestsCollector:
+    """Return the entry's requests source (it owns the chat-log and pipeline watchers)."""
+    return next(
+        c
+        for c in entry.runtime_data.coordinator.collectors
+        if isinstance(c, RequestsCollector)
+    )
 
 
 def sensor_state(hass: HomeAssistant, subject: str, key: str) -> str:

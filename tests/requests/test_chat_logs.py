@@ -10,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from ..conftest import setup_integration
 from .conftest import SETTLE_S
+from .test_agents import requests_collector
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -31,7 +32,7 @@ async def test_overlapping_events_and_polls_count_each_turn_once(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, mock_config_entry)
-    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].chat_logs
+    watcher = requests_collector(mock_config_entry).chat_logs
     send = watcher._on_chat_log_event
     expected: dict[str, list[float]] = {}
     # Ten conversations, three turns each, interleaved; each turn's end is reported by a
@@ -66,7 +67,7 @@ async def test_a_turn_that_never_ends_is_given_up_not_counted(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, mock_config_entry)
-    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].chat_logs
+    watcher = requests_collector(mock_config_entry).chat_logs
     watcher._on_chat_log_event("c", "content_added", {"content": user(0)})
     watcher._on_chat_log_event("c", "deleted", {})
     assert watcher.abandoned == 1
@@ -79,7 +80,7 @@ async def test_a_broken_event_never_reaches_the_conversation(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await setup_integration(hass, mock_config_entry)
-    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].chat_logs
+    watcher = requests_collector(mock_config_entry).chat_logs
     for _ in range(3):
         watcher._on_chat_log_event("c", "content_added", {"no": "content"})
     assert watcher.callback_errors == 3

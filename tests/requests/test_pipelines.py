@@ -9,7 +9,6 @@ from homeassistant.components.assist_pipeline.pipeline import (
     PipelineEvent,
     PipelineRun,
 )
-from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import chat_session, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -19,8 +18,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ai_performance.const import DOMAIN
 
 from ..conftest import setup_integration
-from ..llm_agent import FIRST_TOKEN_DELAY_S
-from .test_agents import sensor_state, settle_and_refresh
+from ..llm_agent import AT_LEAST_2026_11, FIRST_TOKEN_DELAY_S
+from .test_agents import requests_collector, sensor_state, settle_and_refresh
 
 
 async def run_text(
@@ -38,7 +37,7 @@ async def run_text(
         event_callback=events.append,
     )
     # 2026.11 wants the caller's context (the owner of the conversation); 2026.10 takes none.
-    owner = {"context": None} if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11) else {}
+    owner = {"context": None} if AT_LEAST_2026_11 else {}
     with chat_session.async_get_chat_session(hass, conversation_id, **owner) as session:
         pipeline_input = PipelineInput(intent_input=text, run=run, session=session)
         await pipeline_input.validate()
@@ -87,7 +86,7 @@ async def test_runs_are_counted_once_however_often_the_store_is_read(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
 ) -> None:
     await setup_integration(hass, mock_config_entry)
-    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].pipelines
+    watcher = requests_collector(mock_config_entry).pipelines
     conversation_id = None
     for _ in range(3):
         events = await run_text(hass, "hello", conversation_id)
@@ -108,7 +107,7 @@ async def test_a_changed_store_turns_pipelines_off_with_a_repair_issue(
     for runs in data.pipeline_debug.values():
         for run in runs.values():
             run.events[0] = object()  # an event of a shape we do not know
-    watcher = mock_config_entry.runtime_data.coordinator.collectors[2].pipelines
+    watcher = requests_collector(mock_config_entry).pipelines
     watcher._processed.clear()
     watcher.poll()
 

@@ -24,9 +24,9 @@ from ..ledger import RequestLedger, SubjectKind
 from .chat_logs import ChatLogWatcher
 from .pipelines import PipelineWatcher
 
-# The window the entities show; the others go into attributes.
-MAIN_WINDOW_S: Final = 3600.0
-RATE_WINDOW_S: Final = 300.0
+# The 5-minute window gives rates; the entities show the hour, with 5 minutes and the day as
+# attributes.
+RATE_WINDOW_S, MAIN_WINDOW_S, DAY_WINDOW_S = WINDOWS_S
 # Subjects whose requests make up the overview's overall figures. Pipeline runs wrap an agent
 # request, so counting them too would count most voice requests twice.
 OVERALL_KINDS: Final = frozenset(
@@ -78,6 +78,8 @@ class RequestsCollector:
 
     async def async_collect(self) -> RequestsSample:
         """Aggregate every subject over every window (on the loop: numpy, no I/O)."""
+        # Runs that finished since the last 2 s poll count in this snapshot already (cheap:
+        # the store holds at most 10 runs per pipeline, and known runs are skipped).
         self.pipelines.poll()
         now = time.time()
         subjects = {
