@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from homeassistant.components import conversation
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.components import ai_task, conversation
+from homeassistant.config_entries import ConfigEntry, ConfigSubentryDataWithId
 from homeassistant.const import MAJOR_VERSION, MINOR_VERSION, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -32,6 +32,11 @@ AT_LEAST_2026_11: Final = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11)
 
 DOMAIN: Final = "test_llm"
 AGENT_ID: Final = "conversation.test_llm"
+AI_TASK_ID: Final = "ai_task.test_llm_tasks"
+# Each entity's model lives in its config subentry, as in the OpenAI integration.
+MODEL: Final = "test-model-1"
+AGENT_SUBENTRY: Final = "01JTESTLLMAGENT00000000000"
+AI_TASK_SUBENTRY: Final = "01JTESTLLMTASK000000000000"
 TOOLS_API: Final = "test_tools"
 FIRST_TOKEN_DELAY_S: Final = 0.02
 # Token stats per model call: (input, cached input, output).
@@ -95,9 +100,9 @@ class ScriptedLLMAgent(conversation.ConversationEntity):
     _attr_supported_features = conversation.ConversationEntityFeature.CONTROL
 
     def __init__(self, entry: ConfigEntry) -> None:
-        self._attr_unique_id = entry.entry_id
+        self._attr_unique_id = AGENT_SUBENTRY
         self._attr_device_info = {
-            "identifiers": {(DOMAIN, entry.entry_id)},
+            "identifiers": {(DOMAIN, AGENT_SUBENTRY)},
             "name": "Test LLM",
         }
 
@@ -152,34 +157,101 @@ class ScriptedLLMAgent(conversation.ConversationEntity):
         )
 
 
+class ScriptedAITask(ai_task.AITaskEntity):
+    """An AI Task entity that answers data tasks through its chat log, streaming."""
+
+    _attr_has_entity_name = True
+    _attr_name = "Tasks"
+    _attr_supported_features = ai_task.AITaskEntityFeature.GENERATE_DATA
+
+    def __init__(self) -> None:
+        self._attr_unique_id = AI_TASK_SUBENTRY
+        self._attr_device_info = {
+            "identifiers": {(DOMAIN, AI_TASK_SUBENTRY)},
+            "name": "Test LLM",
+        }
+
+    async def _async_generate_data(
+        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
+    ) -> ai_task.GenDataTaskResult:
+        async for _content in chat_log.async_add_delta_content_stream(
+            self.entity_id, self._stream()
+        ):
+            pass
+        answer = chat_log.content[-1]
+        assert isinstance(answer, conversation.AssistantContent)
+        return ai_task.GenDataTaskResult(
+            conversation_id=chat_log.conversation_id, data=answer.content
+        )
+
+    async def _stream(self) -> AsyncGenerator[conversation.AssistantContentDeltaDict]:
+        await asyncio.sleep(FIRST_TOKEN_DELAY_S)
+        yield {"role": "assistant"}
+        yield {"content": "A summary."}
+
+
+def _subentry(subentry_id: str, subentry_type: str) -> ConfigSubentryDataWithId:
+    return ConfigSubentryDataWithId(
+        data={"chat_model": MODEL},
+        subentry_id=subentry_id,
+        subentry_type=subentry_type,
+        title="Test LLM",
+        unique_id=None,
+    )
+
+
 async def async_setup_llm_agent(hass: HomeAssistant) -> str:
-    """Set up Home Assistant's conversation component and the test LLM agent; return its id."""
+    """Set up Home Assistant's conversation and AI Task components and the test LLM's agent
+    and AI Task entity; return the agent's id."""
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
+    assert await async_setup_component(hass, "ai_task", {})
     llm.async_register_api(hass, ToolsAPI(hass))
 
     async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool | None:
         await hass.config_entries.async_forward_entry_setups(
-            entry, [Platform.CONVERSATION]
+            entry, [Platform.AI_TASK, Platform.CONVERSATION]
         )
         # 2026.10 requires a boolean, 2026.11 refuses one from core (mock) integrations.
         return None if AT_LEAST_2026_11 else True
 
-    async def setup_platform(
+    async def setup_conversation(
         hass: HomeAssistant,
         entry: ConfigEntry,
         async_add_entities: AddConfigEntryEntitiesCallback,
     ) -> None:
-        async_add_entities([ScriptedLLMAgent(entry)])
+        async_add_entities(
+            [ScriptedLLMAgent(entry)], config_subentry_id=AGENT_SUBENTRY
+        )
+
+    async def setup_ai_task(
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_add_entities([ScriptedAITask()], config_subentry_id=AI_TASK_SUBENTRY)
 
     mock_integration(hass, MockModule(DOMAIN, async_setup_entry=setup_entry))
     mock_platform(hass, f"{DOMAIN}.config_flow")
     mock_platform(
-        hass, f"{DOMAIN}.conversation", MockPlatform(async_setup_entry=setup_platform)
+        hass,
+        f"{DOMAIN}.conversation",
+        MockPlatform(async_setup_entry=setup_conversation),
     )
-    entry = MockConfigEntry(domain=DOMAIN, entry_id="01JTESTLLM00000000000000000")
+    mock_platform(
+        hass, f"{DOMAIN}.ai_task", MockPlatform(async_setup_entry=setup_ai_task)
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id="01JTESTLLM00000000000000000",
+        subentries_data=[
+            _subentry(AGENT_SUBENTRY, "conversation"),
+            _subentry(AI_TASK_SUBENTRY, "ai_task_data"),
+        ],
+    )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(AGENT_ID) is not None
+    assert hass.states.get(AI_TASK_ID) is not None
     return AGENT_ID

@@ -303,6 +303,7 @@ def _literal_keyword(call: ast.Call, name: str) -> str | None:
 _KEYWORD_CALLS = {
     "async_abort": ("reason", "{flow}.abort"),
     "async_show_form": ("step_id", "{flow}.step"),
+    "async_show_menu": ("step_id", "{flow}.step"),
     "async_create_issue": ("translation_key", "issues"),
 }
 

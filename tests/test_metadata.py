@@ -20,8 +20,12 @@ from custom_components.ai_performance.entity import (
     host_device_info,
     overview_device_info,
 )
+from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
-from custom_components.ai_performance.sensor import host_sensor_descriptions
+from custom_components.ai_performance.sensor import (
+    monthly_budget_used,
+    host_sensor_descriptions,
+)
 
 from .metadata_checks import (
     check_hacs,
@@ -72,6 +76,7 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
             ):
                 found.setdefault(platform.value, []).extend(value)
     found["sensor"].extend(REQUEST_SENSORS)
+    found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.
     found["sensor"].extend(
         host_sensor_descriptions(
@@ -90,6 +95,8 @@ def _used_translation_keys() -> set[str]:
             used.add(f"entity.{platform}.{description.translation_key}")
     for device in (overview_device_info("entry"), host_device_info("entry")):
         used.add(f"device.{device['translation_key']}")
+    # The options flow names a refused price table's problem by its PriceProblem value.
+    used.update(f"options.error.{problem.value}" for problem in PriceProblem)
     return used
 
 

@@ -1,24 +1,43 @@
-"""The options flow: more disks besides the configuration directory's."""
+"""The options flow: more disks besides the configuration directory's, and costs."""
 
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ai_performance.const import CONF_DISKS
+from custom_components.ai_performance.const import (
+    CONF_CURRENCY,
+    CONF_DISKS,
+    CONF_MONTHLY_BUDGET,
+    CONF_PRICES,
+)
+from custom_components.ai_performance.engine.cost import PriceProblem
 
 from .conftest import setup_integration
 
 ROOT_USAGE = "sensor.host_disk_usage"
 
 
+async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> dict:
+    """Open the options and pick ``step`` from the menu; return its form."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["disks", "costs"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step
+    return result
+
+
 async def _choose(
     hass: HomeAssistant, entry: MockConfigEntry, disks: list[str]
 ) -> dict:
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
+    result = await open_step(hass, entry, "disks")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_DISKS: disks}
     )
@@ -40,7 +59,7 @@ async def test_mounted_file_systems_are_offered(
 ) -> None:
     await setup_integration(hass, mock_config_entry)
 
-    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await open_step(hass, mock_config_entry, "disks")
 
     schema = result["data_schema"].schema
     (key,) = schema
@@ -84,7 +103,7 @@ async def test_an_unreadable_disk_is_refused_then_a_readable_one_saved(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, mock_config_entry)
-    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await open_step(hass, mock_config_entry, "disks")
 
     with patch("psutil.disk_usage", side_effect=PermissionError("/")):
         result = await hass.config_entries.options.async_configure(
@@ -103,3 +122,108 @@ async def test_an_unreadable_disk_is_refused_then_a_readable_one_saved(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options == {CONF_DISKS: ["/"]}
+
+
+PRICES = {"gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.6}}
+
+
+async def test_costs_default_to_the_home_currency_and_keep_the_disks(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    hass.config.currency = "CHF"
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_DISKS: ["/"]})
+    await setup_integration(hass, mock_config_entry)
+
+    result = await open_step(hass, mock_config_entry, "costs")
+    schema = result["data_schema"].schema
+    (currency_key,) = (key for key in schema if str(key) == CONF_CURRENCY)
+    assert currency_key.default() == "CHF"
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CURRENCY: "EUR", CONF_PRICES: PRICES, CONF_MONTHLY_BUDGET: 20},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {
+        CONF_DISKS: ["/"],
+        CONF_CURRENCY: "EUR",
+        CONF_PRICES: PRICES,
+        CONF_MONTHLY_BUDGET: 20,
+    }
+    # The reloaded entry prices requests with the table.
+    assert mock_config_entry.runtime_data.ledger.prices["gpt-4o-mini"].output == 0.6
+
+
+async def test_no_budget_and_no_prices_are_saved_as_none(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "costs")
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CURRENCY: "USD", CONF_MONTHLY_BUDGET: 0}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {
+        CONF_CURRENCY: "USD",
+        CONF_PRICES: {},
+        CONF_MONTHLY_BUDGET: None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("prices", "error", "placeholders"),
+    [
+        ("gpt: 1", PriceProblem.NOT_A_TABLE, {"model": "", "field": ""}),
+        ({"gpt": 0.5}, PriceProblem.NOT_PRICES, {"model": "gpt", "field": ""}),
+        (
+            {"gpt": {"input": 1, "outptu": 2}},
+            PriceProblem.UNKNOWN_FIELD,
+            {"model": "gpt", "field": "outptu"},
+        ),
+        (
+            {"gpt": {"input": 1}},
+            PriceProblem.MISSING_FIELD,
+            {"model": "gpt", "field": "output"},
+        ),
+        (
+            {"gpt": {"input": -1, "output": 2}},
+            PriceProblem.BAD_PRICE,
+            {"model": "gpt", "field": "input"},
+        ),
+        (
+            {"gpt": {"input": 1, "output": "two"}},
+            PriceProblem.BAD_PRICE,
+            {"model": "gpt", "field": "output"},
+        ),
+        (
+            {"gpt": {"input": 1, "output": 2, "cached_input": 1e9}},
+            PriceProblem.BAD_PRICE,
+            {"model": "gpt", "field": "cached_input"},
+        ),
+        ({" ": {"input": 1, "output": 2}}, PriceProblem.BAD_MODEL, {"model": " "}),
+    ],
+)
+async def test_a_bad_price_table_is_refused_with_what_is_wrong(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    prices: object,
+    error: PriceProblem,
+    placeholders: dict[str, str],
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "costs")
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CURRENCY: "EUR", CONF_PRICES: prices}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PRICES: error.value}
+    assert placeholders.items() <= result["description_placeholders"].items()
+    assert mock_config_entry.options == {}

@@ -13,6 +13,7 @@ from .coordinator import (
     AIPerformanceCoordinator,
     AIPerformanceData,
 )
+from .costs import cost_settings
 from .entity import async_remove_stale_devices, current_subjects, device_identifier
 from .ledger import RequestLedger
 from .services import async_setup_services
@@ -35,13 +36,14 @@ async def async_setup_entry(
 ) -> bool:
     """Start the collectors, take the first snapshot and set up the platforms."""
     needs = Needs()
-    ledger = RequestLedger(hass, entry.entry_id)
+    costs = cost_settings(hass, entry.options)
+    ledger = RequestLedger(hass, entry.entry_id, costs.prices)
     collectors = build_collectors(hass, entry, needs, ledger)
     coordinator = AIPerformanceCoordinator(hass, entry, collectors)
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = AIPerformanceData(
-        coordinator=coordinator, needs=needs, ledger=ledger
+        coordinator=coordinator, needs=needs, ledger=ledger, costs=costs
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.

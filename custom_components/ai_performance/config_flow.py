@@ -8,7 +8,12 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.core import callback
+from homeassistant.generated.currencies import ACTIVE_CURRENCIES
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    ObjectSelector,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -18,8 +23,9 @@ import psutil
 
 from .collectors.base import Needs
 from .collectors.host import HostCollector
-from .const import CONF_DISKS, DOMAIN
+from .const import CONF_CURRENCY, CONF_DISKS, CONF_MONTHLY_BUDGET, CONF_PRICES, DOMAIN
 from .coordinator import AIPerformanceConfigEntry
+from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
 
 TITLE = "AI Performance Monitor"
 
@@ -81,9 +87,77 @@ def _unreadable(paths: list[str]) -> list[str]:
 
 
 class AIPerformanceOptionsFlow(OptionsFlowWithReload):
-    """Choose which file systems to report besides the configuration directory's."""
+    """Disks to report, and what AI requests cost."""
 
     async def async_step_init(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu takes none
+    ) -> ConfigFlowResult:
+        """Offer the groups of options."""
+        return self.async_show_menu(step_id="init", menu_options=["disks", "costs"])
+
+    def _save(self, **changes: Any) -> ConfigFlowResult:
+        """Save ``changes``, keeping the options of the other groups."""
+        return self.async_create_entry(data={**self.config_entry.options, **changes})
+
+    async def async_step_costs(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set the currency, the price of each model's tokens and a monthly budget."""
+        errors: dict[str, str] = {}
+        placeholders = {"model": "", "field": "", "max_price": f"{MAX_PRICE:g}"}
+        if user_input is not None:
+            prices = user_input.get(CONF_PRICES) or {}
+            try:
+                parse_price_table(prices)
+            except PriceTableError as err:
+                errors[CONF_PRICES] = err.problem.value
+                placeholders |= {"model": err.model, "field": err.field}
+            else:
+                # The selector refuses negative budgets; zero (or none) means no budget.
+                return self._save(
+                    **{
+                        CONF_CURRENCY: user_input[CONF_CURRENCY],
+                        CONF_PRICES: dict(prices),
+                        CONF_MONTHLY_BUDGET: user_input.get(CONF_MONTHLY_BUDGET)
+                        or None,
+                    }
+                )
+        options = self.config_entry.options
+        currency = options.get(CONF_CURRENCY) or self.hass.config.currency
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_CURRENCY, default=currency): SelectSelector(
+                    SelectSelectorConfig(
+                        options=sorted(ACTIVE_CURRENCIES),
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                probatio.Optional(CONF_PRICES): ObjectSelector(),
+                probatio.Optional(CONF_MONTHLY_BUDGET): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        step="any",
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement=currency,
+                    )
+                ),
+            }
+        )
+        suggested = {
+            CONF_PRICES: options.get(CONF_PRICES) or {},
+            CONF_MONTHLY_BUDGET: options.get(CONF_MONTHLY_BUDGET),
+        }
+        return self.async_show_form(
+            step_id="costs",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or suggested
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_disks(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer the mounted file systems; check that the chosen ones can be read."""
@@ -93,7 +167,7 @@ class AIPerformanceOptionsFlow(OptionsFlowWithReload):
             chosen = list(user_input.get(CONF_DISKS, []))
             unreadable = await self.hass.async_add_executor_job(_unreadable, chosen)
             if not unreadable:
-                return self.async_create_entry(data={CONF_DISKS: chosen})
+                return self._save(**{CONF_DISKS: chosen})
             errors[CONF_DISKS] = "disk_unreadable"
             placeholders["mounts"] = ", ".join(unreadable)
         current = list(self.config_entry.options.get(CONF_DISKS, []))
@@ -112,7 +186,7 @@ class AIPerformanceOptionsFlow(OptionsFlowWithReload):
             }
         )
         return self.async_show_form(
-            step_id="init",
+            step_id="disks",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
             description_placeholders=placeholders,

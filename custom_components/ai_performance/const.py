@@ -23,3 +23,6 @@ SOURCE_REQUESTS: Final = "requests"
 
 # Options.
 CONF_DISKS: Final = "disks"
+CONF_CURRENCY: Final = "currency"
+CONF_PRICES: Final = "prices"
+CONF_MONTHLY_BUDGET: Final = "monthly_budget"

@@ -13,6 +13,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .collectors.base import Collector, Needs
 from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
+from .costs import CostSettings
 from .engine.snapshot import Snapshot, SourceResult
 from .ledger import RequestLedger
 from .metering import LoopTimedCall, SourceMeter, current_meter
@@ -25,6 +26,7 @@ class AIPerformanceData:
     coordinator: AIPerformanceCoordinator
     needs: Needs
     ledger: RequestLedger
+    costs: CostSettings
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]

@@ -7,6 +7,7 @@ or lost across a restart. Window records are kept in memory only.
 """
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 import json
@@ -15,8 +16,10 @@ from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
+from .engine.cost import ModelPrice, MonthlySpend, price_for, request_cost
 from .engine.requests import RequestLog, RequestRecord, RequestSource, Totals
 
 STORAGE_VERSION: Final = 1
@@ -42,6 +45,17 @@ _KIND_OF_SOURCE: Final = {
 }
 
 
+# Subjects whose requests use the GPU themselves (a pipeline's GPU time is its agent's).
+AGENT_LEVEL_KINDS: Final = frozenset(
+    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
+)
+
+
+def current_month() -> str:
+    """Return the calendar month in Home Assistant's time zone, as "2026-11"."""
+    return dt_util.now().strftime("%Y-%m")
+
+
 def subject_kind(source: RequestSource) -> SubjectKind:
     """Return the kind of subject requests from ``source`` are counted under."""
     return _KIND_OF_SOURCE.get(source, SubjectKind.EXTERNAL)
@@ -61,10 +75,20 @@ class Subject:
 class RequestLedger:
     """Every subject's requests, in memory, with persisted totals."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        prices: Mapping[str, ModelPrice] | None = None,
+    ) -> None:
         """Create an empty ledger; ``async_load`` reads the saved totals."""
         self.hass = hass
         self.subjects: dict[str, Subject] = {}
+        # Model -> prices per million tokens (the options' price table).
+        self.prices: Mapping[str, ModelPrice] = prices or {}
+        self.monthly_spend = MonthlySpend()
+        # Told of every agent-level request as it is added (to measure its GPU energy).
+        self.on_agent_request: Callable[[str, int, RequestRecord], None] | None = None
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
         )
@@ -84,6 +108,8 @@ class RequestLedger:
                 saved["name"],
                 Totals.from_dict(saved["totals"]),
             )
+        if (spend := data.get("monthly_spend")) is not None:
+            self.monthly_spend = MonthlySpend(spend["month"], spend["cost"])
 
     async def async_save(self) -> None:
         """Write the totals now (on unload)."""
@@ -101,7 +127,11 @@ class RequestLedger:
                     "totals": subject.totals.as_dict(),
                 }
                 for key, subject in self.subjects.items()
-            }
+            },
+            "monthly_spend": {
+                "month": self.monthly_spend.month,
+                "cost": self.monthly_spend.cost,
+            },
         }
 
     @callback
@@ -132,13 +162,41 @@ class RequestLedger:
         )
         if conversation_id is not None and record.ttft_ms is None:
             record.ttft_ms = self._early_ttft.pop(conversation_id, None)
+        self._price(record)
         seq = subject.log.append(record)
         if conversation_id is not None:
             self._link(conversation_id, record.subject, seq)
         subject.totals.add(record)
         self.schedule_save()
+        if self.on_agent_request is not None and subject.kind in AGENT_LEVEL_KINDS:
+            self.on_agent_request(subject.key, seq, record)
         if LOGGER.isEnabledFor(logging.DEBUG):
             LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
+
+    def _price(self, record: RequestRecord) -> None:
+        """Work out what the request cost, where its model has prices and it reported tokens."""
+        if record.cost is None and record.model and self.prices:
+            price = price_for(self.prices, record.model)
+            if price is not None:
+                record.cost = request_cost(
+                    price,
+                    record.input_tokens,
+                    record.output_tokens,
+                    record.cached_input_tokens,
+                )
+        if record.cost:
+            self.monthly_spend.add(current_month(), record.cost)
+
+    @callback
+    def add_energy(
+        self, subject_key: str, seq: int, record: RequestRecord, energy_wh: float
+    ) -> None:
+        """Add the GPU energy a recorded request used, measured after it finished."""
+        record.energy_wh = energy_wh
+        subject = self.subjects[subject_key]
+        subject.log.amend(seq, energy_wh=energy_wh)
+        subject.totals.energy_wh += energy_wh
+        self.schedule_save()
 
     @callback
     def add_ttft(self, conversation_id: str, ttft_ms: float) -> None:

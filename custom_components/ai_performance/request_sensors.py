@@ -15,7 +15,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, UnitOfTime
+from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfTime
 from homeassistant.core import callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -30,9 +30,10 @@ from .collectors.requests import (
 )
 from .const import SOURCE_REQUESTS
 from .coordinator import AIPerformanceCoordinator
+from .costs import in_currency
 from .engine.requests import WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
-from .ledger import SubjectKind
+from .ledger import AGENT_LEVEL_KINDS, SubjectKind
 
 UNIT_TOKENS: Final = "tokens"
 UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
@@ -46,9 +47,7 @@ ATTR_LAST_24_H: Final = "last_24_h"
 ATTR_ERRORS_BY_CODE: Final = "errors_by_code"
 ATTR_REQUEST: Final = "request"
 
-LLM_KINDS: Final = frozenset(
-    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
-)
+LLM_KINDS: Final = AGENT_LEVEL_KINDS
 ALL_KINDS: Final = frozenset(SubjectKind)
 
 
@@ -61,6 +60,9 @@ class RequestSensorEntityDescription(SensorEntityDescription):
     # The window figure shown in attributes for the other windows, where it has them.
     window_fn: Callable[[WindowStats], StateType] | None = None
     attributes_fn: Callable[[SubjectStats], dict[str, Any]] | None = None
+    # Money sensors exist only with a price table, in its currency; energy ones with a GPU.
+    priced: bool = False
+    metered: bool = False
 
 
 def _main(stats: SubjectStats) -> WindowStats:
@@ -189,6 +191,48 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         value_fn=lambda stats: stats.totals.satisfaction_percent,
     ),
     RequestSensorEntityDescription(
+        key="cost",
+        translation_key="cost",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        kinds=LLM_KINDS,
+        priced=True,
+        value_fn=lambda stats: round(stats.totals.cost, 6),
+    ),
+    RequestSensorEntityDescription(
+        key="cost_per_request_p50",
+        translation_key="cost_per_request_p50",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=4,
+        kinds=LLM_KINDS,
+        priced=True,
+        value_fn=lambda stats: _main(stats).cost_p50,
+        window_fn=lambda w: w.cost_p50,
+    ),
+    RequestSensorEntityDescription(
+        key="gpu_energy",
+        translation_key="gpu_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        kinds=LLM_KINDS,
+        metered=True,
+        value_fn=lambda stats: round(stats.totals.energy_wh, 6),
+    ),
+    RequestSensorEntityDescription(
+        key="gpu_energy_per_request",
+        translation_key="gpu_energy_per_request",
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        kinds=LLM_KINDS,
+        metered=True,
+        value_fn=lambda stats: _main(stats).energy_wh_mean,
+        window_fn=lambda w: w.energy_wh_mean,
+    ),
+    RequestSensorEntityDescription(
         key="last_request_latency",
         translation_key="last_request_latency",
         device_class=SensorDeviceClass.DURATION,
@@ -276,11 +320,18 @@ def request_sensors(
     sample = _sample(coordinator)
     if sample is None:
         return []
+    costs = coordinator.config_entry.runtime_data.costs
+    descriptions = [
+        in_currency(description, costs) if description.priced else description
+        for description in REQUEST_SENSORS
+        if (costs.priced or not description.priced)
+        and (sample.energy_measured or not description.metered)
+    ]
     return [
         RequestSensor(coordinator, description, stats)
         for key, stats in sample.subjects.items()
         if subjects is None or key in subjects
-        for description in REQUEST_SENSORS
+        for description in descriptions
         if stats.kind in description.kinds
     ]
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -25,6 +26,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .collectors import host
 from .collectors.base import Need
@@ -60,6 +62,7 @@ from .const import (
     SUBJECT_OVERVIEW,
 )
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
+from .costs import in_currency
 from .engine.gpu import PERFORMANCE_STATES, THROTTLE_STATES, main_throttle_reason
 from .engine.snapshot import Snapshot
 from .entity import (
@@ -95,6 +98,9 @@ class OverviewSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[Snapshot], StateType]
     # The source whose failure makes the sensor unavailable; None for our own cost, always known.
     need: Need | None = None
+    # Money sensors exist only with a price table, and show its currency.
+    priced: bool = False
+    last_reset_fn: Callable[[Snapshot], datetime | None] | None = None
 
 
 def _source_duration(source: str) -> OverviewSensorEntityDescription:
@@ -139,13 +145,39 @@ def _overall(
         sample = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
         return None if sample is None else read(sample)
 
+    kwargs.setdefault("state_class", SensorStateClass.MEASUREMENT)
     return OverviewSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        state_class=SensorStateClass.MEASUREMENT,
-        need=NEED_AGGREGATES,
-        value_fn=value,
+        key=key, translation_key=key, need=NEED_AGGREGATES, value_fn=value, **kwargs
+    )
+
+
+def _month_start(sample: RequestsSample) -> datetime:
+    year, month = (int(part) for part in sample.month.split("-"))
+    return dt_util.start_of_local_day(date(year, month, 1))
+
+
+def _money(
+    key: str, read: Callable[[RequestsSample], float], **kwargs: Any
+) -> OverviewSensorEntityDescription:
+    """Describe an overall cost, a total in the price table's currency."""
+    return _overall(
+        key,
+        lambda sample: round(read(sample), 6),
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        priced=True,
         **kwargs,
+    )
+
+
+def monthly_budget_used(budget: float) -> OverviewSensorEntityDescription:
+    """Describe the share of the monthly budget spent so far."""
+    return _overall(
+        "monthly_budget_used",
+        lambda sample: round(sample.month_cost / budget * 100, 2),
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=1,
     )
 
 
@@ -182,6 +214,19 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
         lambda sample: sample.overall[MAIN_WINDOW_S].error_rate,
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
+    ),
+    _money(
+        "overall_cost",
+        lambda sample: sum(stats.totals.cost for stats in sample.subjects.values()),
+    ),
+    _money(
+        "cost_this_month",
+        lambda sample: sample.month_cost,
+        last_reset_fn=lambda snapshot: (
+            None
+            if (sample := snapshot.sample(SOURCE_REQUESTS, RequestsSample)) is None
+            else _month_start(sample)
+        ),
     ),
 )
 
@@ -684,8 +729,16 @@ async def async_setup_entry(
 ) -> None:
     """Add the overview, host and request sensors, and the sensors each GPU supports."""
     coordinator = entry.runtime_data.coordinator
+    costs = entry.runtime_data.costs
+    overview = [
+        in_currency(description, costs) if description.priced else description
+        for description in OVERVIEW_SENSORS
+        if costs.priced or not description.priced
+    ]
+    if costs.priced and costs.monthly_budget:
+        overview.append(monthly_budget_used(costs.monthly_budget))
     entities: list[SensorEntity] = [
-        OverviewSensor(coordinator, description) for description in OVERVIEW_SENSORS
+        OverviewSensor(coordinator, description) for description in overview
     ]
     if (sample := coordinator.data.sample(SOURCE_HOST, HostSample)) is not None:
         disk_paths = monitored_disks(
@@ -732,6 +785,14 @@ class OverviewSensor(AIPerformanceEntity, SensorEntity):
     def native_value(self) -> StateType:
         """Return the value from the latest snapshot."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    @override
+    def last_reset(self) -> datetime | None:
+        """Return when a total that restarts (each month) last started from zero."""
+        if (last_reset_fn := self.entity_description.last_reset_fn) is None:
+            return None
+        return last_reset_fn(self.coordinator.data)
 
 
 class HostSensor(AIPerformanceEntity, SensorEntity):

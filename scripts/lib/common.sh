@@ -124,9 +124,9 @@ test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that 
   # shellcheck disable=SC2046
   ensure_venv "$dir" "$python" -r "$REPO_ROOT/requirements_test.txt" \
     $(manifest_requirements) --override "$override"
-  # The tests run the real conversation (built-in agent) and Assist pipeline components: install
-  # what those need, at the versions this Home Assistant pins.
-  install_component_requirements "$dir" conversation assist_pipeline ai_task
+  # The tests run the real conversation (built-in agent), Assist pipeline and AI Task components:
+  # install what those need, at the versions this Home Assistant pins (AI Task imports camera).
+  install_component_requirements "$dir" conversation assist_pipeline ai_task camera
   echo "$dir"
 }
 

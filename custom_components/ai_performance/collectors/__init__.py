@@ -17,8 +17,11 @@ def build_collectors(
     hass: HomeAssistant, entry: ConfigEntry, needs: Needs, ledger: RequestLedger
 ) -> list[Collector[Any]]:
     """Return one collector per enabled source: the single place where sources are listed."""
+    gpu = GpuCollector(hass, needs)
+    # Started in this order (and stopped in reverse): the GPUs are known before requests are
+    # metered, and metering stops before NVML shuts down.
     return [
         HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
-        GpuCollector(hass, needs),
-        RequestsCollector(hass, ledger),
+        gpu,
+        RequestsCollector(hass, ledger, gpu.read_energy),
     ]

@@ -25,6 +25,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import ulid as ulid_util
 
 from ..const import LOGGER
+from ..costs import agent_model
 from ..engine.chat_turns import Turn, replay_turn, result_error, token_stats, user_start
 from ..engine.requests import LOCAL_AGENT, RequestRecord, RequestSource
 from ..ledger import RequestLedger
@@ -56,6 +57,8 @@ class ChatLogWatcher:
         self._cancel_settle: CALLBACK_TYPE | None = None
         self._live_logs: Callable[[], dict[str, Any] | None] = lambda: None
         self._current_trace: Callable[[], Any] = lambda: None
+        # Called when a turn opens (the GPU energy meter reads its counters then).
+        self.on_turn_open: Callable[[], None] = lambda: None
 
     @callback
     def start(self) -> None:
@@ -93,6 +96,10 @@ class ChatLogWatcher:
     def open_turns(self) -> int:
         """Return how many turns are being followed now."""
         return len(self._turns)
+
+    def oldest_open_start(self) -> float | None:
+        """Return when the oldest turn still open started, or None when none is."""
+        return min((turn.start for turn in self._turns.values()), default=None)
 
     @callback
     def _on_chat_log_event(
@@ -138,6 +145,7 @@ class ChatLogWatcher:
             trace=self._current_trace(),
         )
         self._arm()
+        self.on_turn_open()
 
     def _adopt(self, turn: Turn, contents: Any) -> Turn:
         """Take the turn's messages from a whole log, when it shows them answered."""
@@ -206,12 +214,14 @@ class ChatLogWatcher:
             tokens = token_stats(_trace_events(turn.trace))
             error = result_error(getattr(turn.trace, "_result", None)) or error
         is_ai_task = turn.agent_id.startswith(AI_TASK_PREFIX)
+        model = agent_model(self.hass, turn.agent_id)
         self.ledger.add(
             RequestRecord(
                 id=ulid_util.ulid_now(),
                 source=RequestSource.AI_TASK if is_ai_task else RequestSource.AGENT,
                 subject=turn.agent_id,
                 agent_id=turn.agent_id,
+                model=model,
                 conversation_id=turn.conversation_id,
                 start=turn.start,
                 end=max(turn.end, turn.start),

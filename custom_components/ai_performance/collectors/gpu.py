@@ -20,6 +20,7 @@ import pynvml
 
 from ..const import DEFAULT_COLLECT_TIMEOUT, LOGGER, SOURCE_GPU
 from ..engine import gpu as units
+from ..engine.energy import EnergyReading
 from ..metering import async_run_blocking
 from .base import Needs
 
@@ -29,6 +30,9 @@ LOST_GPU_GRACE = 600.0
 MAX_LISTED_PROCESSES = 20
 # How long unload waits for a running poll before shutting NVML down anyway.
 STOP_WAIT = 5.0
+# How long a poll or an energy reading waits for the other to let go of NVML (both are quick;
+# a poll still running after this is stuck, and the tick reports the GPU source busy).
+NVML_LOCK_WAIT = 1.0
 
 # What the GPU source can read; each is also a need entities subscribe to.
 FIELD_UTILIZATION = "utilization"
@@ -325,6 +329,35 @@ class GpuCollector:
         """Shut NVML down once no poll is running."""
         await async_run_blocking(self._hass, self._stop)
 
+    def read_energy(self) -> EnergyReading | None:
+        """Read the energy counters of every GPU that has one (blocking: executor).
+
+        Return None when NVML is off, no GPU counts energy, a poll holds NVML for too long, or
+        a GPU does not answer: a reading of only some GPUs would look like a counter reset.
+        """
+        if not self._initialised or not self._poll_lock.acquire(timeout=NVML_LOCK_WAIT):
+            return None
+        try:
+            gpus = [
+                (uuid, gpu.handle)
+                for uuid, gpu in self._gpus.items()
+                if gpu.lost_at is None and FIELD_ENERGY in gpu.info.supported
+            ]
+            millijoules = sum(
+                pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) for _, handle in gpus
+            )
+        except pynvml.NVMLError:
+            return None
+        finally:
+            self._poll_lock.release()
+        if not gpus:
+            return None
+        return EnergyReading(
+            at=time.time(),
+            gpus=frozenset(uuid for uuid, _ in gpus),
+            joules=units.millijoules_to_joules(millijoules),
+        )
+
     def _start(self) -> None:
         try:
             pynvml.nvmlInit()
@@ -387,7 +420,7 @@ class GpuCollector:
     def _poll(self, wanted: frozenset[str]) -> GpuSample:
         if not self._initialised:
             return GpuSample(nvml_available=False, nvml_error=self._nvml_error)
-        if not self._poll_lock.acquire(blocking=False):
+        if not self._poll_lock.acquire(timeout=NVML_LOCK_WAIT):
             msg = "the previous NVML poll is still running"
             raise GpuBusyError(msg)
         try:

@@ -5,7 +5,7 @@ action); this collector owns those watchers and turns the ledger into per-subjec
 aggregates for the entities.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import time
 from typing import Final
@@ -13,6 +13,7 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 
 from ..const import DEFAULT_COLLECT_TIMEOUT, SOURCE_REQUESTS
+from ..engine.energy import EnergyReading
 from ..engine.requests import (
     WINDOWS_S,
     RequestRecord,
@@ -20,7 +21,8 @@ from ..engine.requests import (
     WindowStats,
     combined_stats,
 )
-from ..ledger import RequestLedger, SubjectKind
+from ..ledger import AGENT_LEVEL_KINDS, RequestLedger, SubjectKind, current_month
+from ..request_energy import RequestEnergy
 from .chat_logs import ChatLogWatcher
 from .pipelines import PipelineWatcher
 
@@ -29,9 +31,7 @@ from .pipelines import PipelineWatcher
 RATE_WINDOW_S, MAIN_WINDOW_S, DAY_WINDOW_S = WINDOWS_S
 # Subjects whose requests make up the overview's overall figures. Pipeline runs wrap an agent
 # request, so counting them too would count most voice requests twice.
-OVERALL_KINDS: Final = frozenset(
-    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
-)
+OVERALL_KINDS: Final = AGENT_LEVEL_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,11 @@ class RequestsSample:
     abandoned_turns: int
     pipelines_measured: bool
     agents_measured: bool
+    # True when a GPU counts energy, so agent requests get theirs.
+    energy_measured: bool
+    # What requests cost in the current calendar month ("2026-11"), over every subject.
+    month: str
+    month_cost: float
 
 
 class RequestsCollector:
@@ -64,15 +69,27 @@ class RequestsCollector:
     key = SOURCE_REQUESTS
     timeout = DEFAULT_COLLECT_TIMEOUT
 
-    def __init__(self, hass: HomeAssistant, ledger: RequestLedger) -> None:
-        """Prepare the watchers over ``ledger``."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        ledger: RequestLedger,
+        read_gpu_energy: Callable[[], EnergyReading | None] = lambda: None,
+    ) -> None:
+        """Prepare the watchers over ``ledger``; ``read_gpu_energy`` reads GPU counters."""
         self.ledger = ledger
         self.chat_logs = ChatLogWatcher(hass, ledger)
         self.pipelines = PipelineWatcher(hass, ledger)
+        self.energy = RequestEnergy(
+            hass, read_gpu_energy, ledger.add_energy, self.chat_logs.oldest_open_start
+        )
 
     async def async_start(self) -> None:
-        """Read the saved totals, then start watching."""
+        """Read the saved totals, then start watching (and metering, with a GPU)."""
         await self.ledger.async_load()
+        await self.energy.async_start()
+        if self.energy.available:
+            self.ledger.on_agent_request = self.energy.request_finished
+            self.chat_logs.on_turn_open = self.energy.request_started
         self.chat_logs.start()
         self.pipelines.start()
 
@@ -82,6 +99,7 @@ class RequestsCollector:
         # the store holds at most 10 runs per pipeline, and known runs are skipped).
         self.pipelines.poll()
         now = time.time()
+        month = current_month()
         subjects = {
             key: SubjectStats(
                 key=key,
@@ -103,10 +121,14 @@ class RequestsCollector:
             abandoned_turns=self.chat_logs.abandoned,
             pipelines_measured=self.pipelines.available,
             agents_measured=self.chat_logs.available,
+            energy_measured=self.energy.available,
+            month=month,
+            month_cost=self.ledger.monthly_spend.spent_in(month),
         )
 
     async def async_stop(self) -> None:
         """Stop watching and write the totals."""
         self.chat_logs.stop()
         self.pipelines.stop()
+        await self.energy.async_stop()
         await self.ledger.async_save()

@@ -45,6 +45,11 @@ def millijoules_to_kwh(millijoules: int) -> float:
     return millijoules / MILLIJOULES_PER_KWH
 
 
+def millijoules_to_joules(millijoules: int) -> float:
+    """Return joules from NVML's millijoules."""
+    return millijoules / 1000
+
+
 def bytes_to_gib(size: int) -> float:
     """Return GiB from bytes."""
     return size / BYTES_PER_GIB

@@ -359,9 +359,9 @@ def window_stats(
         known_values: np.ndarray = values[~np.isnan(values)]
         return known_values
 
-    def pct(name: str, q: float) -> float | None:
+    def pct(name: str, q: float, digits: int = 3) -> float | None:
         values = known(name)
-        return round(float(np.percentile(values, q)), 3) if len(values) else None
+        return round(float(np.percentile(values, q)), digits) if len(values) else None
 
     error_column = column("error")
     error_indexes, error_counts = np.unique(
@@ -396,7 +396,8 @@ def window_stats(
             if tool_calls
             else None
         ),
-        cost_p50=pct("cost", 50),
+        # A request can cost a hundredth of a cent: keep the digits that show it.
+        cost_p50=pct("cost", 50, digits=8),
         energy_wh_mean=(
             round(float(energy.mean()), 6)
             if len(energy := known("energy_wh"))

@@ -1,0 +1,80 @@
+"""Cost settings from the options, and which model an agent entity runs.
+
+The price table, currency and monthly budget are set in the options flow (validated there), so
+reading them here cannot fail. An agent's model comes from its config subentry, where every
+current LLM integration keeps it (``chat_model``: OpenAI, Anthropic, Google; ``model``: Ollama,
+OpenRouter), or from its config entry's options in older integrations.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+import sys
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity import EntityDescription
+
+from .const import CONF_CURRENCY, CONF_MONTHLY_BUDGET, CONF_PRICES
+from .engine.cost import ModelPrice, parse_price_table
+
+MODEL_KEYS: Final = ("chat_model", "model")
+# Integrations whose "recommended settings" store no model name use this constant of theirs.
+RECOMMENDED_MODEL: Final = "RECOMMENDED_CHAT_MODEL"
+
+
+@dataclass(frozen=True, slots=True)
+class CostSettings:
+    """What requests cost and what the user means to spend."""
+
+    currency: str
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    monthly_budget: float | None = None
+
+    @property
+    def priced(self) -> bool:
+        """Return True when any model has prices: only then are costs shown."""
+        return bool(self.prices)
+
+
+def cost_settings(hass: HomeAssistant, options: Mapping[str, Any]) -> CostSettings:
+    """Return the cost settings of an entry's options."""
+    return CostSettings(
+        currency=options.get(CONF_CURRENCY) or hass.config.currency,
+        prices=parse_price_table(options.get(CONF_PRICES)),
+        monthly_budget=options.get(CONF_MONTHLY_BUDGET) or None,
+    )
+
+
+def in_currency[DescriptionT: EntityDescription](
+    description: DescriptionT, settings: CostSettings
+) -> DescriptionT:
+    """Return a money sensor's description with the configured currency as its unit."""
+    return replace(description, native_unit_of_measurement=settings.currency)  # type: ignore[call-arg]
+
+
+def agent_model(hass: HomeAssistant, entity_id: str) -> str | None:
+    """Return the model an agent or AI Task entity runs, where its integration says."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is None or entity.config_entry_id is None:
+        return None
+    entry = hass.config_entries.async_get_entry(entity.config_entry_id)
+    if entry is None:
+        return None
+    subentry_id = getattr(entity, "config_subentry_id", None)
+    subentry = entry.subentries.get(subentry_id) if subentry_id else None
+    settings = (
+        subentry.data if subentry is not None else {**entry.data, **entry.options}
+    )
+    for key in MODEL_KEYS:
+        if isinstance(model := settings.get(key), str) and model:
+            return model
+    return _recommended_model(entry)
+
+
+def _recommended_model(entry: ConfigEntry) -> str | None:
+    # Only a module Home Assistant already imported is read: importing here would block.
+    const = sys.modules.get(f"homeassistant.components.{entry.domain}.const")
+    model = getattr(const, RECOMMENDED_MODEL, None)
+    return model if isinstance(model, str) else None
