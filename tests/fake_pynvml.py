@@ -9,6 +9,7 @@ Faithful where our code can tell: the real function names and signatures, real r
 
 import ctypes
 from dataclasses import dataclass, field
+import time
 from typing import Any
 
 import pynvml as real
@@ -47,6 +48,10 @@ class FakeGpu:
     power_mw: int = 215_500
     power_limit_mw: int = 450_000
     energy_mj: int = 7_200_000_000  # 2 kWh
+    # When set, the energy counter grows at this power from the moment the GPU was made, as a
+    # real counter does between readings.
+    steady_watts: float | None = None
+    made_at: float = field(default_factory=time.time)
     sm_clock: int = 2520
     memory_clock: int = 10501
     fan: int = 42
@@ -181,7 +186,11 @@ class FakeNvml:
         return self._gpu(handle, POWER_LIMIT).power_limit_mw
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: Any) -> int:
-        return self._gpu(handle, ENERGY).energy_mj
+        gpu = self._gpu(handle, ENERGY)
+        if gpu.steady_watts is None:
+            return gpu.energy_mj
+        elapsed = time.time() - gpu.made_at
+        return gpu.energy_mj + int(gpu.steady_watts * elapsed * 1000)
 
     def nvmlDeviceGetClockInfo(self, handle: Any, clock_type: int) -> int:
         gpu = self._gpu(handle, CLOCKS)
@@ -272,6 +281,7 @@ class FakeNvml:
             raise _error(real.NVML_ERROR_UNINITIALIZED)
 
     def _gpu(self, handle: Any, function: str) -> FakeGpu:
+        self.calls.append(function)
         self._check_init()
         address = ctypes.cast(handle, ctypes.c_void_p).value
         gpu = next(

@@ -99,7 +99,7 @@ class ScriptedLLMAgent(conversation.ConversationEntity):
     _attr_supports_streaming = True
     _attr_supported_features = conversation.ConversationEntityFeature.CONTROL
 
-    def __init__(self, entry: ConfigEntry) -> None:
+    def __init__(self) -> None:
         self._attr_unique_id = AGENT_SUBENTRY
         self._attr_device_info = {
             "identifiers": {(DOMAIN, AGENT_SUBENTRY)},
@@ -172,7 +172,9 @@ class ScriptedAITask(ai_task.AITaskEntity):
         }
 
     async def _async_generate_data(
-        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
+        self,
+        task: ai_task.GenDataTask,  # noqa: ARG002 - every task gets the same answer
+        chat_log: conversation.ChatLog,
     ) -> ai_task.GenDataTaskResult:
         async for _content in chat_log.async_add_delta_content_stream(
             self.entity_id, self._stream()
@@ -220,9 +222,7 @@ async def async_setup_llm_agent(hass: HomeAssistant) -> str:
         entry: ConfigEntry,
         async_add_entities: AddConfigEntryEntitiesCallback,
     ) -> None:
-        async_add_entities(
-            [ScriptedLLMAgent(entry)], config_subentry_id=AGENT_SUBENTRY
-        )
+        async_add_entities([ScriptedLLMAgent()], config_subentry_id=AGENT_SUBENTRY)
 
     async def setup_ai_task(
         hass: HomeAssistant,

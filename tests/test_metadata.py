@@ -16,15 +16,15 @@ import pytest
 from custom_components.ai_performance import PLATFORMS
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.entity import (
     host_device_info,
     overview_device_info,
 )
-from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
 from custom_components.ai_performance.sensor import (
-    monthly_budget_used,
     host_sensor_descriptions,
+    monthly_budget_used,
 )
 
 from .metadata_checks import (

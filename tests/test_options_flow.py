@@ -132,7 +132,9 @@ async def test_costs_default_to_the_home_currency_and_keep_the_disks(
 ) -> None:
     hass.config.currency = "CHF"
     mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_DISKS: ["/"]})
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_DISKS: ["/"]}
+    )
     await setup_integration(hass, mock_config_entry)
 
     result = await open_step(hass, mock_config_entry, "costs")

@@ -91,17 +91,16 @@ class RequestEnergy:
         """Return how many requests wait for their energy."""
         return len(self._pending)
 
+    # The two hooks below are attached only when ``available``.
+
     @callback
     def request_started(self) -> None:
         """Read now: a turn opened."""
-        if self.available:
-            self._read_soon()
+        self._read_soon()
 
     @callback
     def request_finished(self, subject: str, seq: int, record: RequestRecord) -> None:
         """Measure ``record``'s energy once readings cover it."""
-        if not self.available:
-            return
         self._pending.append(_Pending(subject, seq, record))
         if len(self._pending) > MAX_PENDING:
             del self._pending[0]

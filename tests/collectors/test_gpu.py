@@ -20,7 +20,7 @@ from custom_components.ai_performance.collectors.gpu import (
     GpuSample,
 )
 
-from ..fake_pynvml import FAN, FIELD_VALUES, GIB, FakeGpu, FakeNvml
+from ..fake_pynvml import ENERGY, FAN, FIELD_VALUES, GIB, FakeGpu, FakeNvml
 
 
 async def _sample(hass: HomeAssistant, needs: Needs | None = None) -> GpuSample:
@@ -270,3 +270,39 @@ async def test_the_real_nvml_of_this_machine_never_raises(hass: HomeAssistant) -
     else:
         assert sample.nvml_error
         assert sample.gpus == {}
+
+
+async def test_energy_readings_sum_every_gpu_that_counts_energy(
+    hass: HomeAssistant, nvml: FakeNvml
+) -> None:
+    nvml.plug(
+        FakeGpu(uuid="GPU-a", energy_mj=1_000_000),
+        FakeGpu(uuid="GPU-b", energy_mj=2_500_000),
+        FakeGpu(uuid="GPU-c", unsupported={ENERGY}),
+    )
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    reading = await hass.async_add_executor_job(collector.read_energy)
+    # A GPU that stops answering would make the sum fall: no reading rather than a false one.
+    nvml.gpus[1].lost = True
+    while_lost = await hass.async_add_executor_job(collector.read_energy)
+    await collector.async_stop()
+    after_stop = await hass.async_add_executor_job(collector.read_energy)
+
+    assert reading is not None
+    assert reading.joules == 3500.0
+    assert reading.gpus == {"GPU-a", "GPU-b"}
+    assert while_lost is None
+    assert after_stop is None
+
+
+async def test_without_an_energy_counter_there_is_no_reading(
+    hass: HomeAssistant, nvml: FakeNvml
+) -> None:
+    nvml.plug(FakeGpu(uuid="GPU-a", unsupported={ENERGY}))
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    assert await hass.async_add_executor_job(collector.read_energy) is None
+    await collector.async_stop()

@@ -55,8 +55,10 @@ class EnergyCounter:
         return self._times[-1] if self._times else None
 
     def add(self, reading: EnergyReading) -> None:
-        """Keep a reading. A counter that fell (a driver reload) or a changed set of GPUs starts
-        the series anew, as the energy across such a change is unknown.
+        """Keep a reading.
+
+        A counter that fell (a driver reload) or a changed set of GPUs starts the series anew,
+        as the energy across such a change is unknown.
         """
         if self._times and reading.at <= self._times[-1]:
             return  # out of order: a slower reading finished after a newer one
