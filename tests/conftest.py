@@ -49,18 +49,24 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
-@pytest.fixture
-def mock_config_entry() -> MockConfigEntry:
-    """Return our config entry with a fixed id, so that snapshots are stable."""
+def our_entry(options: dict[str, Any] | None = None) -> MockConfigEntry:
+    """Return our config entry with a fixed id (so that snapshots are stable) and ``options``."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="AI Performance Monitor",
         unique_id=DOMAIN,
         entry_id=ENTRY_ID,
         data={},
+        options=options or {},
         version=1,
         minor_version=1,
     )
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """Return our config entry, without options."""
+    return our_entry()
 
 
 async def setup_integration(hass: Any, entry: MockConfigEntry) -> None:

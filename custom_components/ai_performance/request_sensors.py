@@ -31,7 +31,7 @@ from .collectors.requests import (
 from .const import SOURCE_REQUESTS
 from .coordinator import AIPerformanceCoordinator
 from .costs import in_currency
-from .engine.requests import WindowStats
+from .engine.requests import Totals, WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
 
@@ -114,14 +114,47 @@ def _share(
 def _tokens(
     key: str, read: Callable[[SubjectStats], int]
 ) -> RequestSensorEntityDescription:
-    """Describe a lifetime token counter."""
+    """Describe a lifetime token counter: unknown until a request reports tokens.
+
+    Most agents without token counts (Ollama, AI Tasks) would otherwise show a false 0.
+    """
     return RequestSensorEntityDescription(
         key=key,
         translation_key=key,
         native_unit_of_measurement=UNIT_TOKENS,
         state_class=SensorStateClass.TOTAL_INCREASING,
         kinds=LLM_KINDS,
-        value_fn=read,
+        value_fn=lambda stats: read(stats) or None,
+    )
+
+
+def _lifetime(
+    key: str, read: Callable[[Totals], float], **kwargs: Any
+) -> RequestSensorEntityDescription:
+    """Describe a lifetime total of an agent's requests (money or energy)."""
+    return RequestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        suggested_display_precision=2,
+        kinds=LLM_KINDS,
+        value_fn=lambda stats: round(read(stats.totals), 6),
+        **kwargs,
+    )
+
+
+def _per_request(
+    key: str, read: Callable[[WindowStats], float | None], precision: int, **kwargs: Any
+) -> RequestSensorEntityDescription:
+    """Describe what one of the last hour's requests took (money or energy)."""
+    return RequestSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=precision,
+        kinds=LLM_KINDS,
+        value_fn=lambda stats: read(_main(stats)),
+        window_fn=read,
+        **kwargs,
     )
 
 
@@ -190,47 +223,30 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         kinds=LLM_KINDS,
         value_fn=lambda stats: stats.totals.satisfaction_percent,
     ),
-    RequestSensorEntityDescription(
-        key="cost",
-        translation_key="cost",
+    _lifetime(
+        "cost",
+        lambda totals: totals.cost,
         device_class=SensorDeviceClass.MONETARY,
         state_class=SensorStateClass.TOTAL,
-        suggested_display_precision=2,
-        kinds=LLM_KINDS,
         priced=True,
-        value_fn=lambda stats: round(stats.totals.cost, 6),
     ),
-    RequestSensorEntityDescription(
-        key="cost_per_request_p50",
-        translation_key="cost_per_request_p50",
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=4,
-        kinds=LLM_KINDS,
-        priced=True,
-        value_fn=lambda stats: _main(stats).cost_p50,
-        window_fn=lambda w: w.cost_p50,
+    _per_request(
+        "cost_per_request_p50", lambda w: w.cost_p50, precision=4, priced=True
     ),
-    RequestSensorEntityDescription(
-        key="gpu_energy",
-        translation_key="gpu_energy",
+    _lifetime(
+        "gpu_energy",
+        lambda totals: totals.energy_wh,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=2,
-        kinds=LLM_KINDS,
         metered=True,
-        value_fn=lambda stats: round(stats.totals.energy_wh, 6),
     ),
-    RequestSensorEntityDescription(
-        key="gpu_energy_per_request",
-        translation_key="gpu_energy_per_request",
+    _per_request(
+        "gpu_energy_per_request",
+        lambda w: w.energy_wh_mean,
+        precision=3,
         native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=3,
-        kinds=LLM_KINDS,
         metered=True,
-        value_fn=lambda stats: _main(stats).energy_wh_mean,
-        window_fn=lambda w: w.energy_wh_mean,
     ),
     RequestSensorEntityDescription(
         key="last_request_latency",

@@ -16,10 +16,9 @@ from custom_components.ai_performance.const import (
     CONF_CURRENCY,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
-    DOMAIN,
 )
 
-from ..conftest import ENTRY_ID
+from ..conftest import our_entry
 from ..llm_agent import DOMAIN as LLM_DOMAIN, MODEL, async_setup_llm_agent
 
 # Turns settle in 10 ms instead of 500 ms, so tests wait little.
@@ -50,15 +49,10 @@ async def llm_agent(hass: HomeAssistant) -> AsyncGenerator[str]:
 @pytest.fixture
 def priced_entry() -> MockConfigEntry:
     """Our config entry with prices for the test LLM's model and a monthly budget."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="AI Performance Monitor",
-        unique_id=DOMAIN,
-        entry_id=ENTRY_ID,
-        data={},
-        options={
+    return our_entry(
+        {
             CONF_CURRENCY: "EUR",
             CONF_PRICES: PRICES,
             CONF_MONTHLY_BUDGET: MONTHLY_BUDGET,
-        },
+        }
     )

@@ -22,6 +22,7 @@ from ..conftest import setup_integration
 from ..llm_agent import AI_TASK_ID, CALL_STATS, MODEL
 from .conftest import MONTHLY_BUDGET, PRICES
 from .test_agents import settle_and_refresh
+from .test_services import record
 
 PRICE = PRICES[MODEL]
 INPUT = sum(s[0] for s in CALL_STATS)
@@ -109,24 +110,15 @@ async def test_a_reported_request_is_priced_by_its_model_ignoring_case(
     hass: HomeAssistant, priced_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, priced_entry)
-    await hass.services.async_call(
-        DOMAIN,
-        "record_request",
-        {
-            "subject": "rag",
-            "duration_ms": 900,
-            "model": MODEL.upper(),
-            "input_tokens": 1_000_000,
-            "output_tokens": 1_000,
-        },
-        blocking=True,
+    await record(
+        hass,
+        subject="rag",
+        duration_ms=900,
+        model=MODEL.upper(),
+        input_tokens=1_000_000,
+        output_tokens=1_000,
     )
-    await hass.services.async_call(
-        DOMAIN,
-        "record_request",
-        {"subject": "rag", "duration_ms": 900, "model": "unpriced", "input_tokens": 5},
-        blocking=True,
-    )
+    await record(hass, subject="rag", duration_ms=900, model="unpriced", input_tokens=5)
     await settle_and_refresh(hass, priced_entry)
 
     expected = PRICE["input"] + 1_000 * PRICE["output"] / 1e6
@@ -144,16 +136,8 @@ async def test_a_new_month_starts_the_monthly_cost_from_zero(
         )
     )
     await setup_integration(hass, priced_entry)
-    await hass.services.async_call(
-        DOMAIN,
-        "record_request",
-        {
-            "subject": "rag",
-            "duration_ms": 900,
-            "model": MODEL,
-            "output_tokens": 500_000,
-        },
-        blocking=True,
+    await record(
+        hass, subject="rag", duration_ms=900, model=MODEL, output_tokens=500_000
     )
     await priced_entry.runtime_data.coordinator.async_refresh()
     overview = f"{priced_entry.entry_id}_overview"
@@ -205,6 +189,10 @@ async def test_ai_task_requests_count_under_the_ai_task_with_its_model(
     assert record.conversation_id == result.conversation_id
     # AI Tasks run outside conversation traces: Home Assistant keeps no token counts for them.
     assert record.input_tokens is None
+    tokens = _state(
+        hass, f"{mock_config_entry.entry_id}_requests_{AI_TASK_ID}_input_tokens"
+    )
+    assert tokens.state == "unknown"  # not a false 0
     # The agent saw no request: the task is not counted twice.
     assert llm_agent not in mock_config_entry.runtime_data.ledger.subjects
 

@@ -17,6 +17,7 @@ from custom_components.ai_performance.engine.requests import RequestRecord
 from ..conftest import setup_integration
 from ..fake_pynvml import ENERGY, FakeGpu, FakeNvml
 from .test_agents import requests_collector, sensor_state, settle_and_refresh
+from .test_services import record
 
 WATTS = 300.0
 
@@ -26,6 +27,14 @@ def fast_readings() -> Generator[None]:
     """Read the counters every 10 ms while requests run, instead of every second."""
     with patch.object(request_energy, "SAMPLE_S", 0.01):
         yield
+
+
+@pytest.fixture
+def steady_gpu(nvml: FakeNvml) -> FakeGpu:
+    """Plug a GPU that draws WATTS all the time."""
+    gpu = FakeGpu(uuid="GPU-a", steady_watts=WATTS)
+    nvml.plug(gpu)
+    return gpu
 
 
 async def _settled(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -46,13 +55,12 @@ def _records(entry: MockConfigEntry, subject: str) -> list[RequestRecord]:
     return list(entry.runtime_data.ledger.subjects[subject].log.recent)
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_a_request_gets_the_energy_the_gpu_used_while_it_ran(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     llm_agent: str,
-    nvml: FakeNvml,
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
     await setup_integration(hass, mock_config_entry)
 
     await conversation.async_converse(
@@ -71,13 +79,12 @@ async def test_a_request_gets_the_energy_the_gpu_used_while_it_ran(
     ) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_concurrent_requests_share_the_energy_of_the_time_they_overlap(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     llm_agent: str,
-    nvml: FakeNvml,
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
     await setup_integration(hass, mock_config_entry)
 
     await asyncio.gather(
@@ -96,46 +103,41 @@ async def test_concurrent_requests_share_the_energy_of_the_time_they_overlap(
     assert all(r.start < min(o.end for o in records) for r in records)  # they overlap
     # Together they used what the GPU used while any ran; none was charged for the others.
     assert sum(r.energy_wh or 0 for r in records) == pytest.approx(_wh(union), rel=0.01)
-    for record in records:
-        assert record.energy_wh is not None
-        assert record.energy_wh < _wh(record.end - record.start)
+    for request in records:
+        assert request.energy_wh is not None
+        assert request.energy_wh < _wh(request.end - request.start)
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_a_reported_request_gets_its_energy_too(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, nvml: FakeNvml
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
     await setup_integration(hass, mock_config_entry)
     await asyncio.sleep(
         0.3
     )  # the request reported below started after the first reading
 
-    await hass.services.async_call(
-        DOMAIN, "record_request", {"subject": "rag", "duration_ms": 200}, blocking=True
-    )
+    await record(hass, subject="rag", duration_ms=200)
     await _settled(hass, mock_config_entry)
 
-    (record,) = _records(mock_config_entry, "rag")
-    assert record.energy_wh == pytest.approx(_wh(0.2), rel=0.01)
+    (request,) = _records(mock_config_entry, "rag")
+    assert request.energy_wh == pytest.approx(_wh(0.2), rel=0.01)
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_a_request_older_than_the_readings_gets_no_energy(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, nvml: FakeNvml
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
     await setup_integration(hass, mock_config_entry)
 
     # It started a minute before the integration took its first reading.
-    await hass.services.async_call(
-        DOMAIN,
-        "record_request",
-        {"subject": "rag", "duration_ms": 60_000},
-        blocking=True,
-    )
+    await record(hass, subject="rag", duration_ms=60_000)
     await _settled(hass, mock_config_entry)
 
-    (record,) = _records(mock_config_entry, "rag")
-    assert record.energy_wh is None
+    (request,) = _records(mock_config_entry, "rag")
+    assert request.energy_wh is None
     assert float(sensor_state(hass, "rag", "gpu_energy")) == 0
 
 
@@ -154,9 +156,7 @@ async def test_without_an_energy_counter_there_are_no_energy_sensors(
     await setup_integration(hass, mock_config_entry)
     reads_before = nvml.calls.count(ENERGY)
 
-    await hass.services.async_call(
-        DOMAIN, "record_request", {"subject": "rag", "duration_ms": 10}, blocking=True
-    )
+    await record(hass, subject="rag", duration_ms=10)
     await settle_and_refresh(hass, mock_config_entry)
 
     assert not requests_collector(mock_config_entry).energy.available
@@ -167,14 +167,14 @@ async def test_without_an_energy_counter_there_are_no_energy_sensors(
     assert nvml.calls.count(ENERGY) == reads_before  # nothing is read per request
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_no_counter_is_read_while_no_request_runs(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, nvml: FakeNvml
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    nvml: FakeNvml,
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
     await setup_integration(hass, mock_config_entry)
-    await hass.services.async_call(
-        DOMAIN, "record_request", {"subject": "rag", "duration_ms": 10}, blocking=True
-    )
+    await record(hass, subject="rag", duration_ms=10)
     await _settled(hass, mock_config_entry)
     settled_reads = nvml.calls.count(ENERGY)
 

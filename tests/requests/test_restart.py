@@ -17,6 +17,7 @@ from ..conftest import ENTRY_ID, setup_integration
 from ..llm_agent import MODEL
 from .conftest import PRICES
 from .test_agents import sensor_state, settle_and_refresh
+from .test_services import record
 
 # Ten output tokens of the priced model, three times.
 COST = 3 * 10 * PRICES[MODEL]["output"] / 1e6
@@ -29,16 +30,8 @@ async def test_totals_survive_a_restart(
 ) -> None:
     await setup_integration(hass, priced_entry)
     for duration in (100, 200, 300):
-        await hass.services.async_call(
-            DOMAIN,
-            "record_request",
-            {
-                "subject": "rag",
-                "duration_ms": duration,
-                "output_tokens": 10,
-                "model": MODEL,
-            },
-            blocking=True,
+        await record(
+            hass, subject="rag", duration_ms=duration, output_tokens=10, model=MODEL
         )
     # Stopping flushes the debounced save.
     await hass.async_stop(force=True)
@@ -64,12 +57,7 @@ async def test_totals_survive_a_restart(
         month_cost = restarted.states.get("sensor.ai_performance_cost_this_month")
         assert month_cost is not None
         assert float(month_cost.state) == pytest.approx(COST)
-        await restarted.services.async_call(
-            DOMAIN,
-            "record_request",
-            {"subject": "rag", "duration_ms": 50},
-            blocking=True,
-        )
+        await record(restarted, subject="rag", duration_ms=50)
         await settle_and_refresh(restarted, entry)
         assert sensor_state(restarted, "rag", "requests") == "4"
         await restarted.config_entries.async_unload(entry.entry_id)
