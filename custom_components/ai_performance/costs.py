@@ -6,15 +6,14 @@ current LLM integration keeps it (``chat_model``: OpenAI, Anthropic, Google; ``m
 OpenRouter), or from its config entry's options in older integrations.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 import sys
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.entity import EntityDescription
 
 from .const import CONF_CURRENCY, CONF_MONTHLY_BUDGET, CONF_PRICES
 from .engine.cost import ModelPrice, parse_price_table
@@ -47,11 +46,25 @@ def cost_settings(hass: HomeAssistant, options: Mapping[str, Any]) -> CostSettin
     )
 
 
-def in_currency[DescriptionT: EntityDescription](
-    description: DescriptionT, settings: CostSettings
-) -> DescriptionT:
-    """Return a money sensor's description with the configured currency as its unit."""
-    return replace(description, native_unit_of_measurement=settings.currency)  # type: ignore[call-arg]
+class PricedDescription(Protocol):
+    """An entity description that says whether it shows money."""
+
+    @property
+    def priced(self) -> bool:
+        """Return True for a money sensor."""
+
+
+def with_costs[DescriptionT: PricedDescription](
+    descriptions: Iterable[DescriptionT], settings: CostSettings
+) -> list[DescriptionT]:
+    """Return the descriptions to use: money ones only with a price table, in its currency."""
+    return [
+        replace(description, native_unit_of_measurement=settings.currency)  # type: ignore[type-var]
+        if description.priced
+        else description
+        for description in descriptions
+        if settings.priced or not description.priced
+    ]
 
 
 def agent_model(hass: HomeAssistant, entity_id: str) -> str | None:

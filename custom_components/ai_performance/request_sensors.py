@@ -30,7 +30,7 @@ from .collectors.requests import (
 )
 from .const import SOURCE_REQUESTS
 from .coordinator import AIPerformanceCoordinator
-from .costs import in_currency
+from .costs import with_costs
 from .engine.requests import Totals, WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
@@ -338,10 +338,9 @@ def request_sensors(
         return []
     costs = coordinator.config_entry.runtime_data.costs
     descriptions = [
-        in_currency(description, costs) if description.priced else description
-        for description in REQUEST_SENSORS
-        if (costs.priced or not description.priced)
-        and (sample.energy_measured or not description.metered)
+        description
+        for description in with_costs(REQUEST_SENSORS, costs)
+        if sample.energy_measured or not description.metered
     ]
     return [
         RequestSensor(coordinator, description, stats)

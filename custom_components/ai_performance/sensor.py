@@ -62,7 +62,7 @@ from .const import (
     SUBJECT_OVERVIEW,
 )
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
-from .costs import in_currency
+from .costs import with_costs
 from .engine.gpu import PERFORMANCE_STATES, THROTTLE_STATES, main_throttle_reason
 from .engine.snapshot import Snapshot
 from .entity import (
@@ -730,11 +730,7 @@ async def async_setup_entry(
     """Add the overview, host and request sensors, and the sensors each GPU supports."""
     coordinator = entry.runtime_data.coordinator
     costs = entry.runtime_data.costs
-    overview = [
-        in_currency(description, costs) if description.priced else description
-        for description in OVERVIEW_SENSORS
-        if costs.priced or not description.priced
-    ]
+    overview = with_costs(OVERVIEW_SENSORS, costs)
     if costs.priced and costs.monthly_budget:
         overview.append(monthly_budget_used(costs.monthly_budget))
     entities: list[SensorEntity] = [
