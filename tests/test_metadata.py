@@ -8,12 +8,26 @@ import struct
 from typing import Any
 
 import homeassistant
+from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.const import __version__ as ha_version
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.ai_performance import PLATFORMS
+from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
+from custom_components.ai_performance.server_entities import (
+    LOADED,
+    METRICS_SENSORS,
+    MODEL_SENSORS,
+    OLLAMA_SENSORS,
+    REACHABLE,
+    SERVED_MODELS,
+)
+from custom_components.ai_performance.server_flow import (
+    COMMON_ERRORS,
+    SERVER_SUBENTRY_FLOWS,
+)
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.engine.cost import PriceProblem
@@ -76,6 +90,15 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
             ):
                 found.setdefault(platform.value, []).extend(value)
     found["sensor"].extend(REQUEST_SENSORS)
+    found["sensor"].extend(
+        (*OLLAMA_SENSORS, *MODEL_SENSORS, *METRICS_SENSORS, SERVED_MODELS)
+    )
+    found["sensor"].extend(
+        SensorEntityDescription(key=q.key, translation_key=q.translation_key)
+        for queries in PRESETS.values()
+        for q in queries
+    )
+    found.setdefault("binary_sensor", []).extend((REACHABLE, LOADED))
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.
     found["sensor"].extend(
@@ -97,7 +120,20 @@ def _used_translation_keys() -> set[str]:
         used.add(f"device.{device['translation_key']}")
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
+    used |= _subentry_translation_keys()
     return used
+
+
+def _subentry_translation_keys() -> set[str]:
+    """The steps, errors and abort of each model server's subentry flow."""
+    keys = set()
+    for kind, flow in SERVER_SUBENTRY_FLOWS.items():
+        section = f"config_subentries.{kind}"
+        for step in ("user", "reconfigure"):
+            keys |= {f"{section}.step.{step}", f"{section}.initiate_flow.{step}"}
+        keys |= {f"{section}.error.{e}" for e in COMMON_ERRORS | flow.own_errors}
+        keys.add(f"{section}.abort.already_configured")
+    return keys
 
 
 # --- our files ---------------------------------------------------------------------------------

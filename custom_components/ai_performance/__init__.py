@@ -7,6 +7,8 @@ from homeassistant.helpers.typing import ConfigType
 
 from .collectors import build_collectors
 from .collectors.base import Needs
+from .collectors.servers.base import model_subject
+from .collectors.servers.ollama import OllamaCollector
 from .const import DOMAIN, SOURCE_GPU, SOURCE_REQUESTS
 from .coordinator import (
     AIPerformanceConfigEntry,
@@ -14,8 +16,14 @@ from .coordinator import (
     AIPerformanceData,
 )
 from .costs import cost_settings
-from .entity import async_remove_stale_devices, current_subjects, device_identifier
+from .entity import (
+    async_remove_stale_devices,
+    current_subjects,
+    device_identifier,
+    server_collectors,
+)
 from .ledger import RequestLedger
+from .repairs import async_clear_removed_servers
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -49,7 +57,14 @@ async def async_setup_entry(
     # The entities have subscribed to what they show: from now on read nothing else.
     needs.narrow()
     _async_track_stale_devices(hass, entry, coordinator)
+    async_clear_removed_servers(hass, set(entry.subentries))
+    # Options and model servers (subentries) added, changed or removed: start afresh.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: AIPerformanceConfigEntry) -> None:
+    hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 @callback
@@ -83,7 +98,15 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: AIPerformanceConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Let the user delete a device whose subject is gone; current ones would come back."""
-    subjects = current_subjects(entry.runtime_data.coordinator)
+    coordinator = entry.runtime_data.coordinator
+    # A model that is not loaded now can go; it comes back when it is loaded again.
+    for collector in server_collectors(coordinator):
+        if isinstance(collector, OllamaCollector):
+            for model in collector.known_models:
+                subject = model_subject(collector.settings.subentry_id, model)
+                if device_identifier(entry.entry_id, subject) in device.identifiers:
+                    return collector.forget(model)
+    subjects = current_subjects(coordinator)
     return not any(
         device_identifier(entry.entry_id, subject) in device.identifiers
         for subject in subjects

@@ -21,6 +21,11 @@ from .entity import (
     async_add_entities_removing_stale,
     current_gpus,
 )
+from .server_entities import (
+    async_add_new_models,
+    model_binary_sensors,
+    server_binary_sensors,
+)
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -54,7 +59,7 @@ async def async_setup_entry(
     entry: AIPerformanceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors each GPU supports."""
+    """Add the binary sensors each GPU supports, and those of each model server."""
     coordinator = entry.runtime_data.coordinator
     entities = [
         GpuBinarySensor(coordinator, description, gpu)
@@ -63,7 +68,14 @@ async def async_setup_entry(
         if description.field in gpu.supported
     ]
     async_add_entities_removing_stale(
-        hass, entry, BINARY_SENSOR_DOMAIN, entities, async_add_entities
+        hass,
+        entry,
+        BINARY_SENSOR_DOMAIN,
+        {None: entities, **server_binary_sensors(coordinator)},
+        async_add_entities,
+    )
+    entry.async_on_unload(
+        async_add_new_models(coordinator, async_add_entities, model_binary_sensors)
     )
 
 

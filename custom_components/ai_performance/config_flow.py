@@ -3,9 +3,11 @@
 from typing import Any
 
 from homeassistant.config_entries import (
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.generated.currencies import ACTIVE_CURRENCIES
@@ -26,6 +28,7 @@ from .collectors.host import HostCollector
 from .const import CONF_CURRENCY, CONF_DISKS, CONF_MONTHLY_BUDGET, CONF_PRICES, DOMAIN
 from .coordinator import AIPerformanceConfigEntry
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
+from .server_flow import SERVER_SUBENTRY_FLOWS
 
 TITLE = "AI Performance Monitor"
 
@@ -43,6 +46,15 @@ class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> AIPerformanceOptionsFlow:
         """Return the options flow."""
         return AIPerformanceOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls,
+        config_entry: ConfigEntry,  # noqa: ARG003 - Home Assistant's signature
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Return the model servers that can be added."""
+        return dict(SERVER_SUBENTRY_FLOWS)
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -86,8 +98,8 @@ def _unreadable(paths: list[str]) -> list[str]:
     return unreadable
 
 
-class AIPerformanceOptionsFlow(OptionsFlowWithReload):
-    """Disks to report, and what AI requests cost."""
+class AIPerformanceOptionsFlow(OptionsFlow):
+    """Disks to report, and what AI requests cost (the entry reloads on every change)."""
 
     async def async_step_init(
         self,

@@ -26,3 +26,24 @@ CONF_DISKS: Final = "disks"
 CONF_CURRENCY: Final = "currency"
 CONF_PRICES: Final = "prices"
 CONF_MONTHLY_BUDGET: Final = "monthly_budget"
+
+# Model servers: config subentry types and their settings.
+SUBENTRY_OLLAMA: Final = "ollama"
+SUBENTRY_OPENAI_COMPATIBLE: Final = "openai_compatible"
+SUBENTRY_PROMETHEUS: Final = "prometheus"
+SERVER_SUBENTRY_TYPES: Final = (
+    SUBENTRY_OLLAMA,
+    SUBENTRY_OPENAI_COMPATIBLE,
+    SUBENTRY_PROMETHEUS,
+)
+CONF_OUTAGE_MINUTES: Final = "outage_minutes"
+CONF_SERVER_KIND: Final = "server_kind"
+CONF_PROBE_MODEL: Final = "probe_model"
+CONF_PROBE_MINUTES: Final = "probe_minutes"
+CONF_PRESETS: Final = "presets"
+CONF_QUERIES: Final = "queries"
+CONF_QUERY: Final = "query"
+DEFAULT_SERVER_INTERVAL_S: Final = 30
+MIN_SERVER_INTERVAL_S: Final = 30
+MAX_SERVER_INTERVAL_S: Final = 3600
+DEFAULT_OUTAGE_MINUTES: Final = 15

@@ -1,7 +1,7 @@
 """Base entity and devices: one device per monitored subject, values read from the Snapshot."""
 
-from collections.abc import Iterable, Sequence
-from typing import Final, override
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -10,18 +10,15 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .collectors.base import Need
+from .collectors.base import Need, device_identifier
 from .collectors.gpu import GpuInfo, GpuReading, GpuSample
 from .collectors.requests import RequestsSample, SubjectStats
-from .const import DOMAIN, SOURCE_GPU, SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .collectors.servers.base import ServerCollector, model_subject, server_subject
+from .collectors.servers.ollama import OllamaCollector
+from .const import SOURCE_GPU, SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import bytes_to_gib
 from .ledger import SubjectKind
-
-
-def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
-    """Return the device registry identifier of ``subject``."""
-    return (DOMAIN, f"{entry_id}_{subject}")
 
 
 def gpu_subject(uuid: str) -> str:
@@ -39,6 +36,7 @@ _REQUEST_DEVICE_MODELS: Final = {
     SubjectKind.AI_TASK: "AI Task",
     SubjectKind.PIPELINE: "Assist pipeline",
     SubjectKind.EXTERNAL: "Reported requests",
+    SubjectKind.PROBE: "Model server probe",
 }
 
 
@@ -172,20 +170,22 @@ def async_add_entities_removing_stale(
     hass: HomeAssistant,
     entry: AIPerformanceConfigEntry,
     domain: str,
-    entities: Sequence[Entity],
+    entities: Mapping[str | None, Sequence[Entity]],
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a platform's entities, first removing its registry entries that are not among them.
 
-    Entities of a disk removed in the options, or of a GPU that is gone, would otherwise stay
+    ``entities`` are grouped by config subentry (None: the entry itself). Entities of a disk
+    removed in the options, of a GPU that is gone or of a server removed would otherwise stay
     behind as "no longer provided".
     """
     registry = er.async_get(hass)
-    kept = {entity.unique_id for entity in entities}
+    kept = {entity.unique_id for group in entities.values() for entity in group}
     for entry_entity in er.async_entries_for_config_entry(registry, entry.entry_id):
         if entry_entity.domain == domain and entry_entity.unique_id not in kept:
             registry.async_remove(entry_entity.entity_id)
-    async_add_entities(entities)
+    for subentry_id, group in entities.items():
+        async_add_entities(group, config_subentry_id=subentry_id)
 
 
 @callback
@@ -210,4 +210,28 @@ def current_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
         SUBJECT_HOST,
         *(gpu_subject(gpu.uuid) for gpu in current_gpus(coordinator)),
         *(request_subject(key) for key in (requests.subjects if requests else ())),
+        *server_subjects(coordinator),
     }
+
+
+def server_collectors(
+    coordinator: AIPerformanceCoordinator,
+) -> list[ServerCollector[Any]]:
+    """Return the collectors of the configured model servers."""
+    return [c for c in coordinator.collectors if isinstance(c, ServerCollector)]
+
+
+def server_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
+    """Return the subjects of every server and of every model a server remembers.
+
+    Read from the collectors, not the snapshot: a server that is down keeps its devices.
+    """
+    subjects: set[str] = set()
+    for collector in server_collectors(coordinator):
+        subentry_id = collector.settings.subentry_id
+        subjects.add(server_subject(subentry_id))
+        if isinstance(collector, OllamaCollector):
+            subjects.update(
+                model_subject(subentry_id, m) for m in collector.known_models
+            )
+    return subjects

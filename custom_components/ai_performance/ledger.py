@@ -36,12 +36,15 @@ class SubjectKind(StrEnum):
     AI_TASK = "ai_task"
     PIPELINE = "pipeline"
     EXTERNAL = "external"
+    # A model server's synthetic requests: measured like the others, never counted as use.
+    PROBE = "probe"
 
 
 _KIND_OF_SOURCE: Final = {
     RequestSource.ASSIST: SubjectKind.PIPELINE,
     RequestSource.AGENT: SubjectKind.AGENT,
     RequestSource.AI_TASK: SubjectKind.AI_TASK,
+    RequestSource.PROBE: SubjectKind.PROBE,
 }
 
 

@@ -48,6 +48,9 @@ ATTR_ERRORS_BY_CODE: Final = "errors_by_code"
 ATTR_REQUEST: Final = "request"
 
 LLM_KINDS: Final = AGENT_LEVEL_KINDS
+# Subjects whose requests run a model we can time (an agent's, or a server's probe).
+MODEL_KINDS: Final = LLM_KINDS | {SubjectKind.PROBE}
+PROBE_KINDS: Final = frozenset({SubjectKind.PROBE})
 ALL_KINDS: Final = frozenset(SubjectKind)
 
 
@@ -123,7 +126,7 @@ def _tokens(
         translation_key=key,
         native_unit_of_measurement=UNIT_TOKENS,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        kinds=LLM_KINDS,
+        kinds=MODEL_KINDS,
         value_fn=lambda stats: read(stats) or None,
     )
 
@@ -207,7 +210,7 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         native_unit_of_measurement=UNIT_TOKENS_PER_SECOND,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        kinds=LLM_KINDS,
+        kinds=MODEL_KINDS,
         value_fn=lambda stats: _main(stats).output_tokens_per_s,
         window_fn=lambda w: w.output_tokens_per_s,
     ),
@@ -247,6 +250,23 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         precision=3,
         native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
         metered=True,
+    ),
+    RequestSensorEntityDescription(
+        key="cold_starts",
+        translation_key="cold_starts",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        kinds=PROBE_KINDS,
+        value_fn=lambda stats: stats.totals.cold_starts,
+    ),
+    RequestSensorEntityDescription(
+        key="cold_start_delay",
+        translation_key="cold_start_delay",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        kinds=PROBE_KINDS,
+        value_fn=lambda stats: stats.totals.cold_start_mean_ms,
     ),
     RequestSensorEntityDescription(
         key="last_request_latency",

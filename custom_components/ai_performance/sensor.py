@@ -79,6 +79,7 @@ from .request_sensors import (
     async_add_new_subjects,
     request_sensors,
 )
+from .server_entities import async_add_new_models, model_sensors, server_sensors
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -727,7 +728,7 @@ async def async_setup_entry(
     entry: AIPerformanceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the overview, host and request sensors, and the sensors each GPU supports."""
+    """Add the overview, host, request and server sensors, and those each GPU supports."""
     coordinator = entry.runtime_data.coordinator
     costs = entry.runtime_data.costs
     overview = with_costs(OVERVIEW_SENSORS, costs)
@@ -752,9 +753,16 @@ async def async_setup_entry(
     )
     entities.extend(request_sensors(coordinator))
     async_add_entities_removing_stale(
-        hass, entry, SENSOR_DOMAIN, entities, async_add_entities
+        hass,
+        entry,
+        SENSOR_DOMAIN,
+        {None: entities, **server_sensors(coordinator)},
+        async_add_entities,
     )
     entry.async_on_unload(async_add_new_subjects(coordinator, async_add_entities))
+    entry.async_on_unload(
+        async_add_new_models(coordinator, async_add_entities, model_sensors)
+    )
 
 
 class OverviewSensor(AIPerformanceEntity, SensorEntity):

@@ -11,6 +11,7 @@ from .base import Collector, Needs
 from .gpu import GpuCollector
 from .host import HostCollector
 from .requests import RequestsCollector
+from .servers import build_server_collectors
 
 
 def build_collectors(
@@ -19,9 +20,10 @@ def build_collectors(
     """Return one collector per enabled source: the single place where sources are listed."""
     gpu = GpuCollector(hass, needs)
     # Started in this order (and stopped in reverse): the GPUs are known before requests are
-    # metered, and metering stops before NVML shuts down.
+    # metered, metering stops before NVML shuts down, and the ledger is loaded before probes.
     return [
         HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
         gpu,
         RequestsCollector(hass, ledger, gpu.read_energy),
+        *build_server_collectors(hass, entry, ledger),
     ]

@@ -7,6 +7,13 @@ from typing import NamedTuple, Protocol
 from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
+from ..const import DOMAIN
+
+
+def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
+    """Return the device registry identifier of ``subject`` (the overview, a GPU, ...)."""
+    return (DOMAIN, f"{entry_id}_{subject}")
+
 
 class CollectorNotReady(ConfigEntryNotReady):
     """Raised by ``async_start`` when the source cannot start yet; setup is retried later.

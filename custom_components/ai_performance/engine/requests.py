@@ -29,6 +29,13 @@ MAX_DURATION_MS: Final = 86_400_000.0
 MAX_TOKENS: Final = 10_000_000
 
 LOCAL_AGENT: Final = "conversation.home_assistant"
+# A request whose model load took at least this share of its time was a cold start.
+COLD_START_SHARE: Final = 0.5
+
+
+def is_cold_start(load_ms: float | None, duration_ms: float) -> bool:
+    """Return True when loading the model took most of a request's time."""
+    return load_ms is not None and 0 < COLD_START_SHARE * duration_ms <= load_ms
 
 
 class RequestSource(StrEnum):
@@ -63,6 +70,8 @@ class RequestRecord:
     agent_id: str | None = None
     conversation_id: str | None = None
     ttft_ms: float | None = None
+    # Model servers that say so (Ollama): how long loading the model took.
+    load_ms: float | None = None
     # Assist pipelines only: speech-to-text, agent, and end of speech to start of the answer.
     stt_ms: float | None = None
     agent_ms: float | None = None
@@ -88,6 +97,11 @@ class RequestRecord:
         if self.processed_locally:
             return Complexity.SIMPLE
         return Complexity.COMPLEX if self.tool_calls else Complexity.MODERATE
+
+    @property
+    def cold_start(self) -> bool:
+        """Return True when the request waited mostly for its model to load."""
+        return is_cold_start(self.load_ms, self.duration_ms)
 
     def as_log_dict(self) -> dict[str, Any]:
         """Return the record as the JSON object of its DEBUG log line (unknown fields left out)."""
@@ -144,6 +158,8 @@ class Totals:
     tool_failures: int = 0
     cost: float = 0.0
     energy_wh: float = 0.0
+    cold_starts: int = 0
+    cold_start_ms: float = 0.0
     ratings_up: int = 0
     ratings_down: int = 0
 
@@ -158,6 +174,16 @@ class Totals:
         self.tool_failures += record.tool_failures
         self.cost += record.cost or 0.0
         self.energy_wh += record.energy_wh or 0.0
+        if record.cold_start:
+            self.cold_starts += 1
+            self.cold_start_ms += record.load_ms or 0.0
+
+    @property
+    def cold_start_mean_ms(self) -> float | None:
+        """Return how long the model took to load in a cold start, on average."""
+        if not self.cold_starts:
+            return None
+        return round(self.cold_start_ms / self.cold_starts, 1)
 
     @property
     def satisfaction_percent(self) -> float | None:

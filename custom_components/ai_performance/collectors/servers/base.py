@@ -1,0 +1,182 @@
+"""What every model-server source shares: its settings, its own poll interval, outage repairs.
+
+Each server is a config subentry and one collector keyed ``server:<subentry id>``. The
+coordinator ticks every 30 s; a server with a longer interval answers the ticks in between
+from its last poll (or its last error). A poll is bounded by its own timeout, shorter than the
+coordinator's cut-off, so a slow server is recorded as down here rather than cut off there.
+"""
+
+from abc import abstractmethod
+import asyncio
+from dataclasses import dataclass
+import time
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_SCAN_INTERVAL,
+    CONF_URL,
+    CONF_VERIFY_SSL,
+)
+from homeassistant.core import HomeAssistant
+
+from ...const import (
+    CONF_OUTAGE_MINUTES,
+    DEFAULT_COLLECT_TIMEOUT,
+    DEFAULT_OUTAGE_MINUTES,
+    DEFAULT_SERVER_INTERVAL_S,
+)
+from ...repairs import async_clear_server_unreachable, async_raise_server_unreachable
+from .client import ServerClient, ServerError, ServerProblem
+
+# A poll (all of its requests together) gives up after this long: within the coordinator's
+# cut-off, so the outage is seen and recorded here.
+POLL_TIMEOUT_S: Final = DEFAULT_COLLECT_TIMEOUT - 2
+# Ticks come every 30 s give or take scheduling: poll when at most this early.
+INTERVAL_SLACK_S: Final = 2.0
+
+
+def server_source(subentry_id: str) -> str:
+    """Return the collector key of the server of config subentry ``subentry_id``."""
+    return f"server:{subentry_id}"
+
+
+def server_subject(subentry_id: str) -> str:
+    """Return the device subject of a server."""
+    return f"server_{subentry_id}"
+
+
+def model_subject(subentry_id: str, model: str) -> str:
+    """Return the device subject of one model on a server."""
+    return f"{server_subject(subentry_id)}_model_{model}"
+
+
+def probe_subject(subentry_id: str, model: str) -> str:
+    """Return the requests subject under which a server's probes of ``model`` are counted."""
+    return f"probe_{subentry_id}_{model}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """One server's subentry, read once at setup."""
+
+    subentry_id: str
+    subentry_type: str
+    title: str
+    url: str
+    api_key: str | None
+    verify_ssl: bool
+    interval_s: float
+    # 0: never raise a repair issue.
+    outage_s: float
+    data: dict[str, Any]
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> ServerSettings:
+        """Read the settings of a server subentry."""
+        data = dict(subentry.data)
+        return cls(
+            subentry_id=subentry.subentry_id,
+            subentry_type=subentry.subentry_type,
+            title=subentry.title,
+            url=data[CONF_URL],
+            api_key=data.get(CONF_API_KEY) or None,
+            verify_ssl=data.get(CONF_VERIFY_SSL, True),
+            interval_s=float(data.get(CONF_SCAN_INTERVAL, DEFAULT_SERVER_INTERVAL_S)),
+            outage_s=60.0 * data.get(CONF_OUTAGE_MINUTES, DEFAULT_OUTAGE_MINUTES),
+            data=data,
+        )
+
+    def client(self, hass: HomeAssistant) -> ServerClient:
+        """Return a client for this server."""
+        return ServerClient(
+            hass,
+            self.url,
+            api_key=self.api_key,
+            verify_ssl=self.verify_ssl,
+            timeout=POLL_TIMEOUT_S,
+        )
+
+
+class ServerCollector[SampleT]:
+    """Polls one server at its own interval and raises a repair issue after a long outage."""
+
+    timeout = DEFAULT_COLLECT_TIMEOUT
+
+    def __init__(
+        self, hass: HomeAssistant, entry_id: str, settings: ServerSettings
+    ) -> None:
+        """Prepare polling the server of ``settings``."""
+        self.hass = hass
+        self.entry_id = entry_id
+        self.settings = settings
+        self.key = server_source(settings.subentry_id)
+        self.client = settings.client(hass)
+        self._sample: SampleT | None = None
+        self._error: ServerError | None = None
+        self._next_poll = 0.0
+        self._failing_since: float | None = None
+        # An issue may be left from before a restart: the first good poll clears it.
+        self._issue_raised = True
+
+    async def async_start(self) -> None:
+        """Nothing to open: the shared HTTP session is Home Assistant's."""
+
+    async def async_stop(self) -> None:
+        """Nothing to close."""
+
+    @abstractmethod
+    async def _async_poll(self) -> SampleT:
+        """Read the server once; raise ServerError (or ValueError for a bad payload)."""
+
+    async def async_collect(self) -> SampleT:
+        """Return the latest sample, polling when the server's interval has passed."""
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + self.settings.interval_s - INTERVAL_SLACK_S
+            await self._async_poll_once()
+        if self._error is not None or self._sample is None:
+            raise self._error or ServerError(ServerProblem.CANNOT_CONNECT, "not polled")
+        return self._sample
+
+    async def _async_poll_once(self) -> None:
+        try:
+            async with asyncio.timeout(POLL_TIMEOUT_S):
+                self._sample = await self._async_poll()
+        except ServerError as err:
+            self._error = err
+        except TimeoutError:
+            self._error = ServerError(
+                ServerProblem.TIMEOUT, f"no answer within {POLL_TIMEOUT_S:g} s"
+            )
+        except ValueError as err:
+            self._error = ServerError(ServerProblem.MALFORMED, str(err))
+        else:
+            self._error = None
+        self._track_outage()
+
+    def _track_outage(self) -> None:
+        """Raise the repair issue once an outage lasts; clear it when the server is back."""
+        if self._error is None:
+            self._failing_since = None
+            if self._issue_raised:
+                self._issue_raised = False
+                async_clear_server_unreachable(self.hass, self.settings.subentry_id)
+            return
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        outage = now - self._failing_since
+        if self.settings.outage_s and outage >= self.settings.outage_s:
+            self._issue_raised = True
+            async_raise_server_unreachable(
+                self.hass,
+                self.entry_id,
+                self.settings.subentry_id,
+                {
+                    "server": self.settings.title,
+                    "minutes": str(round(outage / 60)),
+                    "error": str(self._error),
+                },
+            )

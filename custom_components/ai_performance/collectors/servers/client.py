@@ -1,0 +1,169 @@
+"""HTTP to model servers: bounded in time and size, with errors that name no secret.
+
+Every request goes through Home Assistant's shared aiohttp session. A body is read in chunks and
+given up as soon as it passes its cap, so a huge or endless answer costs at most the cap. Error
+messages name the path only: never the host's credentials or the API key.
+"""
+
+import asyncio
+from enum import StrEnum
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util.json import json_loads
+
+# Caps on what one answer may be (a vLLM exposition is ~30 kB, an /api/ps answer ~2 kB).
+MAX_METRICS_BYTES: Final = 4 * 1024 * 1024
+MAX_JSON_BYTES: Final = 1024 * 1024
+CHUNK_BYTES: Final = 64 * 1024
+
+
+class ServerProblem(StrEnum):
+    """Why a server could not be read; the values are translation keys."""
+
+    CANNOT_CONNECT = "cannot_connect"
+    INVALID_AUTH = "invalid_auth"
+    TIMEOUT = "timeout"
+    BAD_STATUS = "bad_status"
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+
+
+class ServerError(Exception):
+    """A server could not be read; ``str()`` is safe to log (no URL, no key)."""
+
+    def __init__(self, problem: ServerProblem, detail: str) -> None:
+        """Describe the problem."""
+        super().__init__(detail)
+        self.problem = problem
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without user name and password, for logs and device pages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
+
+
+class ServerClient:
+    """Reads one server's endpoints."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        url: str,
+        *,
+        api_key: str | None = None,
+        verify_ssl: bool = True,
+        timeout: float = 8.0,
+    ) -> None:
+        """Prepare requests to the server at ``url``."""
+        self._session = async_get_clientsession(hass, verify_ssl=verify_ssl)
+        self._base = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeout = timeout
+
+    async def get_text(self, path: str, max_bytes: int = MAX_METRICS_BYTES) -> str:
+        """Return the body of ``GET path`` as text."""
+        body = await self._request("GET", path, max_bytes, self.timeout)
+        try:
+            return body.decode()
+        except UnicodeDecodeError:
+            raise ServerError(ServerProblem.MALFORMED, f"{path}: not UTF-8") from None
+
+    async def get_json(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        max_bytes: int = MAX_JSON_BYTES,
+        body_statuses: tuple[int, ...] = (),
+    ) -> Any:
+        """Return the JSON body of ``GET path`` (also for error ``body_statuses``)."""
+        body = await self._request(
+            "GET",
+            path,
+            max_bytes,
+            self.timeout,
+            params=params,
+            body_statuses=body_statuses,
+        )
+        return _json(path, body)
+
+    async def post_json(
+        self, path: str, payload: dict[str, Any], seconds: float
+    ) -> Any:
+        """Return the JSON body of ``POST path`` with a JSON ``payload``."""
+        body = await self._request(
+            "POST", path, MAX_JSON_BYTES, seconds, payload=payload
+        )
+        return _json(path, body)
+
+    async def _request(  # noqa: PLR0913 - the options of one HTTP call
+        self,
+        method: str,
+        path: str,
+        max_bytes: int,
+        seconds: float,
+        *,
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+        body_statuses: tuple[int, ...] = (),
+    ) -> bytes:
+        url = f"{self._base}/{path.lstrip('/')}"
+        try:
+            async with asyncio.timeout(seconds):
+                async with self._session.request(
+                    method, url, params=params, json=payload, headers=self._headers
+                ) as response:
+                    if response.status in (401, 403):
+                        raise ServerError(
+                            ServerProblem.INVALID_AUTH,
+                            f"{path}: HTTP {response.status}",
+                        )
+                    if response.status >= 400 and response.status not in body_statuses:
+                        raise ServerError(
+                            ServerProblem.BAD_STATUS, f"{path}: HTTP {response.status}"
+                        )
+                    return await _read_capped(response, path, max_bytes)
+        except TimeoutError:
+            raise ServerError(
+                ServerProblem.TIMEOUT, f"{path}: no answer within {seconds:g} s"
+            ) from None
+        except aiohttp.ClientError as err:
+            # The exception's text may hold the URL with its credentials: give its type only.
+            raise ServerError(
+                ServerProblem.CANNOT_CONNECT, f"{path}: {type(err).__name__}"
+            ) from None
+
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, path: str, max_bytes: int
+) -> bytes:
+    """Read the body, giving up once it passes ``max_bytes``."""
+    too_large = ServerError(
+        ServerProblem.TOO_LARGE, f"{path}: answer larger than {max_bytes} bytes"
+    )
+    if (response.content_length or 0) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(path: str, body: bytes) -> Any:
+    try:
+        return json_loads(body)
+    except ValueError:
+        raise ServerError(ServerProblem.MALFORMED, f"{path}: not JSON") from None

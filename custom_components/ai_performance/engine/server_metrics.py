@@ -1,0 +1,228 @@
+"""KPIs of OpenAI-compatible model servers (vLLM, llama.cpp) from their Prometheus metrics.
+
+Metric names move between releases, so each KPI lists its names newest first and the first one
+a server exposes is used (vLLM renamed ``gpu_cache_usage_perc`` to ``kv_cache_usage_perc`` and
+``time_per_output_token_seconds`` to ``inter_token_latency_seconds``; llama.cpp removed its KV
+cache gauges). Counters become rates between two scrapes and survive server restarts;
+histograms become p50 / p95 / p99 of the requests of the last interval.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+import re
+from typing import Final
+
+from .prometheus import IntervalQuantiles, Series, parse_series
+from .rates import CounterRate
+
+
+class ServerKind(StrEnum):
+    """Which server exposes the metrics, told by their prefix."""
+
+    VLLM = "vllm"
+    LLAMACPP = "llamacpp"
+
+
+type Names = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricNames:
+    """The names of each KPI's series on one kind of server, newest first."""
+
+    running: Names = ()
+    waiting: Names = ()
+    # A gauge from 0 to 1.
+    kv_cache: Names = ()
+    prompt_tokens: Names = ()
+    generation_tokens: Names = ()
+    requests: Names = ()
+    prefix_queries: Names = ()
+    prefix_hits: Names = ()
+    # Histograms, in seconds.
+    ttft: Names = ()
+    e2e: Names = ()
+    inter_token: Names = ()
+    queue: Names = ()
+
+    @property
+    def values(self) -> frozenset[str]:
+        """Return every gauge and counter name."""
+        return frozenset(
+            name
+            for names in (
+                self.running,
+                self.waiting,
+                self.kv_cache,
+                self.prompt_tokens,
+                self.generation_tokens,
+                self.requests,
+                self.prefix_queries,
+                self.prefix_hits,
+            )
+            for name in names
+        )
+
+    @property
+    def histograms(self) -> frozenset[str]:
+        """Return every histogram name."""
+        return frozenset((*self.ttft, *self.e2e, *self.inter_token, *self.queue))
+
+
+METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
+    ServerKind.VLLM: MetricNames(
+        running=("vllm:num_requests_running",),
+        waiting=("vllm:num_requests_waiting",),
+        kv_cache=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+        prompt_tokens=("vllm:prompt_tokens_total",),
+        generation_tokens=("vllm:generation_tokens_total",),
+        requests=("vllm:request_success_total",),
+        prefix_queries=(
+            "vllm:prefix_cache_queries_total",
+            "vllm:gpu_prefix_cache_queries_total",
+        ),
+        prefix_hits=(
+            "vllm:prefix_cache_hits_total",
+            "vllm:gpu_prefix_cache_hits_total",
+        ),
+        ttft=("vllm:time_to_first_token_seconds",),
+        e2e=("vllm:e2e_request_latency_seconds",),
+        inter_token=(
+            "vllm:inter_token_latency_seconds",
+            "vllm:time_per_output_token_seconds",
+        ),
+        queue=("vllm:request_queue_time_seconds",),
+    ),
+    ServerKind.LLAMACPP: MetricNames(
+        running=("llamacpp:requests_processing",),
+        waiting=("llamacpp:requests_deferred",),
+        # Removed from newer builds; older ones still expose it.
+        kv_cache=("llamacpp:kv_cache_usage_ratio",),
+        prompt_tokens=("llamacpp:prompt_tokens_total",),
+        generation_tokens=("llamacpp:tokens_predicted_total",),
+    ),
+}
+
+
+_PREFIX = re.compile(r"^(?:# (?:HELP|TYPE) )?(vllm|llamacpp):", re.MULTILINE)
+
+
+def detect_kind(text: str) -> ServerKind | None:
+    """Return which server wrote an exposition, or None for one we do not know."""
+    match = _PREFIX.search(text)
+    return None if match is None else ServerKind(match.group(1))
+
+
+type Quantiles = tuple[float | None, float | None, float | None]
+NO_QUANTILES: Final[Quantiles] = (None, None, None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerKpis:
+    """One scrape's KPIs; None where the server does not expose the series (or no interval)."""
+
+    running: float | None = None
+    waiting: float | None = None
+    kv_cache_percent: float | None = None
+    prompt_tokens_per_s: float | None = None
+    generation_tokens_per_s: float | None = None
+    requests_per_minute: float | None = None
+    prefix_cache_hit_percent: float | None = None
+    # Seconds, over the last interval.
+    ttft: Quantiles = NO_QUANTILES
+    e2e: Quantiles = NO_QUANTILES
+    inter_token: Quantiles = NO_QUANTILES
+    queue: Quantiles = NO_QUANTILES
+
+
+def _first(values: Mapping[str, float], names: Names) -> float | None:
+    return next((values[name] for name in names if name in values), None)
+
+
+def _first_histogram(
+    buckets: Mapping[str, dict[float, float]], names: Names
+) -> dict[float, float] | None:
+    return next((buckets[name] for name in names if name in buckets), None)
+
+
+@dataclass(slots=True)
+class _Counter:
+    """A counter's rate, and its increase between the last two scrapes."""
+
+    rate: CounterRate = field(default_factory=CounterRate)
+    last: float | None = None
+
+    def update(self, value: float | None, at: float) -> tuple[float | None, float]:
+        if value is None:
+            self.rate, self.last = CounterRate(), None
+            return None, 0.0
+        previous = self.last
+        self.last = value
+        rate = self.rate.update(value, at)
+        if previous is None:
+            return rate, 0.0
+        return rate, value - previous if value >= previous else value
+
+
+@dataclass(slots=True)
+class ServerMetrics:
+    """Turns successive scrapes of one server into KPIs."""
+
+    kind: ServerKind
+    _counters: dict[str, _Counter] = field(default_factory=dict)
+    _quantiles: dict[str, IntervalQuantiles] = field(default_factory=dict)
+
+    @property
+    def names(self) -> MetricNames:
+        """Return the metric names of this server's kind."""
+        return METRIC_NAMES[self.kind]
+
+    def parse(self, text: str) -> Series:
+        """Read this kind's series out of an exposition."""
+        names = self.names
+        return parse_series(text, names.values, names.histograms)
+
+    def update(self, series: Series, at: float) -> ServerKpis:
+        """Take one scrape read at monotonic time ``at``; return its KPIs."""
+        names, values = self.names, series.values
+        kv_cache = _first(values, names.kv_cache)
+        prompt_rate, _ = self._counter("prompt", values, names.prompt_tokens, at)
+        generation_rate, _ = self._counter(
+            "generation", values, names.generation_tokens, at
+        )
+        request_rate, _ = self._counter("requests", values, names.requests, at)
+        _, queries = self._counter("queries", values, names.prefix_queries, at)
+        _, hits = self._counter("hits", values, names.prefix_hits, at)
+        return ServerKpis(
+            running=_first(values, names.running),
+            waiting=_first(values, names.waiting),
+            kv_cache_percent=None if kv_cache is None else round(kv_cache * 100, 2),
+            prompt_tokens_per_s=_round(prompt_rate),
+            generation_tokens_per_s=_round(generation_rate),
+            requests_per_minute=_round(
+                None if request_rate is None else request_rate * 60
+            ),
+            prefix_cache_hit_percent=(
+                round(min(hits / queries, 1.0) * 100, 2) if queries > 0 else None
+            ),
+            ttft=self._histogram("ttft", series, names.ttft),
+            e2e=self._histogram("e2e", series, names.e2e),
+            inter_token=self._histogram("inter_token", series, names.inter_token),
+            queue=self._histogram("queue", series, names.queue),
+        )
+
+    def _counter(
+        self, key: str, values: Mapping[str, float], names: Names, at: float
+    ) -> tuple[float | None, float]:
+        return self._counters.setdefault(key, _Counter()).update(
+            _first(values, names), at
+        )
+
+    def _histogram(self, key: str, series: Series, names: Names) -> Quantiles:
+        quantiles = self._quantiles.setdefault(key, IntervalQuantiles())
+        return quantiles.update(_first_histogram(series.buckets, names))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
