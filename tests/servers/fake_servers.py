@@ -1,0 +1,287 @@
+"""Model servers for the tests: real aiohttp servers on 127.0.0.1 speaking each API's shape.
+
+Payload shapes follow the servers' documentation: Ollama's /api/ps, /api/version, /api/tags and
+/api/generate (durations in nanoseconds); vLLM's and llama.cpp's Prometheus text; Prometheus's
+/api/v1/query. Each server can be told to fail: refuse the token, answer 5xx, answer slowly,
+truncate or inflate its payload, or go away altogether.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def fixture_text(name: str) -> str:
+    """Return a fixture file's text."""
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def fixture_json(name: str) -> Any:
+    """Return a fixture file's JSON."""
+    return json.loads(fixture_text(name))
+
+
+@dataclass
+class Behaviour:
+    """How a fake server misbehaves; all off by default."""
+
+    token: str | None = None
+    status: int | None = None
+    delay_s: float = 0.0
+    # Replace every answer's body with this (a truncated or garbled payload).
+    body: bytes | None = None
+
+
+@dataclass
+class FakeServer:
+    """One running server: its URL, its request log and its misbehaviour."""
+
+    url: str
+    behaviour: Behaviour
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def serve(routes: dict[tuple[str, str], Handler]) -> AsyncIterator[FakeServer]:
+    """Run a server with ``routes`` ((method, path) -> handler) on a free local port."""
+    behaviour = Behaviour()
+    server = FakeServer(url="", behaviour=behaviour)
+
+    @web.middleware
+    async def misbehave(request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        server.requests.append((request.method, request.path_qs, body))
+        if behaviour.delay_s:
+            await asyncio.sleep(behaviour.delay_s)
+        if behaviour.token is not None and (
+            request.headers.get("Authorization") != f"Bearer {behaviour.token}"
+        ):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if behaviour.status is not None:
+            return web.Response(text="internal error", status=behaviour.status)
+        if behaviour.body is not None:
+            return web.Response(body=behaviour.body, content_type="application/json")
+        return await handler(request)
+
+    app = web.Application(middlewares=[misbehave])
+    for (method, path), handler in routes.items():
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+# --- Ollama -----------------------------------------------------------------------------------
+
+
+@dataclass
+class OllamaState:
+    """What the fake Ollama holds: its loaded models (``/api/ps`` items) and installed ones."""
+
+    version: str = "0.12.6"
+    loaded: list[dict[str, Any]] = field(
+        default_factory=lambda: fixture_json("ollama_ps.json")["models"]
+    )
+    installed: list[str] = field(default_factory=lambda: ["llama3.2:3b", "qwen3:8b"])
+    generate: dict[str, Any] = field(
+        default_factory=lambda: fixture_json("ollama_generate.json")
+    )
+
+
+@asynccontextmanager
+async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
+    """Run a fake Ollama serving ``state``."""
+
+    async def version(_request: web.Request) -> web.Response:
+        return web.json_response({"version": state.version})
+
+    async def ps(_request: web.Request) -> web.Response:
+        return web.json_response({"models": state.loaded})
+
+    async def tags(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {"models": [{"name": name, "model": name} for name in state.installed]}
+        )
+
+    async def generate(_request: web.Request) -> web.Response:
+        return web.json_response(state.generate)
+
+    async with serve(
+        {
+            ("GET", "/api/version"): version,
+            ("GET", "/api/ps"): ps,
+            ("GET", "/api/tags"): tags,
+            ("POST", "/api/generate"): generate,
+        }
+    ) as server:
+        yield server
+
+
+# --- vLLM and llama.cpp -----------------------------------------------------------------------
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
+                   2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)  # fmt: skip
+
+
+@dataclass
+class VllmState:
+    """Cumulative counters of a fake vLLM; tests move them on between scrapes."""
+
+    model: str = "Qwen/Qwen3-8B"
+    running: int = 2
+    waiting: int = 1
+    kv_cache: float = 0.42
+    prompt_tokens: int = 1000
+    generation_tokens: int = 5000
+    requests: int = 10
+    prefix_queries: int = 800
+    prefix_hits: int = 200
+    # Observations of each histogram (seconds); rendered as cumulative buckets.
+    ttft: list[float] = field(default_factory=list)
+    e2e: list[float] = field(default_factory=list)
+    inter_token: list[float] = field(default_factory=list)
+    queue: list[float] = field(default_factory=list)
+    # Older builds: gpu_cache_usage_perc and time_per_output_token_seconds.
+    legacy_names: bool = False
+
+
+def _histogram(name: str, labels: str, observations: list[float]) -> list[str]:
+    lines = [f"# HELP {name} Histogram of {name}.", f"# TYPE {name} histogram"]
+    lines.append(f"{name}_sum{{{labels}}} {sum(observations)}")
+    for bound in LATENCY_BUCKETS:
+        count = sum(1 for value in observations if value <= bound)
+        lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {float(count)}')
+    lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {float(len(observations))}')
+    lines.append(f"{name}_count{{{labels}}} {float(len(observations))}")
+    return lines
+
+
+def _sample(kind: str, name: str, labels: str, value: float) -> list[str]:
+    return [f"# HELP {name} {name}.", f"# TYPE {name} {kind}", f"{name}{{{labels}}} {value}"]
+
+
+def vllm_exposition(state: VllmState) -> str:
+    """Render ``state`` as vLLM's /metrics does (prometheus_client text format 0.0.4)."""
+    labels = f'engine="0",model_name="{state.model}"'
+    kv = "vllm:gpu_cache_usage_perc" if state.legacy_names else "vllm:kv_cache_usage_perc"
+    itl = (
+        "vllm:time_per_output_token_seconds"
+        if state.legacy_names
+        else "vllm:inter_token_latency_seconds"
+    )
+    lines = [
+        *fixture_text("python_process_metrics.txt").splitlines(),
+        *_sample("gauge", "vllm:num_requests_running", labels, state.running),
+        *_sample("gauge", "vllm:num_requests_waiting", labels, state.waiting),
+        *_sample("gauge", kv, labels, state.kv_cache),
+        *_sample("counter", "vllm:prefix_cache_queries_total", labels, state.prefix_queries),
+        *_sample("counter", "vllm:prefix_cache_hits_total", labels, state.prefix_hits),
+        *_sample("counter", "vllm:prompt_tokens_total", labels, state.prompt_tokens),
+        *_sample("counter", "vllm:generation_tokens_total", labels, state.generation_tokens),
+        "# HELP vllm:request_success_total Count of successfully processed requests.",
+        "# TYPE vllm:request_success_total counter",
+        f'vllm:request_success_total{{{labels},finished_reason="stop"}} {state.requests - 1}',
+        f'vllm:request_success_total{{{labels},finished_reason="length"}} 1.0',
+        f'vllm:request_success_total{{{labels},finished_reason="abort"}} 0.0',
+        *_histogram("vllm:time_to_first_token_seconds", labels, state.ttft),
+        *_histogram("vllm:e2e_request_latency_seconds", labels, state.e2e),
+        *_histogram(itl, labels, state.inter_token),
+        *_histogram("vllm:request_queue_time_seconds", labels, state.queue),
+        *_histogram("vllm:request_prefill_time_seconds", labels, state.ttft),
+        *_histogram("vllm:request_decode_time_seconds", labels, state.e2e),
+        *_histogram("vllm:request_inference_time_seconds", labels, state.e2e),
+        *_histogram("vllm:request_prompt_tokens", labels, []),
+        *_histogram("vllm:request_generation_tokens", labels, []),
+        *_histogram("vllm:iteration_tokens_total", labels, []),
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig",
+        "# TYPE vllm:cache_config_info gauge",
+        f'vllm:cache_config_info{{block_size="16",{labels}}} 1.0',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@asynccontextmanager
+async def vllm_server(
+    state: VllmState, render: Callable[[VllmState], str] = vllm_exposition
+) -> AsyncIterator[FakeServer]:
+    """Run a fake vLLM (or, with another ``render``, llama.cpp) serving ``state``."""
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(
+            text=render(state), content_type="text/plain", charset="utf-8"
+        )
+
+    async def models(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": state.model, "object": "model", "created": 1763700000,
+                     "owned_by": "vllm", "max_model_len": 32768}  # fmt: skip
+                ],
+            }
+        )
+
+    async with serve(
+        {("GET", "/metrics"): metrics, ("GET", "/v1/models"): models}
+    ) as server:
+        yield server
+
+
+def llamacpp_exposition(state: VllmState) -> str:
+    """Render ``state`` as llama.cpp's server does with --metrics (no histograms)."""
+    return (
+        fixture_text("llamacpp_metrics.txt")
+        .replace("{prompt_tokens}", str(state.prompt_tokens))
+        .replace("{generation_tokens}", str(state.generation_tokens))
+        .replace("{running}", str(state.running))
+        .replace("{waiting}", str(state.waiting))
+    )
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def prometheus_server(
+    answers: dict[str, Any],
+) -> AsyncIterator[FakeServer]:
+    """Run a fake Prometheus answering each query in ``answers`` (a number, a list of numbers
+    for a vector of several series, or an error text); other queries are bad_data errors."""
+
+    async def query(request: web.Request) -> web.Response:
+        promql = request.query.get("query", "")
+        answer = answers.get(promql, f'parse error: unknown query "{promql[:20]}"')
+        if isinstance(answer, str):
+            return web.json_response(
+                {"status": "error", "errorType": "bad_data", "error": answer}, status=400
+            )
+        values = answer if isinstance(answer, list) else [answer]
+        result = [
+            {"metric": {"instance": f"gpu-{i}"}, "value": [1763700000.123, str(value)]}
+            for i, value in enumerate(values)
+        ]
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    async with serve({("GET", "/api/v1/query"): query}) as server:
+        yield server
