@@ -4,6 +4,7 @@ from collections.abc import Generator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.config_entries import ConfigSubentryDataWithId
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -49,9 +50,16 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
-def our_entry(options: dict[str, Any] | None = None) -> MockConfigEntry:
-    """Return our config entry with a fixed id (so that snapshots are stable) and ``options``."""
+def our_entry(
+    options: dict[str, Any] | None = None,
+    subentries: list[ConfigSubentryDataWithId] | None = None,
+) -> MockConfigEntry:
+    """Return our config entry with a fixed id (so that snapshots are stable) and ``options``.
+
+    ``subentries``: model servers.
+    """
     return MockConfigEntry(
+        subentries_data=subentries or [],
         domain=DOMAIN,
         title="AI Performance Monitor",
         unique_id=DOMAIN,

@@ -126,7 +126,9 @@ def test_non_monotonic_buckets_are_fixed_as_promql_does() -> None:
 
 @given(
     st.lists(
-        st.floats(min_value=0.0005, max_value=70.0, allow_nan=False), min_size=1, max_size=200
+        st.floats(min_value=0.0005, max_value=70.0, allow_nan=False),
+        min_size=1,
+        max_size=200,
     ),
     st.sampled_from([0.5, 0.95, 0.99]),
 )
@@ -153,9 +155,15 @@ def test_quantile_lies_in_the_bucket_of_the_true_quantile(
 def test_bucket_increase_is_the_difference_and_a_reset_restarts_from_zero() -> None:
     before = {0.1: 5.0, math.inf: 10.0}
     assert bucket_increase(None, before) is None
-    assert bucket_increase(before, {0.1: 7.0, math.inf: 15.0}) == {0.1: 2.0, math.inf: 5.0}
+    assert bucket_increase(before, {0.1: 7.0, math.inf: 15.0}) == {
+        0.1: 2.0,
+        math.inf: 5.0,
+    }
     # The server restarted: everything it counted since is the increase.
-    assert bucket_increase(before, {0.1: 1.0, math.inf: 2.0}) == {0.1: 1.0, math.inf: 2.0}
+    assert bucket_increase(before, {0.1: 1.0, math.inf: 2.0}) == {
+        0.1: 1.0,
+        math.inf: 2.0,
+    }
 
 
 def test_interval_quantiles_describe_only_the_last_interval() -> None:

@@ -77,7 +77,7 @@ async def serve(routes: dict[tuple[str, str], Handler]) -> AsyncIterator[FakeSer
     app = web.Application(middlewares=[misbehave])
     for (method, path), handler in routes.items():
         app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -175,13 +175,21 @@ def _histogram(name: str, labels: str, observations: list[float]) -> list[str]:
 
 
 def _sample(kind: str, name: str, labels: str, value: float) -> list[str]:
-    return [f"# HELP {name} {name}.", f"# TYPE {name} {kind}", f"{name}{{{labels}}} {value}"]
+    return [
+        f"# HELP {name} {name}.",
+        f"# TYPE {name} {kind}",
+        f"{name}{{{labels}}} {value}",
+    ]
 
 
 def vllm_exposition(state: VllmState) -> str:
     """Render ``state`` as vLLM's /metrics does (prometheus_client text format 0.0.4)."""
     labels = f'engine="0",model_name="{state.model}"'
-    kv = "vllm:gpu_cache_usage_perc" if state.legacy_names else "vllm:kv_cache_usage_perc"
+    kv = (
+        "vllm:gpu_cache_usage_perc"
+        if state.legacy_names
+        else "vllm:kv_cache_usage_perc"
+    )
     itl = (
         "vllm:time_per_output_token_seconds"
         if state.legacy_names
@@ -192,10 +200,14 @@ def vllm_exposition(state: VllmState) -> str:
         *_sample("gauge", "vllm:num_requests_running", labels, state.running),
         *_sample("gauge", "vllm:num_requests_waiting", labels, state.waiting),
         *_sample("gauge", kv, labels, state.kv_cache),
-        *_sample("counter", "vllm:prefix_cache_queries_total", labels, state.prefix_queries),
+        *_sample(
+            "counter", "vllm:prefix_cache_queries_total", labels, state.prefix_queries
+        ),
         *_sample("counter", "vllm:prefix_cache_hits_total", labels, state.prefix_hits),
         *_sample("counter", "vllm:prompt_tokens_total", labels, state.prompt_tokens),
-        *_sample("counter", "vllm:generation_tokens_total", labels, state.generation_tokens),
+        *_sample(
+            "counter", "vllm:generation_tokens_total", labels, state.generation_tokens
+        ),
         "# HELP vllm:request_success_total Count of successfully processed requests.",
         "# TYPE vllm:request_success_total counter",
         f'vllm:request_success_total{{{labels},finished_reason="stop"}} {state.requests - 1}',
@@ -234,8 +246,13 @@ async def vllm_server(
             {
                 "object": "list",
                 "data": [
-                    {"id": state.model, "object": "model", "created": 1763700000,
-                     "owned_by": "vllm", "max_model_len": 32768}  # fmt: skip
+                    {
+                        "id": state.model,
+                        "object": "model",
+                        "created": 1763700000,
+                        "owned_by": "vllm",
+                        "max_model_len": 32768,
+                    }  # fmt: skip
                 ],
             }
         )
@@ -272,7 +289,8 @@ async def prometheus_server(
         answer = answers.get(promql, f'parse error: unknown query "{promql[:20]}"')
         if isinstance(answer, str):
             return web.json_response(
-                {"status": "error", "errorType": "bad_data", "error": answer}, status=400
+                {"status": "error", "errorType": "bad_data", "error": answer},
+                status=400,
             )
         values = answer if isinstance(answer, list) else [answer]
         result = [

@@ -10,6 +10,7 @@ histograms become p50 / p95 / p99 of the requests of the last interval.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+import math
 import re
 from typing import Final
 
@@ -122,8 +123,8 @@ NO_QUANTILES: Final[Quantiles] = (None, None, None)
 class ServerKpis:
     """One scrape's KPIs; None where the server does not expose the series (or no interval)."""
 
-    running: float | None = None
-    waiting: float | None = None
+    running: int | None = None
+    waiting: int | None = None
     kv_cache_percent: float | None = None
     prompt_tokens_per_s: float | None = None
     generation_tokens_per_s: float | None = None
@@ -195,8 +196,8 @@ class ServerMetrics:
         _, queries = self._counter("queries", values, names.prefix_queries, at)
         _, hits = self._counter("hits", values, names.prefix_hits, at)
         return ServerKpis(
-            running=_first(values, names.running),
-            waiting=_first(values, names.waiting),
+            running=_count(_first(values, names.running)),
+            waiting=_count(_first(values, names.waiting)),
             kv_cache_percent=None if kv_cache is None else round(kv_cache * 100, 2),
             prompt_tokens_per_s=_round(prompt_rate),
             generation_tokens_per_s=_round(generation_rate),
@@ -222,6 +223,11 @@ class ServerMetrics:
     def _histogram(self, key: str, series: Series, names: Names) -> Quantiles:
         quantiles = self._quantiles.setdefault(key, IntervalQuantiles())
         return quantiles.update(_first_histogram(series.buckets, names))
+
+
+def _count(value: float | None) -> int | None:
+    """Return a gauge of requests as the whole number it is."""
+    return None if value is None or not math.isfinite(value) else round(value)
 
 
 def _round(value: float | None) -> float | None:
