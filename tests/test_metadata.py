@@ -15,7 +15,19 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.ai_performance import PLATFORMS
+from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
+from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.engine.cost import PriceProblem
+from custom_components.ai_performance.entity import (
+    host_device_info,
+    overview_device_info,
+)
+from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
+from custom_components.ai_performance.sensor import (
+    host_sensor_descriptions,
+    monthly_budget_used,
+)
 from custom_components.ai_performance.server_entities import (
     LOADED,
     METRICS_SENSORS,
@@ -27,18 +39,6 @@ from custom_components.ai_performance.server_entities import (
 from custom_components.ai_performance.server_flow import (
     COMMON_ERRORS,
     SERVER_SUBENTRY_FLOWS,
-)
-from custom_components.ai_performance.collectors.host import HostSample
-from custom_components.ai_performance.const import DOMAIN
-from custom_components.ai_performance.engine.cost import PriceProblem
-from custom_components.ai_performance.entity import (
-    host_device_info,
-    overview_device_info,
-)
-from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
-from custom_components.ai_performance.sensor import (
-    host_sensor_descriptions,
-    monthly_budget_used,
 )
 
 from .metadata_checks import (

@@ -76,14 +76,15 @@ ERROR_QUERY_INVALID: Final = "query_invalid"
 ERROR_QUERY_FAILED: Final = "query_failed"
 
 ERROR_UNKNOWN: Final = "unknown"
+ERROR_UNEXPECTED_ANSWER: Final = "unexpected_answer"
 # What each problem reading a server is called in the flow.
 _PROBLEM_ERRORS: Final = {
     ServerProblem.INVALID_AUTH: "invalid_auth",
     ServerProblem.CANNOT_CONNECT: "cannot_connect",
     ServerProblem.TIMEOUT: "cannot_connect",
     ServerProblem.BAD_STATUS: "cannot_connect",
-    ServerProblem.TOO_LARGE: "unexpected_answer",
-    ServerProblem.MALFORMED: "unexpected_answer",
+    ServerProblem.TOO_LARGE: ERROR_UNEXPECTED_ANSWER,
+    ServerProblem.MALFORMED: ERROR_UNEXPECTED_ANSWER,
 }
 # Every server type can show these.
 COMMON_ERRORS: Final = frozenset(
@@ -203,6 +204,9 @@ class ServerSubentryFlow(ConfigSubentryFlow):
             except ServerError as err:
                 errors["base"] = _PROBLEM_ERRORS[err.problem]
                 placeholders["error"] = str(err)
+            except ValueError as err:  # a payload not shaped as this server's
+                errors["base"] = ERROR_UNEXPECTED_ANSWER
+                placeholders["error"] = str(err)
             except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
                 LOGGER.exception("Unexpected error checking %s", self.kind_name)
                 errors["base"] = ERROR_UNKNOWN
@@ -226,7 +230,8 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 and subentry.data.get(CONF_URL) == data[CONF_URL]
                 and (
                     step_id == "user"
-                    or subentry.subentry_id != self._reconfigure_subentry_id
+                    or subentry.subentry_id
+                    != self._get_reconfigure_subentry().subentry_id
                 )
             ):
                 return self.async_abort(reason="already_configured")
@@ -236,10 +241,6 @@ class ServerSubentryFlow(ConfigSubentryFlow):
         return self.async_update_and_abort(
             entry, self._get_reconfigure_subentry(), data=data
         )
-
-    @property
-    def _reconfigure_subentry_id(self) -> str:
-        return self._get_reconfigure_subentry().subentry_id
 
     def _client(self, data: dict[str, Any]) -> ServerClient:
         return ServerClient(

@@ -16,6 +16,7 @@ from custom_components.ai_performance.engine.prometheus import (
 from custom_components.ai_performance.engine.server_metrics import (
     METRIC_NAMES,
     ServerKind,
+    ServerKpis,
     ServerMetrics,
     detect_kind,
 )
@@ -192,7 +193,7 @@ def test_detect_kind_from_metric_names() -> None:
     assert detect_kind("# HELP up up\nup 1\n") is None
 
 
-def _scrape(metrics: ServerMetrics, state: VllmState, at: float):
+def _scrape(metrics: ServerMetrics, state: VllmState, at: float) -> ServerKpis:
     render = vllm_exposition if metrics.kind is ServerKind.VLLM else llamacpp_exposition
     return metrics.update(metrics.parse(render(state)), at)
 

@@ -81,7 +81,7 @@ async def serve(routes: dict[tuple[str, str], Handler]) -> AsyncIterator[FakeSer
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     server.url = f"http://127.0.0.1:{port}"
     try:
         yield server
@@ -252,7 +252,7 @@ async def vllm_server(
                         "created": 1763700000,
                         "owned_by": "vllm",
                         "max_model_len": 32768,
-                    }  # fmt: skip
+                    }
                 ],
             }
         )

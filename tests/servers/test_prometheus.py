@@ -22,7 +22,8 @@ async def test_queries_become_sensors_and_fail_one_by_one(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     dcgm = {
-        q.promql: value for q, value in zip(PRESETS["dcgm_fleet"], (63.5, 40960, 412.0))
+        q.promql: value
+        for q, value in zip(PRESETS["dcgm_fleet"], (63.5, 40960, 412.0), strict=True)
     }
     answers = {**dcgm, MY_QUERY: 1.25}
     async with prometheus_server(answers) as server:
