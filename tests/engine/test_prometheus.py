@@ -24,6 +24,7 @@ from custom_components.ai_performance.engine.server_metrics import (
 from ..servers.fake_servers import (
     LATENCY_BUCKETS,
     VllmState,
+    fixture_text,
     llamacpp_exposition,
     vllm_exposition,
 )
@@ -58,6 +59,16 @@ def test_parse_agrees_with_prometheus_client_on_a_vllm_exposition() -> None:
     # Summed over the label sets: three finish reasons.
     assert series.values["vllm:request_success_total"] == state.requests
     assert buckets[math.inf] == 6
+
+
+def test_parse_agrees_with_prometheus_client_on_the_benchmark_fixture() -> None:
+    text = fixture_text("vllm_metrics.txt")
+    names = METRIC_NAMES[ServerKind.VLLM]
+    series = parse_series(text, names.values, names.histograms)
+    for histogram in names.histograms:
+        values, buckets = _reference(text, set(names.values), histogram)
+        assert series.values == values
+        assert series.buckets.get(histogram, {}) == buckets
 
 
 def test_labels_with_escapes_and_timestamps_are_read() -> None:

@@ -8,7 +8,6 @@ messages name the path only: never the host's credentials or the API key.
 import asyncio
 from enum import StrEnum
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from homeassistant.core import HomeAssistant
@@ -39,17 +38,6 @@ class ServerError(Exception):
         """Describe the problem."""
         super().__init__(detail)
         self.problem = problem
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without user name and password, for logs and device pages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=host))
 
 
 class ServerClient:
