@@ -75,7 +75,7 @@ def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
     )
 
 
-def model_device_info(collector: OllamaCollector, model: str) -> DeviceInfo:
+def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo:
     """Return the device of one model on an Ollama server."""
     subentry_id = collector.settings.subentry_id
     return DeviceInfo(
@@ -106,7 +106,6 @@ class ServerEntity(AIPerformanceEntity):
                 server_device_info(collector),
             )
         else:
-            assert isinstance(collector, OllamaCollector)  # noqa: S101 - models are Ollama's
             subject = model_subject(subentry_id, model)
             device_info = model_device_info(collector, model)
         super().__init__(
