@@ -25,6 +25,14 @@ LLAMA = f"server_{SERVER_ID}_model_llama3.2:3b"
 QWEN = f"server_{SERVER_ID}_model_qwen3:8b"
 
 
+async def _set_up_probing(hass: HomeAssistant, url: str) -> None:
+    """Set up with one Ollama server probing qwen3:8b every 10 minutes."""
+    subentry = server_subentry(
+        SUBENTRY_OLLAMA, url, **{CONF_PROBE_MODEL: "qwen3:8b", CONF_PROBE_MINUTES: 10}
+    )
+    await setup_integration(hass, our_entry(subentries=[subentry]))
+
+
 def _collector(hass: HomeAssistant) -> OllamaCollector:
     entry = hass.config_entries.async_get_entry(ENTRY_ID)
     assert entry is not None
@@ -235,12 +243,7 @@ async def test_probe_records_a_cold_start_and_keeps_the_models_keep_alive(
 ) -> None:
     state = OllamaState()
     async with ollama_server(state) as server:
-        subentry = server_subentry(
-            SUBENTRY_OLLAMA,
-            server.url,
-            **{CONF_PROBE_MODEL: "qwen3:8b", CONF_PROBE_MINUTES: 10},
-        )
-        await setup_integration(hass, our_entry(subentries=[subentry]))
+        await _set_up_probing(hass, server.url)
         collector = _collector(hass)
 
         record = await collector.async_probe()
@@ -284,12 +287,7 @@ async def test_probe_runs_on_its_interval_in_the_background(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     async with ollama_server(OllamaState()) as server:
-        subentry = server_subentry(
-            SUBENTRY_OLLAMA,
-            server.url,
-            **{CONF_PROBE_MODEL: "qwen3:8b", CONF_PROBE_MINUTES: 10},
-        )
-        await setup_integration(hass, our_entry(subentries=[subentry]))
+        await _set_up_probing(hass, server.url)
         assert not [r for r in server.requests if r[1] == "/api/generate"]
         freezer.tick(600)
         async_fire_time_changed(hass)
@@ -300,12 +298,7 @@ async def test_probe_runs_on_its_interval_in_the_background(
 async def test_a_failed_probe_is_recorded_as_an_error(hass: HomeAssistant) -> None:
     state = OllamaState()
     async with ollama_server(state) as server:
-        subentry = server_subentry(
-            SUBENTRY_OLLAMA,
-            server.url,
-            **{CONF_PROBE_MODEL: "qwen3:8b", CONF_PROBE_MINUTES: 10},
-        )
-        await setup_integration(hass, our_entry(subentries=[subentry]))
+        await _set_up_probing(hass, server.url)
         server.behaviour.status = 500
         record = await _collector(hass).async_probe()
         assert record is not None
