@@ -31,11 +31,6 @@ CONF_MONTHLY_BUDGET: Final = "monthly_budget"
 SUBENTRY_OLLAMA: Final = "ollama"
 SUBENTRY_OPENAI_COMPATIBLE: Final = "openai_compatible"
 SUBENTRY_PROMETHEUS: Final = "prometheus"
-SERVER_SUBENTRY_TYPES: Final = (
-    SUBENTRY_OLLAMA,
-    SUBENTRY_OPENAI_COMPATIBLE,
-    SUBENTRY_PROMETHEUS,
-)
 CONF_OUTAGE_MINUTES: Final = "outage_minutes"
 CONF_SERVER_KIND: Final = "server_kind"
 CONF_PROBE_MODEL: Final = "probe_model"
@@ -47,3 +42,8 @@ DEFAULT_SERVER_INTERVAL_S: Final = 30
 MIN_SERVER_INTERVAL_S: Final = 30
 MAX_SERVER_INTERVAL_S: Final = 3600
 DEFAULT_OUTAGE_MINUTES: Final = 15
+
+# Units without a Home Assistant constant, shared by request and server sensors.
+UNIT_TOKENS: Final = "tokens"
+UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
+UNIT_REQUESTS_PER_MINUTE: Final = "requests/min"

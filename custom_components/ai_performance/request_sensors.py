@@ -28,16 +28,17 @@ from .collectors.requests import (
     RequestsSample,
     SubjectStats,
 )
-from .const import SOURCE_REQUESTS
+from .const import (
+    SOURCE_REQUESTS,
+    UNIT_REQUESTS_PER_MINUTE,
+    UNIT_TOKENS,
+    UNIT_TOKENS_PER_SECOND,
+)
 from .coordinator import AIPerformanceCoordinator
 from .costs import with_costs
 from .engine.requests import Totals, WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
-
-UNIT_TOKENS: Final = "tokens"
-UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
-UNIT_REQUESTS_PER_MINUTE: Final = "requests/min"
 
 # What every request sensor reads (the requests source aggregates everything anyway).
 NEED_AGGREGATES: Final = Need(SOURCE_REQUESTS, "aggregates")

@@ -60,6 +60,7 @@ from .const import (
     SOURCE_REQUESTS,
     SUBJECT_HOST,
     SUBJECT_OVERVIEW,
+    UNIT_REQUESTS_PER_MINUTE,
 )
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .costs import with_costs
@@ -73,12 +74,7 @@ from .entity import (
     host_device_info,
     overview_device_info,
 )
-from .request_sensors import (
-    NEED_AGGREGATES,
-    UNIT_REQUESTS_PER_MINUTE,
-    async_add_new_subjects,
-    request_sensors,
-)
+from .request_sensors import NEED_AGGREGATES, async_add_new_subjects, request_sensors
 from .server_entities import async_add_new_models, model_sensors, server_sensors
 
 # Read-only: every value comes from the coordinator.

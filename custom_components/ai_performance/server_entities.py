@@ -39,14 +39,12 @@ from .collectors.servers.openai_compatible import (
     OpenAICompatibleSample,
 )
 from .collectors.servers.prometheus import PrometheusCollector, PrometheusSample, Query
+from .const import UNIT_REQUESTS_PER_MINUTE, UNIT_TOKENS, UNIT_TOKENS_PER_SECOND
 from .coordinator import AIPerformanceCoordinator
 from .engine.ollama import LoadedModel
 from .engine.server_metrics import Quantiles, ServerKind, ServerKpis
 from .entity import AIPerformanceEntity, server_collectors
 
-UNIT_TOKENS: Final = "tokens"
-UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
-UNIT_REQUESTS_PER_MINUTE: Final = "requests/min"
 NEED_POLL: Final = "poll"
 ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"

@@ -34,7 +34,7 @@ from ...engine.requests import RequestRecord, RequestSource
 from ...ledger import RequestLedger
 from ..base import device_identifier
 from .base import ServerCollector, ServerSettings, model_subject, probe_subject
-from .client import ServerError
+from .client import ServerError, ServerProblem
 
 PROBE_PROMPT: Final = "Reply with the single word: ready"
 PROBE_MAX_TOKENS: Final = 16
@@ -180,7 +180,10 @@ class OllamaCollector(ServerCollector[OllamaSample]):
             timings = parse_generation(answer)
         except (ServerError, ValueError) as err:
             record.end = time.time()
-            record.error = getattr(err, "problem", "malformed")
+            problem = (
+                err.problem if isinstance(err, ServerError) else ServerProblem.MALFORMED
+            )
+            record.error = problem.value
             LOGGER.debug(
                 "Probe of %s on %s failed: %s", model, self.settings.title, err
             )

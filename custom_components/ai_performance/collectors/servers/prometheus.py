@@ -15,7 +15,7 @@ from homeassistant.const import PERCENTAGE, UnitOfInformation, UnitOfPower, Unit
 from homeassistant.core import HomeAssistant
 from homeassistant.util import slugify
 
-from ...const import CONF_PRESETS, CONF_QUERIES, CONF_QUERY
+from ...const import CONF_PRESETS, CONF_QUERIES, CONF_QUERY, UNIT_TOKENS_PER_SECOND
 from .base import ServerCollector, ServerSettings
 from .client import ServerClient, ServerError
 
@@ -23,7 +23,6 @@ QUERY_PATH: Final = "/api/v1/query"
 # Prometheus answers a bad query with 400 and a query it could not run with 422, both with a
 # JSON body that says why.
 QUERY_ERROR_STATUSES: Final = (400, 422)
-UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
 
 
 @dataclass(frozen=True, slots=True)
