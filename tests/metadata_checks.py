@@ -267,12 +267,16 @@ def translation_keys_in_source(source: str) -> set[str]:
     """
     tree = ast.parse(source)
     # Steps, errors and aborts of an options flow live under "options", the others under "config".
-    # Subentry flows name their keys through constants: tests list them from the flow classes.
+    # Subentry flows name their keys through constants, and repair flows' keys live under their
+    # issue's: tests list them from the flow classes.
     in_subentry_flow = {
         id(inner)
         for node in ast.walk(tree)
         if isinstance(node, ast.ClassDef)
-        and any("SubentryFlow" in ast.unparse(base) for base in node.bases)
+        and any(
+            "SubentryFlow" in ast.unparse(base) or "RepairsFlow" in ast.unparse(base)
+            for base in node.bases
+        )
         for inner in ast.walk(node)
     }
     in_options_flow = {

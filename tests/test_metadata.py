@@ -15,9 +15,18 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.ai_performance import PLATFORMS
+from custom_components.ai_performance.alert_entities import (
+    ACTIVE_ALERTS,
+    ALERT_BINARY_SENSORS,
+    ALERT_EVENTS,
+    CONFIG_DISK_ALERT,
+    HEALTH,
+)
+from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.entity import (
     host_device_info,
@@ -99,6 +108,9 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
         for q in queries
     )
     found.setdefault("binary_sensor", []).extend((REACHABLE, LOADED))
+    found["binary_sensor"].extend((*ALERT_BINARY_SENSORS.values(), CONFIG_DISK_ALERT))
+    found["sensor"].extend((HEALTH, ACTIVE_ALERTS))
+    found.setdefault("event", []).append(ALERT_EVENTS)
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.
     found["sensor"].extend(
@@ -120,6 +132,9 @@ def _used_translation_keys() -> set[str]:
         used.add(f"device.{device['translation_key']}")
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
+    # Alert thresholds refused in the options, and the issue of each rule critical for too long.
+    used.update(f"options.error.{problem.value}" for problem in ThresholdProblem)
+    used.update(f"issues.alert_{rule}" for rule in RuleKey)
     used |= _subentry_translation_keys()
     return used
 

@@ -1,18 +1,21 @@
-"""The options flow: more disks besides the configuration directory's, and costs."""
+"""The options flow: more disks besides the configuration directory's, costs, alert rules."""
 
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.const import (
+    CONF_ALERT_RULES,
     CONF_CURRENCY,
     CONF_DISKS,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
+    CONF_REPAIR_MINUTES,
 )
 from custom_components.ai_performance.engine.cost import PriceProblem
 
@@ -25,7 +28,7 @@ async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> d
     """Open the options and pick ``step`` from the menu; return its form."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["disks", "costs"]
+    assert result["menu_options"] == ["disks", "costs", "alerts"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
     )
@@ -228,4 +231,123 @@ async def test_a_bad_price_table_is_refused_with_what_is_wrong(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_PRICES: error.value}
     assert placeholders.items() <= result["description_placeholders"].items()
+    assert mock_config_entry.options == {}
+
+
+# --- Alert rules ------------------------------------------------------------------------------
+
+RESPONSE_TIME_RULE = {
+    "enabled": True,
+    "target": 1500,
+    "warning": 2500,
+    "critical": 4000,
+    "for_minutes": 3,
+    "hysteresis": 100,
+}
+
+
+async def open_rule(hass: HomeAssistant, entry: MockConfigEntry, rule: str) -> dict:
+    """Open the alerts step, choose ``rule`` and a 20-minute repair delay."""
+    result = await open_step(hass, entry, "alerts")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"rule": rule, CONF_REPAIR_MINUTES: 20}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "alert_rule"
+    return result
+
+
+async def test_an_alert_rule_shows_its_defaults_and_saves_new_thresholds(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+
+    result = await open_rule(hass, mock_config_entry, "response_time")
+    assert result["description_placeholders"] == {"rule": "Response time", "unit": "ms"}
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+    }
+    assert suggested == {
+        "enabled": True,
+        "target": 2000,
+        "warning": 3000,
+        "critical": 5000,
+        "for_minutes": 5,
+        "hysteresis": 250,
+    }
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], RESPONSE_TIME_RULE
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {
+        CONF_ALERT_RULES: {"response_time": RESPONSE_TIME_RULE},
+        CONF_REPAIR_MINUTES: 20,
+    }
+    settings = mock_config_entry.runtime_data.alerts.settings
+    assert settings.rules[RuleKey.RESPONSE_TIME].thresholds.for_s == 180
+    assert settings.repair_s == 1200
+
+
+@pytest.mark.parametrize(
+    ("change", "errors"),
+    [
+        ({"warning": 5000, "critical": 4000}, {"base": "threshold_wrong_order"}),
+        ({"warning": 4000, "critical": 4000}, {"base": "threshold_wrong_order"}),
+        ({"target": 2600}, {"target": "target_past_warning"}),
+    ],
+)
+async def test_thresholds_in_the_wrong_order_are_refused_and_nothing_is_saved(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    change: dict[str, float],
+    errors: dict[str, str],
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, "response_time")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**RESPONSE_TIME_RULE, **change}
+    )
+
+    assert refused["type"] is FlowResultType.FORM
+    assert refused["errors"] == errors
+    assert mock_config_entry.options == {}
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], RESPONSE_TIME_RULE
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_low_is_bad_for_the_cache_hit_rule(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, "cache_hit")
+    rule = {**RESPONSE_TIME_RULE, "target": 80, "warning": 60, "critical": 40}
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**rule, "warning": 40, "critical": 60}
+    )
+    assert refused["errors"] == {"base": "threshold_wrong_order"}
+
+    result = await hass.config_entries.options.async_configure(result["flow_id"], rule)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_negative_duration_is_refused_by_the_form(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, "cpu")
+
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**RESPONSE_TIME_RULE, "for_minutes": -1}
+        )
     assert mock_config_entry.options == {}

@@ -5,11 +5,14 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from .alert_rules import alert_settings, alert_units
+from .alerts import AlertManager
 from .collectors import build_collectors
 from .collectors.base import Needs
+from .collectors.host import monitored_disks
 from .collectors.servers.base import model_subject
 from .collectors.servers.ollama import OllamaCollector
-from .const import DOMAIN, SOURCE_GPU, SOURCE_REQUESTS
+from .const import CONF_DISKS, DOMAIN, SOURCE_GPU, SOURCE_REQUESTS
 from .coordinator import (
     AIPerformanceConfigEntry,
     AIPerformanceCoordinator,
@@ -22,11 +25,11 @@ from .entity import (
     device_identifier,
     server_collectors,
 )
+from .issues import async_clear_removed_servers
 from .ledger import RequestLedger
-from .repairs import async_clear_removed_servers
 from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 # Setup and unload return a boolean: Home Assistant 2026.10 requires one, and 2026.11 still accepts
@@ -47,11 +50,20 @@ async def async_setup_entry(
     costs = cost_settings(hass, entry.options)
     ledger = RequestLedger(hass, entry.entry_id, costs.prices)
     collectors = build_collectors(hass, entry, needs, ledger)
-    coordinator = AIPerformanceCoordinator(hass, entry, collectors)
+    alerts = AlertManager(
+        hass, entry.entry_id, alert_settings(entry.options), alert_units(costs.currency)
+    )
+    await alerts.async_load()
+    alerts.async_subscribe_needs(
+        needs,
+        monitored_disks(hass.config.config_dir, entry.options.get(CONF_DISKS, ())),
+    )
+    entry.async_on_unload(alerts.async_stop)
+    coordinator = AIPerformanceCoordinator(hass, entry, collectors, alerts)
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = AIPerformanceData(
-        coordinator=coordinator, needs=needs, ledger=ledger, costs=costs
+        coordinator=coordinator, needs=needs, ledger=ledger, costs=costs, alerts=alerts
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.

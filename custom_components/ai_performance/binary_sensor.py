@@ -13,6 +13,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .alert_entities import alert_binary_sensors, async_add_new_alerts
 from .collectors.gpu import FIELD_THROTTLE, GpuInfo, GpuReading
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import is_throttling
@@ -61,12 +62,13 @@ async def async_setup_entry(
 ) -> None:
     """Add the binary sensors each GPU supports, and those of each model server."""
     coordinator = entry.runtime_data.coordinator
-    entities = [
+    entities: list[BinarySensorEntity] = [
         GpuBinarySensor(coordinator, description, gpu)
         for gpu in current_gpus(coordinator)
         for description in GPU_BINARY_SENSORS
         if description.field in gpu.supported
     ]
+    entities.extend(alert_binary_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,
@@ -77,6 +79,7 @@ async def async_setup_entry(
     entry.async_on_unload(
         async_add_new_models(coordinator, async_add_entities, model_binary_sensors)
     )
+    entry.async_on_unload(async_add_new_alerts(coordinator, async_add_entities))
 
 
 class GpuBinarySensor(AIPerformanceGpuEntity, BinarySensorEntity):

@@ -12,6 +12,7 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.generated.currencies import ACTIVE_CURRENCIES
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -20,17 +21,43 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
+from homeassistant.helpers.translation import async_get_translations
 import probatio
 import psutil
 
+from .alert_rules import (
+    CONF_CRITICAL,
+    CONF_ENABLED,
+    CONF_FOR_MINUTES,
+    CONF_HYSTERESIS,
+    CONF_TARGET,
+    CONF_WARNING,
+    RULES,
+    RULES_BY_KEY,
+    RuleKey,
+    alert_units,
+)
 from .collectors.base import Needs
 from .collectors.host import HostCollector
-from .const import CONF_CURRENCY, CONF_DISKS, CONF_MONTHLY_BUDGET, CONF_PRICES, DOMAIN
+from .const import (
+    CONF_ALERT_RULES,
+    CONF_CURRENCY,
+    CONF_DISKS,
+    CONF_MONTHLY_BUDGET,
+    CONF_PRICES,
+    CONF_REPAIR_MINUTES,
+    DEFAULT_REPAIR_MINUTES,
+    DOMAIN,
+)
 from .coordinator import AIPerformanceConfigEntry
+from .engine.alerts import ThresholdError
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
 from .server_flow import SERVER_SUBENTRY_FLOWS
 
 TITLE = "AI Performance Monitor"
+CONF_RULE = "rule"
+# Durations (an alert's, the repair delay) up to a day.
+MAX_ALERT_MINUTES = 1440
 
 
 class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -99,14 +126,21 @@ def _unreadable(paths: list[str]) -> list[str]:
 
 
 class AIPerformanceOptionsFlow(OptionsFlow):
-    """Disks to report, and what AI requests cost (the entry reloads on every change)."""
+    """Disks to report, what AI requests cost, and alert thresholds (the entry reloads)."""
+
+    def __init__(self) -> None:
+        """Start with no alert rule chosen."""
+        self._rule: RuleKey | None = None
+        self._repair_minutes: float = DEFAULT_REPAIR_MINUTES
 
     async def async_step_init(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu takes none
     ) -> ConfigFlowResult:
         """Offer the groups of options."""
-        return self.async_show_menu(step_id="init", menu_options=["disks", "costs"])
+        return self.async_show_menu(
+            step_id="init", menu_options=["disks", "costs", "alerts"]
+        )
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
         """Save ``changes``, keeping the options of the other groups."""
@@ -203,3 +237,110 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_alerts(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the alert rule to change, and when critical alerts raise a repair issue."""
+        if user_input is not None:
+            self._rule = RuleKey(user_input[CONF_RULE])
+            self._repair_minutes = user_input[CONF_REPAIR_MINUTES]
+            return await self.async_step_alert_rule()
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_RULE): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[spec.key.value for spec in RULES],
+                        translation_key="alert_rule",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                probatio.Required(
+                    CONF_REPAIR_MINUTES,
+                    default=self.config_entry.options.get(
+                        CONF_REPAIR_MINUTES, DEFAULT_REPAIR_MINUTES
+                    ),
+                ): _minutes(),
+            }
+        )
+        return self.async_show_form(step_id="alerts", data_schema=schema)
+
+    async def async_step_alert_rule(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set one rule's target, thresholds, duration and hysteresis, or switch it off."""
+        assert self._rule is not None  # noqa: S101 - only reached from the alerts step
+        spec = RULES_BY_KEY[self._rule]
+        options = self.config_entry.options
+        rules = dict(options.get(CONF_ALERT_RULES) or {})
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                settings = spec.settings_from(user_input)
+            except ThresholdError as err:
+                errors["base"] = err.problem.value
+            else:
+                thresholds = settings.thresholds
+                if thresholds.past(settings.target, thresholds.warning):
+                    errors[CONF_TARGET] = "target_past_warning"
+                else:
+                    rules[spec.key] = settings.as_options()
+                    return self._save(
+                        **{
+                            CONF_ALERT_RULES: rules,
+                            CONF_REPAIR_MINUTES: self._repair_minutes,
+                        }
+                    )
+        unit = alert_units(options.get(CONF_CURRENCY) or self.hass.config.currency)[
+            spec.key
+        ]
+        number = _number(unit)
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_ENABLED): BooleanSelector(),
+                probatio.Required(CONF_TARGET): number,
+                probatio.Required(CONF_WARNING): number,
+                probatio.Required(CONF_CRITICAL): number,
+                probatio.Required(CONF_FOR_MINUTES): _minutes(),
+                probatio.Required(CONF_HYSTERESIS): _number(unit, minimum=0),
+            }
+        )
+        current = spec.settings_from(rules.get(spec.key)).as_options()
+        translations = await async_get_translations(
+            self.hass, self.hass.config.language, "selector", {DOMAIN}
+        )
+        label = f"component.{DOMAIN}.selector.alert_rule.options.{spec.key}"
+        return self.async_show_form(
+            step_id="alert_rule",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or current
+            ),
+            errors=errors,
+            description_placeholders={
+                "rule": translations.get(label, spec.key),
+                "unit": unit or "-",
+            },
+        )
+
+
+def _number(unit: str, minimum: float | None = None) -> NumberSelector:
+    """Return a number box in ``unit``, from ``minimum`` when given."""
+    config = NumberSelectorConfig(step="any", mode=NumberSelectorMode.BOX)
+    if unit:
+        config["unit_of_measurement"] = unit
+    if minimum is not None:
+        config["min"] = minimum
+    return NumberSelector(config)
+
+
+def _minutes() -> NumberSelector:
+    """Return a box for a duration in minutes, up to a day."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=0,
+            max=MAX_ALERT_MINUTES,
+            step="any",
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement="min",
+        )
+    )

@@ -26,6 +26,13 @@ CONF_DISKS: Final = "disks"
 CONF_CURRENCY: Final = "currency"
 CONF_PRICES: Final = "prices"
 CONF_MONTHLY_BUDGET: Final = "monthly_budget"
+CONF_ALERT_RULES: Final = "alert_rules"
+CONF_REPAIR_MINUTES: Final = "repair_minutes"
+# Critical for this long raises a repair issue.
+DEFAULT_REPAIR_MINUTES: Final = 10
+
+# The bus event fired on every alert raised, changed or cleared.
+EVENT_ALERT: Final = "ai_performance_alert"
 
 # Model servers: config subentry types and their settings.
 SUBENTRY_OLLAMA: Final = "ollama"

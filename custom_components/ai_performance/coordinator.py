@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import time
 from typing import Any, override
 
@@ -11,6 +11,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
+from .alerts import AlertManager
 from .collectors.base import Collector, Needs
 from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
 from .costs import CostSettings
@@ -27,6 +28,7 @@ class AIPerformanceData:
     needs: Needs
     ledger: RequestLedger
     costs: CostSettings
+    alerts: AlertManager
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]
@@ -47,8 +49,9 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         hass: HomeAssistant,
         entry: AIPerformanceConfigEntry,
         collectors: Sequence[Collector[Any]],
+        alerts: AlertManager | None = None,
     ) -> None:
-        """Initialise the coordinator over its collectors."""
+        """Initialise the coordinator over its collectors, judging ``alerts`` each tick."""
         super().__init__(
             hass,
             LOGGER,
@@ -58,6 +61,7 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.collectors = tuple(collectors)
+        self.alerts = alerts
         self._started: list[Collector[Any]] = []
         self._failing: set[str] = set()
         # Loop time of the last entity update, charged to the next snapshot's overhead.
@@ -83,13 +87,16 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         results = await asyncio.gather(*(self._collect(c) for c in self.collectors))
         collection_ms = (time.perf_counter() - started) * 1000
         interval = self.update_interval or UPDATE_INTERVAL
-        return Snapshot(
+        snapshot = Snapshot(
             sources={c.key: r for c, r in zip(self.collectors, results, strict=True)},
             collection_ms=round(collection_ms, 3),
             interval_s=interval.total_seconds(),
             loop_ms=round(sum(r.loop_ms for r in results) + self._listeners_ms, 3),
             executor_ms=round(sum(r.executor_ms for r in results), 3),
         )
+        if self.alerts is None:
+            return snapshot
+        return replace(snapshot, alerts=self.alerts.evaluate(snapshot, time.time()))
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:
         """Collect one source (in a task of its own) under its timeout, timing its parts."""
@@ -121,6 +128,9 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         """Update the entities, timing it: writing states is our biggest loop cost."""
         started = time.perf_counter()
         super().async_update_listeners()
+        # Alert events go out once the states show the alerts they announce.
+        if self.alerts is not None:
+            self.alerts.async_announce()
         self._listeners_ms = (time.perf_counter() - started) * 1000
 
     def _log_transition(self, key: str, error: str | None) -> None:

@@ -10,7 +10,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .collectors.base import Need, device_identifier
+from .collectors.base import Need, device_identifier, gpu_subject, request_subject
 from .collectors.gpu import GpuInfo, GpuReading, GpuSample
 from .collectors.requests import RequestsSample, SubjectStats
 from .collectors.servers.base import ServerCollector, model_subject, server_subject
@@ -19,17 +19,6 @@ from .const import SOURCE_GPU, SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
 from .engine.gpu import bytes_to_gib
 from .ledger import SubjectKind
-
-
-def gpu_subject(uuid: str) -> str:
-    """Return the subject of the GPU with NVML UUID ``uuid``."""
-    return f"gpu_{uuid}"
-
-
-def request_subject(key: str) -> str:
-    """Return the device subject of the requests subject ``key`` (an agent, a pipeline, ...)."""
-    return f"requests_{key}"
-
 
 _REQUEST_DEVICE_MODELS: Final = {
     SubjectKind.AGENT: "Conversation agent",

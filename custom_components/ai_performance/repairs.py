@@ -1,63 +1,145 @@
-"""Repair issues: raised when something stays wrong, deleted as soon as it is right again."""
+"""Fix flows of the repair issues: an alert critical for too long is snoozed or re-thresholded."""
 
-import inspect
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
-
-from .const import DOMAIN
-
-ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
-# Home Assistant 2026.11 ties an issue to its config entry; 2026.10 does not know the argument.
-_ISSUES_TAKE_ENTRY: Final = (
-    "config_entry_id" in inspect.signature(ir.async_create_issue).parameters
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
+from homeassistant.components.repairs.models import RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
 )
+import probatio
+
+from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
+from .const import CONF_ALERT_RULES
+from .engine.alerts import ThresholdError
+from .issues import ISSUE_ALERT_PREFIX, with_unit
+
+if TYPE_CHECKING:
+    from .coordinator import AIPerformanceConfigEntry
+
+SNOOZE_HOUR_S: Final = 3600
+SNOOZE_DAY_S: Final = 24 * 3600
 
 
-def _server_issue_id(subentry_id: str) -> str:
-    return f"{ISSUE_SERVER_UNREACHABLE}_{subentry_id}"
+class AlertRepairFlow(RepairsFlow):
+    """Fix an alert critical for too long: snooze it, or raise its thresholds."""
+
+    def __init__(self, entry_id: str, alert_id: str) -> None:
+        """Fix alert ``alert_id`` of entry ``entry_id``."""
+        self._entry_id = entry_id
+        self._alert_id = alert_id
+
+    def _entry(self) -> AIPerformanceConfigEntry | None:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry
+
+    async def async_step_init(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu takes none
+    ) -> RepairsFlowResult:
+        """Offer the ways to fix it."""
+        if self._entry() is None:
+            return self.async_abort(reason="entry_not_loaded")
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["snooze_hour", "snooze_day", "raise_threshold"],
+        )
+
+    async def async_step_snooze_hour(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu choice takes none
+    ) -> RepairsFlowResult:
+        """Silence the alert for an hour."""
+        return self._snooze(SNOOZE_HOUR_S)
+
+    async def async_step_snooze_day(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu choice takes none
+    ) -> RepairsFlowResult:
+        """Silence the alert for a day."""
+        return self._snooze(SNOOZE_DAY_S)
+
+    def _snooze(self, seconds: float) -> RepairsFlowResult:
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        entry.runtime_data.alerts.async_snooze(self._alert_id, seconds)
+        return self.async_create_entry(data={})
+
+    async def async_step_raise_threshold(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Ask for new warning and critical thresholds; save them in the options."""
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        manager = entry.runtime_data.alerts
+        status = manager.status(self._alert_id)
+        if status is None:
+            return self.async_abort(reason="alert_gone")
+        spec = RULES_BY_KEY[RuleKey(status.rule)]
+        saved = dict((entry.options.get(CONF_ALERT_RULES) or {}).get(spec.key) or {})
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            saved |= {
+                CONF_WARNING: user_input[CONF_WARNING],
+                CONF_CRITICAL: user_input[CONF_CRITICAL],
+            }
+            try:
+                settings = spec.settings_from(saved)
+            except ThresholdError as err:
+                errors["base"] = err.problem.value
+            else:
+                rules = dict(entry.options.get(CONF_ALERT_RULES) or {})
+                rules[spec.key] = settings.as_options()
+                self.hass.config_entries.async_update_entry(
+                    entry, options={**entry.options, CONF_ALERT_RULES: rules}
+                )
+                return self.async_create_entry(data={})
+        current = manager.settings.rules[spec.key].thresholds
+        unit = manager.units.get(spec.key, "")
+        return self.async_show_form(
+            step_id="raise_threshold",
+            data_schema=self.add_suggested_values_to_schema(
+                threshold_schema(unit),
+                user_input
+                or {CONF_WARNING: current.warning, CONF_CRITICAL: current.critical},
+            ),
+            errors=errors,
+            description_placeholders={
+                "name": status.name,
+                "value": with_unit(status.value, unit),
+            },
+        )
 
 
-@callback
-def async_raise_server_unreachable(
-    hass: HomeAssistant,
-    entry_id: str,
-    subentry_id: str,
-    placeholders: dict[str, str],
-) -> None:
-    """Raise (or refresh) the issue of a model server that has been down for a while.
-
-    ``placeholders``: the server's name, the minutes it has been down and the last error.
-    """
-    extra: dict[str, Any] = {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        _server_issue_id(subentry_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="server_unreachable",
-        translation_placeholders=placeholders,
-        **extra,
+def threshold_schema(unit: str) -> probatio.Schema:
+    """Return the form of a warning and a critical threshold in ``unit``."""
+    config = NumberSelectorConfig(step="any", mode=NumberSelectorMode.BOX)
+    if unit:
+        config["unit_of_measurement"] = unit
+    number = NumberSelector(config)
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_WARNING): number,
+            probatio.Required(CONF_CRITICAL): number,
+        }
     )
 
 
-@callback
-def async_clear_server_unreachable(hass: HomeAssistant, subentry_id: str) -> None:
-    """Delete the issue of a server that answers again (nothing happens without one)."""
-    ir.async_delete_issue(hass, DOMAIN, _server_issue_id(subentry_id))
-
-
-@callback
-def async_clear_removed_servers(hass: HomeAssistant, subentry_ids: set[str]) -> None:
-    """Delete the issues of servers that are no longer configured."""
-    prefix = f"{ISSUE_SERVER_UNREACHABLE}_"
-    registry = ir.async_get(hass)
-    for domain, issue_id in list(registry.issues):
-        if (
-            domain == DOMAIN
-            and issue_id.startswith(prefix)
-            and issue_id.removeprefix(prefix) not in subentry_ids
-        ):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+async def async_create_fix_flow(
+    hass: HomeAssistant,
+    issue_id: str,
+    data: dict[str, str | int | float | None] | None,
+) -> RepairsFlow:
+    """Return the fix flow of a fixable issue (only alerts have one)."""
+    data = data or {}
+    if issue_id.startswith(ISSUE_ALERT_PREFIX):
+        return AlertRepairFlow(str(data.get("entry_id")), str(data.get("alert_id")))
+    return ConfirmRepairFlow()

@@ -28,6 +28,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .alert_entities import alert_sensors
 from .collectors import host
 from .collectors.base import Need
 from .collectors.gpu import (
@@ -748,6 +749,7 @@ async def async_setup_entry(
         if description.field in gpu.supported
     )
     entities.extend(request_sensors(coordinator))
+    entities.extend(alert_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,

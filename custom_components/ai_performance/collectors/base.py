@@ -15,6 +15,16 @@ def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
     return (DOMAIN, f"{entry_id}_{subject}")
 
 
+def gpu_subject(uuid: str) -> str:
+    """Return the subject of the GPU with NVML UUID ``uuid``."""
+    return f"gpu_{uuid}"
+
+
+def request_subject(key: str) -> str:
+    """Return the device subject of the requests subject ``key`` (an agent, a pipeline, ...)."""
+    return f"requests_{key}"
+
+
 class CollectorNotReady(ConfigEntryNotReady):
     """Raised by ``async_start`` when the source cannot start yet; setup is retried later.
 

@@ -1,7 +1,9 @@
 """The immutable result of one coordinator tick, as the entities read it."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .alerts import AlertStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class Snapshot:
     interval_s: float = 30.0
     loop_ms: float = 0.0
     executor_ms: float = 0.0
+    # Every alert rule for every subject it watches, by alert id.
+    alerts: Mapping[str, AlertStatus] = field(default_factory=dict)
 
     @property
     def loop_overhead_percent(self) -> float:

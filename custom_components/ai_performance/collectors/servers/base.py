@@ -27,7 +27,7 @@ from ...const import (
     DEFAULT_OUTAGE_MINUTES,
     DEFAULT_SERVER_INTERVAL_S,
 )
-from ...repairs import async_clear_server_unreachable, async_raise_server_unreachable
+from ...issues import async_clear_server_unreachable, async_raise_server_unreachable
 from .client import ServerClient, ServerError, ServerProblem
 
 # A poll (all of its requests together) gives up after this long: within the coordinator's

@@ -1,0 +1,305 @@
+"""Alerts: every rule judged for every subject each tick, then announced as events and issues.
+
+The coordinator calls ``evaluate`` inside its tick, so the snapshot carries every alert's status,
+and ``async_announce`` once the entities have written their states, so an automation triggered
+by an alert event reads states that already show it. Machine states, what was announced and
+snoozes are saved, so an alert raised before a restart is still raised, and announced once.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+import time
+from typing import Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .alert_rules import (
+    RULES,
+    RULES_BY_KEY,
+    AlertSettings,
+    AlertTarget,
+    RuleKey,
+    RuleSpec,
+)
+from .collectors.base import Need, Needs
+from .const import DOMAIN, EVENT_ALERT, LOGGER
+from .engine.alerts import AlertLevel, AlertMachine, AlertStatus
+from .engine.snapshot import Snapshot
+from .issues import AlertIssue, async_sync_alert_issues
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY_S: Final = 30
+ALERT_RAISED: Final = "alert_raised"
+ALERT_CLEARED: Final = "alert_cleared"
+EVENT_TYPES: Final = (ALERT_RAISED, ALERT_CLEARED)
+
+type AlertListener = Callable[[str, dict[str, Any]], None]
+
+
+def alert_id(rule: RuleKey, target: AlertTarget) -> str:
+    """Return the id of ``rule`` watching ``target``."""
+    return f"{rule}:{target.key}"
+
+
+@dataclass(slots=True)
+class _Alert:
+    spec: RuleSpec
+    target: AlertTarget
+    name: str
+    machine: AlertMachine
+    # The severity last announced by an event (None: cleared, or never raised).
+    announced: AlertLevel | None = None
+
+
+class AlertManager:
+    """Judges every enabled rule each tick; owns the saved state, events and repair issues."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        settings: AlertSettings,
+        units: dict[RuleKey, str],
+    ) -> None:
+        """Prepare the rules of ``settings``; ``async_load`` restores the saved state."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self.settings = settings
+        self.units = units
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.alerts"
+        )
+        self._alerts: dict[str, _Alert] = {}
+        self._snoozes: dict[str, float] = {}
+        self._announcements: list[tuple[str, dict[str, Any]]] = []
+        self._listeners: list[AlertListener] = []
+        self._statuses: dict[str, AlertStatus] = {}
+        self._evaluated_at = 0.0
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+
+    @property
+    def enabled_rules(self) -> list[RuleSpec]:
+        """Return the rules that are switched on."""
+        return [spec for spec in RULES if self.settings.rules[spec.key].enabled]
+
+    async def async_load(self) -> None:
+        """Restore the alerts and snoozes saved before the last stop."""
+        data = await self._store.async_load() or {}
+        self._snoozes = {
+            key: float(until)
+            for key, until in data.get("snoozes", {}).items()
+            if isinstance(until, int | float)
+        }
+        for key, saved in data.get("alerts", {}).items():
+            try:
+                spec = RULES_BY_KEY[RuleKey(saved["rule"])]
+                target = AlertTarget(saved["subject"], saved.get("item", ""))
+                announced = saved.get("announced")
+                alert = _Alert(
+                    spec=spec,
+                    target=target,
+                    name=str(saved.get("name", "")),
+                    machine=AlertMachine.restore(
+                        self._thresholds(spec), saved["state"]
+                    ),
+                    announced=None if announced is None else AlertLevel(announced),
+                )
+            except KeyError, TypeError, ValueError:
+                LOGGER.debug("Dropping a malformed saved alert %s", key)
+                continue
+            if self.settings.rules[spec.key].enabled and key == alert_id(
+                spec.key, target
+            ):
+                self._alerts[key] = alert
+
+    @callback
+    def async_subscribe_needs(self, needs: Needs, disks: Iterable[str]) -> None:
+        """Have the sources read what the enabled rules judge, whatever entities are enabled."""
+        wanted: set[Need] = set()
+        for spec in self.enabled_rules:
+            wanted.update(spec.needs(disks))
+        self._unsubscribe.extend(needs.async_subscribe(*need) for need in wanted)
+
+    def _thresholds(self, spec: RuleSpec) -> Any:
+        return self.settings.rules[spec.key].thresholds
+
+    def evaluate(self, snapshot: Snapshot, now: float) -> dict[str, AlertStatus]:
+        """Judge every enabled rule in ``snapshot``; return every alert's status.
+
+        A rule whose source failed this tick keeps its state: a failed poll is no evidence.
+        An alert exists from the first time its value is known, and goes when its subject does.
+        """
+        changed = False
+        self._evaluated_at = now
+        for spec in self.enabled_rules:
+            measured = spec.measure(snapshot)
+            if measured is None:
+                continue
+            seen = set()
+            for item in measured:
+                key = alert_id(spec.key, item.target)
+                seen.add(key)
+                alert = self._alerts.get(key)
+                if alert is None:
+                    if item.value is None:
+                        continue
+                    alert = _Alert(
+                        spec,
+                        item.target,
+                        item.name,
+                        AlertMachine(self._thresholds(spec)),
+                    )
+                    self._alerts[key] = alert
+                    changed = True
+                alert.name = item.name or alert.name
+                changed |= bool(alert.machine.update(item.value, now))
+            for key in [
+                k for k, a in self._alerts.items() if a.spec is spec and k not in seen
+            ]:
+                del self._alerts[key]
+                changed = True
+        for key, until in list(self._snoozes.items()):
+            if until <= now:
+                del self._snoozes[key]
+                changed = True
+        self._statuses = {
+            key: self._status(key, alert) for key, alert in self._alerts.items()
+        }
+        changed |= self._queue_announcements()
+        if changed:
+            self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+        return self._statuses
+
+    def _status(self, key: str, alert: _Alert) -> AlertStatus:
+        machine = alert.machine
+        thresholds = machine.thresholds
+        return AlertStatus(
+            rule=alert.spec.key,
+            subject=alert.target.subject,
+            item=alert.target.item,
+            name=alert.name,
+            level=machine.level,
+            value=machine.value,
+            threshold=thresholds.threshold_of(machine.level) or thresholds.warning,
+            since=machine.since,
+            snoozed_until=self._snoozes.get(key),
+        )
+
+    def _queue_announcements(self) -> bool:
+        queued = False
+        for key, status in self._statuses.items():
+            alert = self._alerts[key]
+            if status.severity == alert.announced:
+                continue
+            event_type = ALERT_CLEARED if status.severity is None else ALERT_RAISED
+            self._announcements.append(
+                (event_type, self._event_data(status, alert.announced))
+            )
+            alert.announced = status.severity
+            queued = True
+        return queued
+
+    def _event_data(
+        self, status: AlertStatus, previous: AlertLevel | None
+    ) -> dict[str, Any]:
+        return {
+            "config_entry_id": self._entry_id,
+            "alert_id": alert_id(
+                RuleKey(status.rule), AlertTarget(status.subject, status.item)
+            ),
+            "rule": status.rule,
+            "subject": status.subject,
+            "item": status.item or None,
+            "name": status.name,
+            "severity": status.severity,
+            "previous_severity": previous,
+            "value": status.value,
+            "threshold": status.threshold,
+            "unit": self.units.get(RuleKey(status.rule)),
+            "since": _iso(status.since),
+            "snoozed_until": _iso(status.snoozed_until),
+            "recommendation": RULES_BY_KEY[RuleKey(status.rule)].recommendation,
+        }
+
+    @callback
+    def async_announce(self) -> None:
+        """Fire the events queued by the last evaluation, and raise or delete repair issues."""
+        announcements, self._announcements = self._announcements, []
+        for event_type, data in announcements:
+            self._hass.bus.async_fire(EVENT_ALERT, {"type": event_type, **data})
+            for listener in list(self._listeners):
+                listener(event_type, data)
+        async_sync_alert_issues(self._hass, self._entry_id, self._issues())
+
+    def _issues(self) -> dict[str, AlertIssue]:
+        """Return the repair issues wanted now: alerts critical for the repair delay."""
+        now = self._evaluated_at
+        issues = {}
+        for key, status in self._statuses.items():
+            if (
+                status.severity is AlertLevel.CRITICAL
+                and status.since is not None
+                and now - status.since >= self.settings.repair_s
+            ):
+                issues[key] = AlertIssue(
+                    alert_id=key,
+                    rule=status.rule,
+                    name=status.name,
+                    value=status.value,
+                    threshold=status.threshold,
+                    unit=self.units.get(RuleKey(status.rule), ""),
+                    since=dt_util.as_local(dt_util.utc_from_timestamp(status.since))
+                    .replace(microsecond=0)
+                    .isoformat(sep=" "),
+                )
+        return issues
+
+    @callback
+    def async_add_listener(self, listener: AlertListener) -> CALLBACK_TYPE:
+        """Call ``listener(event_type, data)`` on every alert raised or cleared."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def status(self, key: str) -> AlertStatus | None:
+        """Return the status of alert ``key`` after the last tick."""
+        return self._statuses.get(key)
+
+    @callback
+    def async_snooze(self, key: str, seconds: float) -> None:
+        """Silence alert ``key`` for ``seconds``: no events, no repair issue, sensor off.
+
+        It takes effect at the next tick; an alert still raised when the snooze ends is raised
+        again (and its repair issue too, if critical for long enough).
+        """
+        self._snoozes[key] = time.time() + seconds
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+
+    def _data_to_save(self) -> dict[str, Any]:
+        return {
+            "alerts": {
+                key: {
+                    "rule": alert.spec.key.value,
+                    "subject": alert.target.subject,
+                    "item": alert.target.item,
+                    "name": alert.name,
+                    "announced": alert.announced,
+                    "state": alert.machine.as_dict(),
+                }
+                for key, alert in self._alerts.items()
+            },
+            "snoozes": dict(self._snoozes),
+        }
+
+    async def async_stop(self) -> None:
+        """Stop wanting what the rules read, and save the state now."""
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
+        await self._store.async_save(self._data_to_save())
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return (
+        None if timestamp is None else dt_util.utc_from_timestamp(timestamp).isoformat()
+    )

@@ -1,0 +1,135 @@
+"""Repair issues: raised when something stays wrong, deleted as soon as it is right again.
+
+The fix flows of the fixable ones are in repairs.py.
+"""
+
+from dataclasses import dataclass
+import inspect
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+
+ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
+# Home Assistant 2026.11 ties an issue to its config entry; 2026.10 does not know the argument.
+_ISSUES_TAKE_ENTRY: Final = (
+    "config_entry_id" in inspect.signature(ir.async_create_issue).parameters
+)
+
+
+def _server_issue_id(subentry_id: str) -> str:
+    return f"{ISSUE_SERVER_UNREACHABLE}_{subentry_id}"
+
+
+@callback
+def async_raise_server_unreachable(
+    hass: HomeAssistant,
+    entry_id: str,
+    subentry_id: str,
+    placeholders: dict[str, str],
+) -> None:
+    """Raise (or refresh) the issue of a model server that has been down for a while.
+
+    ``placeholders``: the server's name, the minutes it has been down and the last error.
+    """
+    extra: dict[str, Any] = {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _server_issue_id(subentry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="server_unreachable",
+        translation_placeholders=placeholders,
+        **extra,
+    )
+
+
+@callback
+def async_clear_server_unreachable(hass: HomeAssistant, subentry_id: str) -> None:
+    """Delete the issue of a server that answers again (nothing happens without one)."""
+    ir.async_delete_issue(hass, DOMAIN, _server_issue_id(subentry_id))
+
+
+@callback
+def async_clear_removed_servers(hass: HomeAssistant, subentry_ids: set[str]) -> None:
+    """Delete the issues of servers that are no longer configured."""
+    prefix = f"{ISSUE_SERVER_UNREACHABLE}_"
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith(prefix)
+            and issue_id.removeprefix(prefix) not in subentry_ids
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+# --- Alerts critical for too long -------------------------------------------------------------
+
+ISSUE_ALERT_PREFIX: Final = "alert_"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertIssue:
+    """An alert that has been critical for longer than the repair delay."""
+
+    alert_id: str
+    rule: str
+    name: str
+    value: float | None
+    threshold: float
+    unit: str
+    since: str
+
+
+def _alert_issue_id(alert_id: str) -> str:
+    return f"{ISSUE_ALERT_PREFIX}{alert_id}"
+
+
+def with_unit(value: float | None, unit: str) -> str:
+    """Return a value and its unit as a placeholder shows them."""
+    if value is None:
+        return "?"
+    return f"{value:g} {unit}".strip()
+
+
+@callback
+def async_sync_alert_issues(
+    hass: HomeAssistant, entry_id: str, wanted: dict[str, AlertIssue]
+) -> None:
+    """Raise the issue of every alert in ``wanted``; delete this entry's other alert issues."""
+    registry = ir.async_get(hass)
+    for (domain, issue_id), issue in list(registry.issues.items()):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith(ISSUE_ALERT_PREFIX)
+            and (issue.data or {}).get("entry_id") == entry_id
+            and issue_id.removeprefix(ISSUE_ALERT_PREFIX) not in wanted
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for alert in wanted.values():
+        issue_id = _alert_issue_id(alert.alert_id)
+        if registry.async_get_issue(DOMAIN, issue_id) is not None:
+            continue
+        extra: dict[str, Any] = (
+            {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
+        )
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            data={"entry_id": entry_id, "alert_id": alert.alert_id},
+            is_fixable=True,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=f"alert_{alert.rule}",
+            translation_placeholders={
+                "name": alert.name,
+                "value": with_unit(alert.value, alert.unit),
+                "threshold": with_unit(alert.threshold, alert.unit),
+                "since": alert.since,
+            },
+            **extra,
+        )

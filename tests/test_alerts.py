@@ -1,0 +1,348 @@
+"""Alerts through Home Assistant: raised and cleared on real values, announced, repaired, kept."""
+
+import time
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import (
+    DOMAIN as REPAIRS_DOMAIN,
+    repairs_flow_manager,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
+
+from .conftest import ENTRY_ID, our_entry, setup_integration
+from .fake_pynvml import FakeGpu, FakeNvml
+
+TEMPERATURE_ALERT = "binary_sensor.nvidia_geforce_rtx_4090_gpu_temperature_alert"
+HEALTH = "sensor.ai_performance_health"
+ACTIVE = "sensor.ai_performance_active_alerts"
+EVENTS = "event.ai_performance_alerts"
+ALERT_ID = "gpu_temperature:gpu_GPU-a"
+ISSUE_ID = f"alert_{ALERT_ID}"
+
+
+def watching(*rules: RuleKey, options: dict[str, Any] | None = None) -> MockConfigEntry:
+    """Return our entry with only ``rules`` on: the test machine's own load stays out."""
+    off = {rule: {"enabled": False} for rule in RuleKey if rule not in rules}
+    return our_entry({CONF_ALERT_RULES: off, **(options or {})})
+
+
+async def tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30
+) -> None:
+    """Let ``seconds`` pass and run one coordinator tick."""
+    freezer.tick(seconds)
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    assert entry is not None
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def gpu(nvml: FakeNvml) -> FakeGpu:
+    """One GPU, cool to begin with."""
+    fake = FakeGpu(uuid="GPU-a", temperature=60)
+    nvml.plug(fake)
+    return fake
+
+
+@pytest.fixture
+def alert_events(hass: HomeAssistant) -> list[Event]:
+    """Every ai_performance_alert event fired."""
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_ALERT, events.append)
+    return events
+
+
+async def overheat(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, gpu: FakeGpu, minutes: float
+) -> None:
+    """Heat the GPU past critical (90 °C) and keep it there for ``minutes``."""
+    gpu.temperature = 95
+    for _ in range(int(minutes * 2) + 1):
+        await tick(hass, freezer)
+
+
+async def test_a_hot_gpu_is_pending_then_critical_after_the_duration(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    alert_events: list[Event],
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    assert hass.states.get(TEMPERATURE_ALERT).state == STATE_OFF
+
+    gpu.temperature = 95
+    await tick(hass, freezer)
+    pending = hass.states.get(TEMPERATURE_ALERT)
+    assert pending.state == STATE_OFF
+    assert pending.attributes["level"] == "pending"
+    assert pending.attributes["value"] == 95
+
+    for _ in range(4):  # 2 minutes, the rule's default duration
+        await tick(hass, freezer)
+
+    raised = hass.states.get(TEMPERATURE_ALERT)
+    assert raised.state == STATE_ON
+    assert raised.attributes["severity"] == "critical"
+    assert raised.attributes["threshold"] == 90
+    assert raised.attributes["recommendation"] == "improve_cooling"
+    assert hass.states.get(HEALTH).state == "critical"
+    assert hass.states.get(ACTIVE).state == "1"
+    assert hass.states.get(ACTIVE).attributes["alerts"][0]["severity"] == "critical"
+    assert [e.data["type"] for e in alert_events] == ["alert_raised"]
+    data = alert_events[0].data
+    assert data["alert_id"] == ALERT_ID
+    assert data["severity"] == "critical"
+    assert data["previous_severity"] is None
+    assert data["value"] == 95
+    assert data["unit"] == "°C"
+    assert data["config_entry_id"] == ENTRY_ID
+    event_state = hass.states.get(EVENTS)
+    assert event_state.attributes["event_type"] == "alert_raised"
+    assert event_state.attributes["rule"] == RuleKey.GPU_TEMPERATURE
+
+
+async def test_cooling_inside_the_band_keeps_the_alert_and_below_it_clears(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    alert_events: list[Event],
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=2)
+
+    gpu.temperature = 88  # below critical (90) but inside its 3 °C band
+    await tick(hass, freezer)
+    assert hass.states.get(TEMPERATURE_ALERT).attributes["severity"] == "critical"
+
+    gpu.temperature = 86  # out of critical's band, still past warning (83)
+    await tick(hass, freezer)
+    assert hass.states.get(TEMPERATURE_ALERT).attributes["severity"] == "warning"
+    assert hass.states.get(HEALTH).state == "degraded"
+
+    gpu.temperature = 79  # below warning by more than the band
+    await tick(hass, freezer)
+    assert hass.states.get(TEMPERATURE_ALERT).state == STATE_OFF
+    assert hass.states.get(HEALTH).state == "ok"
+    assert [(e.data["type"], e.data["severity"]) for e in alert_events] == [
+        ("alert_raised", "critical"),
+        ("alert_raised", "warning"),
+        ("alert_cleared", None),
+    ]
+    assert hass.states.get(EVENTS).attributes["event_type"] == "alert_cleared"
+
+
+async def test_a_failed_poll_keeps_the_alert_as_it_was(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    alert_events: list[Event],
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=2)
+
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    manager = entry.runtime_data.alerts
+    snapshot = entry.runtime_data.coordinator.data
+    failed = {**snapshot.sources}
+    failed["gpu"] = type(failed["gpu"])(sample=None, error="NVML gone", duration_ms=1)
+    later = time.time() + 3600
+    statuses = manager.evaluate(type(snapshot)(sources=failed, collection_ms=1), later)
+
+    assert statuses[ALERT_ID].severity == "critical"
+    assert len(alert_events) == 1
+
+
+async def test_critical_for_the_repair_delay_raises_a_translated_issue_cleared_on_recovery(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=2)
+    for _ in range(19):  # 9.5 minutes critical
+        await tick(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
+
+    await tick(hass, freezer)  # 10 minutes critical
+
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_key == "alert_gpu_temperature"
+    assert issue.translation_placeholders["value"] == "95 °C"
+    assert issue.translation_placeholders["threshold"] == "90 °C"
+    assert issue.translation_placeholders["name"] == "NVIDIA GeForce RTX 4090"
+    translations = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    prefix = f"component.{DOMAIN}.issues.alert_gpu_temperature"
+    assert "{value}" in translations[f"{prefix}.description"]
+    assert f"{prefix}.fix_flow.step.init.menu_options.snooze_hour" in translations
+
+    gpu.temperature = 70
+    await tick(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
+
+
+async def start_fix(hass: HomeAssistant) -> Any:
+    """Open the issue's fix flow, as the Repairs dashboard does."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return await manager.async_init(DOMAIN, data={"issue_id": ISSUE_ID})
+
+
+async def step(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> Any:
+    """Answer the fix flow's current step."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return await manager.async_configure(flow_id, data)
+
+
+@pytest.fixture
+async def raised_issue(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, gpu: FakeGpu
+) -> None:
+    """A GPU critical for 10 minutes: its repair issue is raised."""
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=12)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is not None
+
+
+@pytest.mark.usefixtures("raised_issue")
+async def test_snoozing_from_the_repair_silences_the_alert_for_an_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    alert_events: list[Event],
+) -> None:
+    flow = await start_fix(hass)
+    assert flow["type"] is FlowResultType.MENU
+    assert flow["menu_options"] == ["snooze_hour", "snooze_day", "raise_threshold"]
+
+    done = await step(hass, flow["flow_id"], {"next_step_id": "snooze_hour"})
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await tick(hass, freezer)
+
+    snoozed = hass.states.get(TEMPERATURE_ALERT)
+    assert snoozed.state == STATE_OFF
+    assert snoozed.attributes["level"] == "critical"
+    assert snoozed.attributes["snoozed_until"] is not None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is None
+    assert alert_events[-1].data["type"] == "alert_cleared"
+    assert alert_events[-1].data["snoozed_until"] is not None
+    assert hass.states.get(HEALTH).state == "ok"
+
+    await tick(hass, freezer, 59 * 60)
+    assert hass.states.get(TEMPERATURE_ALERT).state == STATE_OFF
+    await tick(hass, freezer, 60)  # the hour is over and the GPU is still hot
+    assert hass.states.get(TEMPERATURE_ALERT).state == STATE_ON
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is not None
+
+
+@pytest.mark.usefixtures("raised_issue")
+async def test_raising_the_threshold_from_the_repair_is_checked_then_clears_the_alert(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    flow = await start_fix(hass)
+    form = await step(hass, flow["flow_id"], {"next_step_id": "raise_threshold"})
+    assert form["type"] is FlowResultType.FORM
+    assert form["description_placeholders"]["value"] == "95 °C"
+
+    refused = await step(hass, flow["flow_id"], {"warning": 105, "critical": 99})
+    assert refused["errors"] == {"base": "threshold_wrong_order"}
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    assert RuleKey.GPU_TEMPERATURE not in entry.options[CONF_ALERT_RULES]
+
+    done = await step(hass, flow["flow_id"], {"warning": 99, "critical": 105})
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    saved = entry.options[CONF_ALERT_RULES][RuleKey.GPU_TEMPERATURE]
+    assert (saved["warning"], saved["critical"], saved["for_minutes"]) == (99, 105, 2)
+
+    await tick(hass, freezer)
+    assert hass.states.get(TEMPERATURE_ALERT).state == STATE_OFF
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is None
+
+
+@pytest.mark.usefixtures("raised_issue")
+async def test_a_fix_for_an_unloaded_entry_aborts_with_a_reason(
+    hass: HomeAssistant,
+) -> None:
+    await hass.config_entries.async_unload(ENTRY_ID)
+
+    flow = await start_fix(hass)
+
+    assert flow["type"] is FlowResultType.ABORT
+    assert flow["reason"] == "entry_not_loaded"
+
+
+async def test_a_raised_alert_survives_a_reload_and_is_not_announced_twice(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    alert_events: list[Event],
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=2)
+    assert len(alert_events) == 1
+
+    await hass.config_entries.async_reload(ENTRY_ID)
+    await hass.async_block_till_done()
+
+    state = hass.states.get(TEMPERATURE_ALERT)
+    assert state.state == STATE_ON
+    assert state.attributes["severity"] == "critical"
+    assert len(alert_events) == 1
+
+
+async def test_response_time_alerts_follow_reported_requests(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await setup_integration(hass, watching(RuleKey.RESPONSE_TIME))
+    assert hass.states.get("binary_sensor.ai_performance_response_time_alert") is None
+
+    for _ in range(11):  # 5 minutes of 6 s answers
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": "rag_service", "duration_ms": 6000},
+            blocking=True,
+        )
+        await tick(hass, freezer)
+
+    overall = hass.states.get("binary_sensor.ai_performance_response_time_alert")
+    subject = hass.states.get("binary_sensor.rag_service_response_time_alert")
+    assert overall.state == STATE_ON
+    assert subject.state == STATE_ON
+    assert subject.attributes["severity"] == "critical"
+    assert subject.attributes["value"] == 6000
+    assert subject.attributes["unit"] == "ms"
+
+    await tick(hass, freezer, 300)  # no request in the last 5 minutes: nothing to judge
+    assert hass.states.get("binary_sensor.rag_service_response_time_alert").state == (
+        STATE_OFF
+    )
+
+
+async def test_a_disabled_rule_has_no_alerts(hass: HomeAssistant, gpu: FakeGpu) -> None:
+    entry = our_entry({CONF_ALERT_RULES: {RuleKey.GPU_TEMPERATURE: {"enabled": False}}})
+    await setup_integration(hass, entry)
+
+    assert hass.states.get(TEMPERATURE_ALERT) is None
+    assert hass.states.get(
+        "binary_sensor.nvidia_geforce_rtx_4090_gpu_memory_alert"
+    ).state in (STATE_OFF, STATE_UNKNOWN)
