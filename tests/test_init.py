@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.ai_performance import async_remove_config_entry_device
 from custom_components.ai_performance.collectors.host import HostCollector
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.request_sensors import SLA_SENSORS
 
 from .conftest import ENTRY_ID, setup_integration
 from .fakes import ScriptedCollector
@@ -48,6 +49,7 @@ async def test_setup_loads_the_entry_with_numeric_sensors(
             "loop_lag_max",
             "overall_latency_p95",
             "overall_error_rate",
+            *(spec.key for spec in SLA_SENSORS),
         ):
             # No probe has run and no request was made yet in the first snapshot.
             assert state.state == STATE_UNKNOWN

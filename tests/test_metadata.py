@@ -25,6 +25,7 @@ from custom_components.ai_performance.alert_entities import (
 from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
+from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
@@ -32,7 +33,10 @@ from custom_components.ai_performance.entity import (
     host_device_info,
     overview_device_info,
 )
-from custom_components.ai_performance.request_sensors import REQUEST_SENSORS
+from custom_components.ai_performance.request_sensors import (
+    REQUEST_SENSORS,
+    SLA_SENSORS,
+)
 from custom_components.ai_performance.sensor import (
     host_sensor_descriptions,
     monthly_budget_used,
@@ -135,6 +139,9 @@ def _used_translation_keys() -> set[str]:
     # Alert thresholds refused in the options, and the issue of each rule critical for too long.
     used.update(f"options.error.{problem.value}" for problem in ThresholdProblem)
     used.update(f"issues.alert_{rule}" for rule in RuleKey)
+    used.update(f"options.error.{error}" for error in SLA_AGENT_ERRORS)
+    found_sla = {f"entity.sensor.{spec.key}" for spec in SLA_SENSORS}
+    assert found_sla <= used  # the SLA sensors are among the request sensors
     used |= _subentry_translation_keys()
     return used
 

@@ -1,5 +1,6 @@
-"""The options flow: more disks besides the configuration directory's, costs, alert rules."""
+"""The options flow: more disks besides the configuration directory's, costs, alerts, SLA."""
 
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
@@ -9,6 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.collectors.requests import RequestsCollector
 from custom_components.ai_performance.const import (
     CONF_ALERT_RULES,
     CONF_CURRENCY,
@@ -16,8 +18,11 @@ from custom_components.ai_performance.const import (
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
     CONF_REPAIR_MINUTES,
+    CONF_SLA_AGENTS,
+    CONF_SLA_CLASSES,
 )
 from custom_components.ai_performance.engine.cost import PriceProblem
+from custom_components.ai_performance.engine.requests import Complexity
 
 from .conftest import setup_integration
 
@@ -28,7 +33,7 @@ async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> d
     """Open the options and pick ``step`` from the menu; return its form."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["disks", "costs", "alerts"]
+    assert result["menu_options"] == ["disks", "costs", "alerts", "sla"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
     )
@@ -351,3 +356,85 @@ async def test_a_negative_duration_is_refused_by_the_form(
             result["flow_id"], {**RESPONSE_TIME_RULE, "for_minutes": -1}
         )
     assert mock_config_entry.options == {}
+
+
+# --- Service levels ---------------------------------------------------------------------------
+
+SLA_FORM = {
+    "simple_latency_s": 2,
+    "simple_availability": 99.9,
+    "moderate_latency_s": 6,
+    "moderate_availability": 99,
+    "complex_latency_s": 20,
+    "complex_availability": 98,
+}
+
+
+async def test_service_levels_show_the_defaults_and_save_each_class(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+    }
+    assert suggested == {
+        "simple_latency_s": 3,
+        "simple_availability": 99.5,
+        "moderate_latency_s": 8,
+        "moderate_availability": 99.0,
+        "complex_latency_s": 15,
+        "complex_availability": 98.5,
+        CONF_SLA_AGENTS: {},
+    }
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_SLA_AGENTS: {"conversation.x": "complex"}}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_SLA_CLASSES]["simple"] == {
+        "latency_s": 2,
+        "availability": 99.9,
+    }
+    (requests,) = (
+        c
+        for c in mock_config_entry.runtime_data.coordinator.collectors
+        if isinstance(c, RequestsCollector)
+    )
+    sla = requests.sla
+    assert sla.classes[Complexity.SIMPLE].latency_ms == 2000
+    assert sla.agent_classes == {"conversation.x": Complexity.COMPLEX}
+
+
+@pytest.mark.parametrize(
+    ("agents", "error", "agent"),
+    [
+        (["conversation.x"], "sla_agents_not_a_table", ""),
+        ({"conversation.x": "urgent"}, "sla_agents_bad_class", "conversation.x"),
+    ],
+)
+async def test_agents_held_to_an_unknown_class_are_refused(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    agents: Any,
+    error: str,
+    agent: str,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_SLA_AGENTS: agents}
+    )
+
+    assert refused["errors"] == {CONF_SLA_AGENTS: error}
+    assert refused["description_placeholders"] == {"agent": agent}
+    assert mock_config_entry.options == {}
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], SLA_FORM
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY

@@ -41,21 +41,29 @@ from .collectors.base import Needs
 from .collectors.host import HostCollector
 from .const import (
     CONF_ALERT_RULES,
+    CONF_AVAILABILITY,
     CONF_CURRENCY,
     CONF_DISKS,
+    CONF_LATENCY_S,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
     CONF_REPAIR_MINUTES,
+    CONF_SLA_AGENTS,
+    CONF_SLA_CLASSES,
     DEFAULT_REPAIR_MINUTES,
     DOMAIN,
 )
 from .coordinator import AIPerformanceConfigEntry
 from .engine.alerts import ThresholdError
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
+from .engine.requests import Complexity
+from .engine.sla import DEFAULT_CLASSES
 from .server_flow import SERVER_SUBENTRY_FLOWS
 
 TITLE = "AI Performance Monitor"
 CONF_RULE = "rule"
+# Why agents held to one class are refused (options.error keys).
+SLA_AGENT_ERRORS = ("sla_agents_not_a_table", "sla_agents_bad_class")
 # Durations (an alert's, the repair delay) up to a day.
 MAX_ALERT_MINUTES = 1440
 
@@ -139,7 +147,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Offer the groups of options."""
         return self.async_show_menu(
-            step_id="init", menu_options=["disks", "costs", "alerts"]
+            step_id="init", menu_options=["disks", "costs", "alerts", "sla"]
         )
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
@@ -321,6 +329,86 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                 "unit": unit or "-",
             },
         )
+
+    async def async_step_sla(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set each class's latency target and availability, and agents held to one class."""
+        errors: dict[str, str] = {}
+        placeholders = {"agent": ""}
+        if user_input is not None:
+            agents = user_input.get(CONF_SLA_AGENTS) or {}
+            problem = _sla_agents_problem(agents)
+            if problem is None:
+                return self._save(
+                    **{
+                        CONF_SLA_CLASSES: {
+                            level.value: {
+                                CONF_LATENCY_S: user_input[f"{level}_{CONF_LATENCY_S}"],
+                                CONF_AVAILABILITY: user_input[
+                                    f"{level}_{CONF_AVAILABILITY}"
+                                ],
+                            }
+                            for level in Complexity
+                        },
+                        CONF_SLA_AGENTS: dict(agents),
+                    }
+                )
+            errors[CONF_SLA_AGENTS], placeholders["agent"] = problem
+        latency = NumberSelector(
+            NumberSelectorConfig(
+                min=0.1,
+                max=600,
+                step="any",
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="s",
+            )
+        )
+        availability = NumberSelector(
+            NumberSelectorConfig(
+                min=50,
+                max=100,
+                step="any",
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="%",
+            )
+        )
+        fields: dict[Any, Any] = {}
+        for level in Complexity:
+            fields[probatio.Required(f"{level}_{CONF_LATENCY_S}")] = latency
+            fields[probatio.Required(f"{level}_{CONF_AVAILABILITY}")] = availability
+        fields[probatio.Optional(CONF_SLA_AGENTS)] = ObjectSelector()
+        saved = self.config_entry.options.get(CONF_SLA_CLASSES) or {}
+        current: dict[str, Any] = {
+            CONF_SLA_AGENTS: self.config_entry.options.get(CONF_SLA_AGENTS) or {}
+        }
+        for level, promise in DEFAULT_CLASSES.items():
+            chosen = saved.get(level, {})
+            current[f"{level}_{CONF_LATENCY_S}"] = chosen.get(
+                CONF_LATENCY_S, promise.latency_ms / 1000
+            )
+            current[f"{level}_{CONF_AVAILABILITY}"] = chosen.get(
+                CONF_AVAILABILITY, promise.availability_percent
+            )
+        return self.async_show_form(
+            step_id="sla",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(fields), user_input or current
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+
+def _sla_agents_problem(agents: Any) -> tuple[str, str] | None:
+    """Return (error key, agent) when the agents' classes cannot be used, else None."""
+    not_a_table, bad_class = SLA_AGENT_ERRORS
+    if not isinstance(agents, dict):
+        return not_a_table, ""
+    for agent, level in agents.items():
+        if level not in set(Complexity):
+            return bad_class, str(agent)
+    return None
 
 
 def _number(unit: str, minimum: float | None = None) -> NumberSelector:

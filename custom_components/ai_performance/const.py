@@ -28,6 +28,11 @@ CONF_PRICES: Final = "prices"
 CONF_MONTHLY_BUDGET: Final = "monthly_budget"
 CONF_ALERT_RULES: Final = "alert_rules"
 CONF_REPAIR_MINUTES: Final = "repair_minutes"
+# Service levels: each class's promise, and agents held to one class.
+CONF_SLA_CLASSES: Final = "sla_classes"
+CONF_SLA_AGENTS: Final = "sla_agents"
+CONF_LATENCY_S: Final = "latency_s"
+CONF_AVAILABILITY: Final = "availability"
 # Critical for this long raises a repair issue.
 DEFAULT_REPAIR_MINUTES: Final = 10
 

@@ -92,6 +92,8 @@ class RequestLedger:
         self.monthly_spend = MonthlySpend()
         # Told of every agent-level request as it is added (to measure its GPU energy).
         self.on_agent_request: Callable[[str, int, RequestRecord], None] | None = None
+        # Told of every request as it is added (to count it against its service level).
+        self.on_request: Callable[[Subject, RequestRecord], None] | None = None
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
         )
@@ -173,6 +175,8 @@ class RequestLedger:
         self.schedule_save()
         if self.on_agent_request is not None and subject.kind in AGENT_LEVEL_KINDS:
             self.on_agent_request(subject.key, seq, record)
+        if self.on_request is not None:
+            self.on_request(subject, record)
         if LOGGER.isEnabledFor(logging.DEBUG):
             LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
 

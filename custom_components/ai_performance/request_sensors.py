@@ -5,7 +5,7 @@ next tick). Latency and rate sensors show the last hour, with the last 5 minutes
 attributes kept out of the recorder.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, override
 
@@ -37,8 +37,10 @@ from .const import (
 from .coordinator import AIPerformanceCoordinator
 from .costs import with_costs
 from .engine.requests import Totals, WindowStats
+from .engine.sla import WINDOWS_H, SlaFigures
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
+from .sla import SLA_KINDS
 
 # What every request sensor reads (the requests source aggregates everything anyway).
 NEED_AGGREGATES: Final = Need(SOURCE_REQUESTS, "aggregates")
@@ -166,6 +168,67 @@ def _last_request(stats: SubjectStats) -> dict[str, Any]:
     return {} if stats.last is None else {ATTR_REQUEST: stats.last.as_log_dict()}
 
 
+@dataclass(frozen=True, slots=True)
+class SlaSensorSpec:
+    """One service-level sensor: a figure over a window, and how it is shown."""
+
+    key: str
+    window_h: int
+    read: Callable[[SlaFigures], float | None]
+    unit: str
+    enabled: bool
+
+    def value(self, sla: Mapping[int, SlaFigures]) -> float | None:
+        """Return the figure from a subject's service level (None without one)."""
+        figures = sla.get(self.window_h)
+        return None if figures is None else self.read(figures)
+
+    def description_kwargs(self) -> dict[str, Any]:
+        """Return what every description of this sensor has, per subject or overall."""
+        minutes = self.unit == UnitOfTime.MINUTES
+        return {
+            "key": self.key,
+            "translation_key": self.key,
+            "device_class": SensorDeviceClass.DURATION if minutes else None,
+            "native_unit_of_measurement": self.unit,
+            "state_class": SensorStateClass.MEASUREMENT,
+            "suggested_display_precision": 0 if minutes else 2,
+            "entity_registry_enabled_default": self.enabled,
+        }
+
+
+_SLA_WINDOW_NAMES: Final = {1: "1h", 24: "24h", 7 * 24: "7d", 30 * 24: "30d"}
+# (figure, how to read it, unit, the window enabled by default)
+_SLA_FIGURES: Final[
+    tuple[tuple[str, Callable[[SlaFigures], float | None], str, int | None], ...]
+] = (
+    ("sla_compliance", lambda f: f.compliance_percent, PERCENTAGE, 24),
+    ("availability", lambda f: f.availability_percent, PERCENTAGE, 24),
+    ("error_budget_remaining", lambda f: f.budget_remaining_percent, PERCENTAGE, 720),
+    (
+        "error_budget_minutes",
+        lambda f: f.budget_remaining_minutes,
+        UnitOfTime.MINUTES,
+        None,
+    ),
+)
+SLA_SENSORS: Final = tuple(
+    SlaSensorSpec(f"{name}_{label}", window, read, unit, enabled=window == enabled)
+    for name, read, unit, enabled in _SLA_FIGURES
+    for window, label in _SLA_WINDOW_NAMES.items()
+    if window in WINDOWS_H
+)
+
+
+def _sla(spec: SlaSensorSpec) -> RequestSensorEntityDescription:
+    """Describe a subject's service-level sensor."""
+    return RequestSensorEntityDescription(
+        kinds=SLA_KINDS,
+        value_fn=lambda stats: spec.value(stats.sla),
+        **spec.description_kwargs(),
+    )
+
+
 REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
     RequestSensorEntityDescription(
         key="requests",
@@ -280,6 +343,7 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         value_fn=lambda stats: None if stats.last is None else stats.last.duration_ms,
         attributes_fn=_last_request,
     ),
+    *(_sla(spec) for spec in SLA_SENSORS),
 )
 
 

@@ -75,7 +75,13 @@ from .entity import (
     host_device_info,
     overview_device_info,
 )
-from .request_sensors import NEED_AGGREGATES, async_add_new_subjects, request_sensors
+from .request_sensors import (
+    NEED_AGGREGATES,
+    SLA_SENSORS,
+    SlaSensorSpec,
+    async_add_new_subjects,
+    request_sensors,
+)
 from .server_entities import async_add_new_models, model_sensors, server_sensors
 
 # Read-only: every value comes from the coordinator.
@@ -179,6 +185,14 @@ def monthly_budget_used(budget: float) -> OverviewSensorEntityDescription:
     )
 
 
+def _overall_sla(spec: SlaSensorSpec) -> OverviewSensorEntityDescription:
+    """Describe the service level of every agent's requests together."""
+    kwargs = spec.description_kwargs()
+    key = kwargs.pop("key")
+    del kwargs["translation_key"]
+    return _overall(key, lambda sample: spec.value(sample.overall_sla), **kwargs)
+
+
 OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
     OverviewSensorEntityDescription(
         key="collection_duration",
@@ -226,6 +240,7 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
             else _month_start(sample)
         ),
     ),
+    *(_overall_sla(spec) for spec in SLA_SENSORS),
 )
 
 

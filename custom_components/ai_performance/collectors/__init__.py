@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 
 from ..const import CONF_DISKS
 from ..ledger import RequestLedger
+from ..sla import SlaLedger
 from .base import Collector, Needs
 from .gpu import GpuCollector
 from .host import HostCollector
@@ -24,6 +25,8 @@ def build_collectors(
     return [
         HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
         gpu,
-        RequestsCollector(hass, ledger, gpu.read_energy),
+        RequestsCollector(
+            hass, ledger, SlaLedger.from_options(hass, entry), gpu.read_energy
+        ),
         *build_server_collectors(hass, entry, ledger),
     ]

@@ -21,8 +21,10 @@ from ..engine.requests import (
     WindowStats,
     combined_stats,
 )
+from ..engine.sla import SlaFigures
 from ..ledger import AGENT_LEVEL_KINDS, RequestLedger, SubjectKind, current_month
 from ..request_energy import RequestEnergy
+from ..sla import OVERALL, SLA_KINDS, SlaLedger
 from .chat_logs import ChatLogWatcher
 from .pipelines import PipelineWatcher
 
@@ -44,6 +46,8 @@ class SubjectStats:
     totals: Totals
     windows: Mapping[float, WindowStats]
     last: RequestRecord | None
+    # Service level by window (hours); empty for subjects without one (probes).
+    sla: Mapping[int, SlaFigures]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class RequestsSample:
 
     subjects: Mapping[str, SubjectStats]
     overall: Mapping[float, WindowStats]
+    overall_sla: Mapping[int, SlaFigures]
     open_turns: int
     abandoned_turns: int
     pipelines_measured: bool
@@ -73,10 +78,15 @@ class RequestsCollector:
         self,
         hass: HomeAssistant,
         ledger: RequestLedger,
+        sla: SlaLedger,
         read_gpu_energy: Callable[[], EnergyReading | None] = lambda: None,
     ) -> None:
-        """Prepare the watchers over ``ledger``; ``read_gpu_energy`` reads GPU counters."""
+        """Prepare the watchers over ``ledger``; ``read_gpu_energy`` reads GPU counters.
+
+        ``sla`` counts every request against its service level.
+        """
         self.ledger = ledger
+        self.sla = sla
         self.chat_logs = ChatLogWatcher(hass, ledger)
         self.pipelines = PipelineWatcher(hass, ledger)
         self.energy = RequestEnergy(
@@ -86,6 +96,8 @@ class RequestsCollector:
     async def async_start(self) -> None:
         """Read the saved totals, then start watching (and metering, with a GPU)."""
         await self.ledger.async_load()
+        await self.sla.async_start(self.ledger.subjects)
+        self.ledger.on_request = self.sla.add
         await self.energy.async_start()
         if self.energy.available:
             self.ledger.on_agent_request = self.energy.request_finished
@@ -99,6 +111,7 @@ class RequestsCollector:
         # the store holds at most 10 runs per pipeline, and known runs are skipped).
         self.pipelines.poll()
         now = time.time()
+        self.sla.close_hours(now)
         month = current_month()
         subjects = {
             key: SubjectStats(
@@ -108,6 +121,7 @@ class RequestsCollector:
                 totals=subject.totals.copy(),
                 windows={w: subject.log.stats(now, w) for w in WINDOWS_S},
                 last=subject.log.recent[-1] if subject.log.recent else None,
+                sla=self.sla.figures(key) if subject.kind in SLA_KINDS else {},
             )
             for key, subject in self.ledger.subjects.items()
         }
@@ -117,6 +131,7 @@ class RequestsCollector:
         return RequestsSample(
             subjects=subjects,
             overall={w: combined_stats(overall_logs, now, w) for w in WINDOWS_S},
+            overall_sla=self.sla.figures(OVERALL),
             open_turns=self.chat_logs.open_turns,
             abandoned_turns=self.chat_logs.abandoned,
             pipelines_measured=self.pipelines.available,
@@ -132,3 +147,4 @@ class RequestsCollector:
         self.pipelines.stop()
         await self.energy.async_stop()
         await self.ledger.async_save()
+        await self.sla.async_save()
