@@ -4,6 +4,7 @@ from collections.abc import Generator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryDataWithId
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -81,4 +82,16 @@ async def setup_integration(hass: Any, entry: MockConfigEntry) -> None:
     """Add ``entry`` to Home Assistant and set it up."""
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def tick(
+    hass: Any, freezer: FrozenDateTimeFactory | None = None, seconds: float = 30
+) -> None:
+    """Let ``seconds`` pass (with a frozen clock) and run one coordinator tick."""
+    if freezer is not None:
+        freezer.tick(seconds)
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    assert entry is not None
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()

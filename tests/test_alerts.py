@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
 
-from .conftest import ENTRY_ID, our_entry, setup_integration
+from .conftest import ENTRY_ID, our_entry, setup_integration, tick
 from .fake_pynvml import FakeGpu, FakeNvml
 
 TEMPERATURE_ALERT = "binary_sensor.nvidia_geforce_rtx_4090_gpu_temperature_alert"
@@ -36,17 +36,6 @@ def watching(*rules: RuleKey, options: dict[str, Any] | None = None) -> MockConf
     """Return our entry with only ``rules`` on: the test machine's own load stays out."""
     off = {rule: {"enabled": False} for rule in RuleKey if rule not in rules}
     return our_entry({CONF_ALERT_RULES: off, **(options or {})})
-
-
-async def tick(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30
-) -> None:
-    """Let ``seconds`` pass and run one coordinator tick."""
-    freezer.tick(seconds)
-    entry = hass.config_entries.async_get_entry(ENTRY_ID)
-    assert entry is not None
-    await entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
 
 
 @pytest.fixture

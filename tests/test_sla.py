@@ -23,7 +23,7 @@ from custom_components.ai_performance.engine.requests import (
     RequestSource,
 )
 
-from .conftest import ENTRY_ID, our_entry, setup_integration
+from .conftest import ENTRY_ID, our_entry, setup_integration, tick
 from .fake_pynvml import FakeNvml
 
 HOUR = "2026-11-21 10:00:00+00:00"
@@ -39,13 +39,6 @@ def auto_enable_custom_integrations(
     recorder_mock: Recorder, nvml: FakeNvml, enable_custom_integrations: Any
 ) -> None:
     """Start the recorder before our integration can be loaded."""
-
-
-async def tick(hass: HomeAssistant) -> None:
-    entry = hass.config_entries.async_get_entry(ENTRY_ID)
-    assert entry is not None
-    await entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
 
 
 async def record(hass: HomeAssistant, duration_ms: float, **extra: Any) -> None:

@@ -18,6 +18,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -221,18 +222,28 @@ def raised_alerts(snapshot: Snapshot) -> list[AlertStatus]:
     )
 
 
-class HealthSensor(AIPerformanceEntity, SensorEntity):
-    """Ok, degraded or critical: everything we watch, in one word."""
+class OverviewAlertEntity(AIPerformanceEntity):
+    """An entity of the AI Performance device that reads the alerts of the last tick."""
 
-    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
-        """Initialise the sensor on the overview device."""
+    def __init__(
+        self, coordinator: AIPerformanceCoordinator, description: EntityDescription
+    ) -> None:
+        """Initialise the entity on the overview device."""
         super().__init__(
             coordinator,
-            HEALTH,
+            description,
             subject=SUBJECT_OVERVIEW,
             device_info=overview_device_info(coordinator.config_entry.entry_id),
             need=None,
         )
+
+
+class HealthSensor(OverviewAlertEntity, SensorEntity):
+    """Ok, degraded or critical: everything we watch, in one word."""
+
+    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
+        """Initialise the sensor on the overview device."""
+        super().__init__(coordinator, HEALTH)
 
     @property
     @override
@@ -248,18 +259,12 @@ class HealthSensor(AIPerformanceEntity, SensorEntity):
         return {"failing_sources": sorted(k for k, r in sources.items() if not r.ok)}
 
 
-class ActiveAlertsSensor(AIPerformanceEntity, SensorEntity):
+class ActiveAlertsSensor(OverviewAlertEntity, SensorEntity):
     """How many alerts are raised, listing them."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
         """Initialise the sensor on the overview device."""
-        super().__init__(
-            coordinator,
-            ACTIVE_ALERTS,
-            subject=SUBJECT_OVERVIEW,
-            device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=None,
-        )
+        super().__init__(coordinator, ACTIVE_ALERTS)
 
     @property
     @override
@@ -289,18 +294,12 @@ def alert_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
     return [HealthSensor(coordinator), ActiveAlertsSensor(coordinator)]
 
 
-class AlertEventEntity(AIPerformanceEntity, EventEntity):
+class AlertEventEntity(OverviewAlertEntity, EventEntity):
     """Fires alert_raised and alert_cleared, with the alert's data."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
         """Initialise the event entity on the overview device."""
-        super().__init__(
-            coordinator,
-            ALERT_EVENTS,
-            subject=SUBJECT_OVERVIEW,
-            device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=None,
-        )
+        super().__init__(coordinator, ALERT_EVENTS)
 
     @override
     async def async_added_to_hass(self) -> None:

@@ -175,6 +175,7 @@ class AlertManager:
     def _status(self, key: str, alert: _Alert) -> AlertStatus:
         machine = alert.machine
         thresholds = machine.thresholds
+        raised_at = thresholds.threshold_of(machine.level)
         return AlertStatus(
             rule=alert.spec.key,
             subject=alert.target.subject,
@@ -182,7 +183,7 @@ class AlertManager:
             name=alert.name,
             level=machine.level,
             value=machine.value,
-            threshold=thresholds.threshold_of(machine.level) or thresholds.warning,
+            threshold=thresholds.warning if raised_at is None else raised_at,
             since=machine.since,
             snoozed_until=self._snoozes.get(key),
         )

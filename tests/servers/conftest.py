@@ -15,7 +15,7 @@ from custom_components.ai_performance.const import (
     DOMAIN,
 )
 
-from ..conftest import ENTRY_ID
+from ..conftest import ENTRY_ID, tick
 
 SERVER_ID = "01JSERVERSUBENTRY000000001"
 
@@ -53,11 +53,7 @@ async def poll(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30
 ) -> None:
     """Let ``seconds`` pass and run one coordinator tick."""
-    freezer.tick(seconds)
-    entry = hass.config_entries.async_get_entry(ENTRY_ID)
-    assert entry is not None
-    await entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
+    await tick(hass, freezer, seconds)
 
 
 @pytest.fixture(autouse=True)
