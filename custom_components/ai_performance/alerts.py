@@ -77,6 +77,8 @@ class AlertManager:
         self._listeners: list[AlertListener] = []
         self._statuses: dict[str, AlertStatus] = {}
         self._evaluated_at = 0.0
+        # The alert issues raised by the last announce; None until the first one.
+        self._issues_synced: set[str] | None = None
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
     @property
@@ -232,7 +234,11 @@ class AlertManager:
             self._hass.bus.async_fire(EVENT_ALERT, {"type": event_type, **data})
             for listener in list(self._listeners):
                 listener(event_type, data)
-        async_sync_alert_issues(self._hass, self._entry_id, self._issues())
+        # The issue registry is only walked when the set of issues wanted changes.
+        wanted = self._issues()
+        if set(wanted) != self._issues_synced:
+            async_sync_alert_issues(self._hass, self._entry_id, wanted)
+            self._issues_synced = set(wanted)
 
     def _issues(self) -> dict[str, AlertIssue]:
         """Return the repair issues wanted now: alerts critical for the repair delay."""
