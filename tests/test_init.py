@@ -17,6 +17,7 @@ from custom_components.ai_performance import async_remove_config_entry_device
 from custom_components.ai_performance.collectors.host import HostCollector
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.request_sensors import SLA_SENSORS
+from custom_components.ai_performance.trend_entities import FULL_IN
 
 from .conftest import ENTRY_ID, setup_integration
 from .fakes import ScriptedCollector
@@ -50,8 +51,10 @@ async def test_setup_loads_the_entry_with_numeric_sensors(
             "overall_latency_p95",
             "overall_error_rate",
             *(spec.key for spec in SLA_SENSORS),
+            *(description.key for description in FULL_IN.values()),
         ):
-            # No probe has run and no request was made yet in the first snapshot.
+            # No probe has run and no request was made yet in the first snapshot; nothing is
+            # recorded to forecast from.
             assert state.state == STATE_UNKNOWN
         else:
             assert 0 <= float(state.state) < 1e15, entity.entity_id

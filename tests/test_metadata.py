@@ -53,6 +53,7 @@ from custom_components.ai_performance.server_flow import (
     COMMON_ERRORS,
     SERVER_SUBENTRY_FLOWS,
 )
+from custom_components.ai_performance.trend_entities import FULL_IN, LATENCY_ANOMALY
 
 from .metadata_checks import (
     check_hacs,
@@ -113,7 +114,8 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
     )
     found.setdefault("binary_sensor", []).extend((REACHABLE, LOADED))
     found["binary_sensor"].extend((*ALERT_BINARY_SENSORS.values(), CONFIG_DISK_ALERT))
-    found["sensor"].extend((HEALTH, ACTIVE_ALERTS))
+    found["sensor"].extend((HEALTH, ACTIVE_ALERTS, *FULL_IN.values()))
+    found["binary_sensor"].append(LATENCY_ANOMALY)
     found.setdefault("event", []).append(ALERT_EVENTS)
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.

@@ -28,6 +28,7 @@ from .entity import (
 from .issues import async_clear_removed_servers
 from .ledger import RequestLedger
 from .services import async_setup_services
+from .trends import TrendWatcher
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -59,15 +60,23 @@ async def async_setup_entry(
         monitored_disks(hass.config.config_dir, entry.options.get(CONF_DISKS, ())),
     )
     entry.async_on_unload(alerts.async_stop)
-    coordinator = AIPerformanceCoordinator(hass, entry, collectors, alerts)
+    trends = TrendWatcher(hass, entry.entry_id, costs.monthly_budget)
+    coordinator = AIPerformanceCoordinator(hass, entry, collectors, alerts, trends)
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = AIPerformanceData(
-        coordinator=coordinator, needs=needs, ledger=ledger, costs=costs, alerts=alerts
+        coordinator=coordinator,
+        needs=needs,
+        ledger=ledger,
+        costs=costs,
+        alerts=alerts,
+        trends=trends,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.
     needs.narrow()
+    trends.async_start(entry)
+    entry.async_on_unload(trends.async_stop)
     _async_track_stale_devices(hass, entry, coordinator)
     async_clear_removed_servers(hass, set(entry.subentries))
     # Options and model servers (subentries) added, changed or removed: start afresh.

@@ -34,6 +34,7 @@ from .engine.alerts import AlertLevel, AlertStatus
 from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
+    async_add_new_keys,
     gpu_device_info,
     host_device_info,
     overview_device_info,
@@ -186,16 +187,12 @@ def async_add_new_alerts(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> Callable[[], None]:
     """Add the binary sensor of each alert that appears (a new agent, a new GPU)."""
-    known = set(coordinator.data.alerts)
-
-    @callback
-    def add_new() -> None:
-        new = [key for key in coordinator.data.alerts if key not in known]
-        if new:
-            known.update(new)
-            async_add_entities(alert_binary_sensors(coordinator, new))
-
-    return coordinator.async_add_listener(add_new)
+    return async_add_new_keys(
+        coordinator,
+        async_add_entities,
+        lambda c: c.data.alerts,
+        alert_binary_sensors,
+    )
 
 
 # --- The overview: how many alerts, and one word for everything -------------------------------

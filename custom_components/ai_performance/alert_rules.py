@@ -213,13 +213,6 @@ def _gpu_rule(
     return measure
 
 
-def _vram_percent(reading: GpuReading) -> float | None:
-    used, total = reading.memory_used_bytes, reading.memory_total_bytes
-    if used is None or not total:
-        return None
-    return round(used / total * 100, 2)
-
-
 def _host_needs(*needs: str) -> Callable[[Iterable[str]], list[Need]]:
     return lambda _disks: [Need(SOURCE_HOST, need) for need in needs]
 
@@ -318,7 +311,7 @@ RULES: Final = (
         key=RuleKey.VRAM,
         source=SOURCE_GPU,
         recommendation="unload_idle_models",
-        measure=_gpu_rule(_vram_percent),
+        measure=_gpu_rule(lambda r: r.memory_used_percent),
         needs=_gpu_needs(FIELD_MEMORY),
         **_USAGE,
     ),

@@ -20,6 +20,7 @@ from .engine.gpu import is_throttling
 from .entity import (
     AIPerformanceGpuEntity,
     async_add_entities_removing_stale,
+    async_add_new_keys,
     current_gpus,
 )
 from .server_entities import (
@@ -27,6 +28,7 @@ from .server_entities import (
     model_binary_sensors,
     server_binary_sensors,
 )
+from .trend_entities import latency_anomaly_sensors
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -69,6 +71,7 @@ async def async_setup_entry(
         if description.field in gpu.supported
     ]
     entities.extend(alert_binary_sensors(coordinator))
+    entities.extend(latency_anomaly_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,
@@ -80,6 +83,14 @@ async def async_setup_entry(
         async_add_new_models(coordinator, async_add_entities, model_binary_sensors)
     )
     entry.async_on_unload(async_add_new_alerts(coordinator, async_add_entities))
+    entry.async_on_unload(
+        async_add_new_keys(
+            coordinator,
+            async_add_entities,
+            lambda c: c.data.latency_checks,
+            latency_anomaly_sensors,
+        )
+    )
 
 
 class GpuBinarySensor(AIPerformanceGpuEntity, BinarySensorEntity):

@@ -18,6 +18,7 @@ from .costs import CostSettings
 from .engine.snapshot import Snapshot, SourceResult
 from .ledger import RequestLedger
 from .metering import LoopTimedCall, SourceMeter, current_meter
+from .trends import TrendWatcher
 
 
 @dataclass(slots=True)
@@ -29,6 +30,7 @@ class AIPerformanceData:
     ledger: RequestLedger
     costs: CostSettings
     alerts: AlertManager
+    trends: TrendWatcher
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]
@@ -50,8 +52,9 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         entry: AIPerformanceConfigEntry,
         collectors: Sequence[Collector[Any]],
         alerts: AlertManager | None = None,
+        trends: TrendWatcher | None = None,
     ) -> None:
-        """Initialise the coordinator over its collectors, judging ``alerts`` each tick."""
+        """Initialise the coordinator over its collectors, judging trends and alerts each tick."""
         super().__init__(
             hass,
             LOGGER,
@@ -62,6 +65,7 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         )
         self.collectors = tuple(collectors)
         self.alerts = alerts
+        self.trends = trends
         self._started: list[Collector[Any]] = []
         self._failing: set[str] = set()
         # Loop time of the last entity update, charged to the next snapshot's overhead.
@@ -94,9 +98,12 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             loop_ms=round(sum(r.loop_ms for r in results) + self._listeners_ms, 3),
             executor_ms=round(sum(r.executor_ms for r in results), 3),
         )
-        if self.alerts is None:
-            return snapshot
-        return replace(snapshot, alerts=self.alerts.evaluate(snapshot, time.time()))
+        now = time.time()
+        if self.trends is not None:
+            snapshot = replace(snapshot, **self.trends.evaluate(snapshot, now))
+        if self.alerts is not None:
+            snapshot = replace(snapshot, alerts=self.alerts.evaluate(snapshot, now))
+        return snapshot
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:
         """Collect one source (in a task of its own) under its timeout, timing its parts."""

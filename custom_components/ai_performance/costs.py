@@ -8,12 +8,14 @@ OpenRouter), or from its config entry's options in older integrations.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 import sys
 from typing import Any, Final, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_CURRENCY, CONF_MONTHLY_BUDGET, CONF_PRICES
 from .engine.cost import ModelPrice, parse_price_table
@@ -91,3 +93,13 @@ def _recommended_model(entry: ConfigEntry) -> str | None:
     const = sys.modules.get(f"homeassistant.components.{entry.domain}.const")
     model = getattr(const, RECOMMENDED_MODEL, None)
     return model if isinstance(model, str) else None
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """Return the local start of calendar month ``month`` ("2026-11") and of the next one."""
+    year, number = (int(part) for part in month.split("-"))
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return (
+        dt_util.start_of_local_day(date(year, number, 1)),
+        dt_util.start_of_local_day(following),
+    )

@@ -1,6 +1,6 @@
 """Base entity and devices: one device per monitored subject, values read from the Snapshot."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, override
 
 from homeassistant.core import HomeAssistant, callback
@@ -224,3 +224,22 @@ def server_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
                 model_subject(subentry_id, m) for m in collector.known_models
             )
     return subjects
+
+
+@callback
+def async_add_new_keys(
+    coordinator: AIPerformanceCoordinator,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    read: Callable[[AIPerformanceCoordinator], Mapping[str, object]],
+    build: Callable[[AIPerformanceCoordinator, Iterable[str]], Sequence[Entity]],
+) -> Callable[[], None]:
+    """Add the entities of each key of ``read`` that appears later (a new GPU, a new agent)."""
+    known = set(read(coordinator))
+
+    @callback
+    def add_new() -> None:
+        if new := [key for key in read(coordinator) if key not in known]:
+            known.update(new)
+            async_add_entities(build(coordinator, new))
+
+    return coordinator.async_add_listener(add_new)

@@ -2,7 +2,8 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
+import time
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -64,13 +65,14 @@ from .const import (
     UNIT_REQUESTS_PER_MINUTE,
 )
 from .coordinator import AIPerformanceConfigEntry, AIPerformanceCoordinator
-from .costs import with_costs
+from .costs import month_bounds, with_costs
 from .engine.gpu import PERFORMANCE_STATES, THROTTLE_STATES, main_throttle_reason
 from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
     AIPerformanceGpuEntity,
     async_add_entities_removing_stale,
+    async_add_new_keys,
     current_gpus,
     host_device_info,
     overview_device_info,
@@ -83,6 +85,7 @@ from .request_sensors import (
     request_sensors,
 )
 from .server_entities import async_add_new_models, model_sensors, server_sensors
+from .trend_entities import forecast_sensors
 
 # Read-only: every value comes from the coordinator.
 PARALLEL_UPDATES = 0
@@ -105,6 +108,7 @@ class OverviewSensorEntityDescription(SensorEntityDescription):
     # Money sensors exist only with a price table, and show its currency.
     priced: bool = False
     last_reset_fn: Callable[[Snapshot], datetime | None] | None = None
+    attributes_fn: Callable[[Snapshot], dict[str, Any] | None] | None = None
 
 
 def _source_duration(source: str) -> OverviewSensorEntityDescription:
@@ -155,11 +159,6 @@ def _overall(
     )
 
 
-def _month_start(sample: RequestsSample) -> datetime:
-    year, month = (int(part) for part in sample.month.split("-"))
-    return dt_util.start_of_local_day(date(year, month, 1))
-
-
 def _money(
     key: str, read: Callable[[RequestsSample], float], **kwargs: Any
 ) -> OverviewSensorEntityDescription:
@@ -183,6 +182,22 @@ def monthly_budget_used(budget: float) -> OverviewSensorEntityDescription:
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
     )
+
+
+def _projection_details(snapshot: Snapshot) -> dict[str, Any] | None:
+    """Return the expected daily cost, its daily change and when the budget runs out."""
+    if (projection := snapshot.cost_projection) is None:
+        return None
+    reached = projection.budget_reached_in
+    return {
+        "daily_cost": round(projection.daily_cost, 4),
+        "daily_cost_change": round(projection.slope_per_day, 4),
+        "budget_reached": (
+            None
+            if reached is None
+            else dt_util.utc_from_timestamp(time.time() + reached).isoformat()
+        ),
+    }
 
 
 def _overall_sla(spec: SlaSensorSpec) -> OverviewSensorEntityDescription:
@@ -237,8 +252,22 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
         last_reset_fn=lambda snapshot: (
             None
             if (sample := snapshot.sample(SOURCE_REQUESTS, RequestsSample)) is None
-            else _month_start(sample)
+            else month_bounds(sample.month)[0]
         ),
+    ),
+    OverviewSensorEntityDescription(
+        key="projected_monthly_cost",
+        translation_key="projected_monthly_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        need=NEED_AGGREGATES,
+        priced=True,
+        value_fn=lambda snapshot: (
+            None
+            if (projection := snapshot.cost_projection) is None
+            else round(projection.month_total, 4)
+        ),
+        attributes_fn=_projection_details,
     ),
     *(_overall_sla(spec) for spec in SLA_SENSORS),
 )
@@ -612,6 +641,7 @@ GPU_SENSORS: tuple[GpuSensorEntityDescription, ...] = (
         FIELD_UTILIZATION,
         lambda r: r.memory_utilization_percent,
     ),
+    _gpu_percentage("vram_usage", FIELD_MEMORY, lambda r: r.memory_used_percent),
     _gpu_memory(
         "vram_used",
         lambda r: r.memory_used_bytes,
@@ -765,6 +795,7 @@ async def async_setup_entry(
     )
     entities.extend(request_sensors(coordinator))
     entities.extend(alert_sensors(coordinator))
+    entities.extend(forecast_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,
@@ -773,6 +804,14 @@ async def async_setup_entry(
         async_add_entities,
     )
     entry.async_on_unload(async_add_new_subjects(coordinator, async_add_entities))
+    entry.async_on_unload(
+        async_add_new_keys(
+            coordinator,
+            async_add_entities,
+            lambda c: c.data.forecasts,
+            forecast_sensors,
+        )
+    )
     entry.async_on_unload(
         async_add_new_models(coordinator, async_add_entities, model_sensors)
     )
@@ -810,6 +849,14 @@ class OverviewSensor(AIPerformanceEntity, SensorEntity):
         if (last_reset_fn := self.entity_description.last_reset_fn) is None:
             return None
         return last_reset_fn(self.coordinator.data)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the details of a sensor that has them."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        return attributes_fn(self.coordinator.data)
 
 
 class HostSensor(AIPerformanceEntity, SensorEntity):

@@ -117,7 +117,7 @@ def test_too_little_history_gives_no_baseline() -> None:
     value=st.floats(min_value=-0.05, max_value=0.05),
 )
 def test_noise_inside_the_usual_band_is_never_an_anomaly(
-    level: float, noise: list[float], weeks: bool, value: float
+    level: float, noise: list[float], *, weeks: bool, value: float
 ) -> None:
     values = [level * (1 + n) for n in noise]
     if weeks:

@@ -114,6 +114,14 @@ class GpuReading:
     last_xid: int | None = None
     processes: tuple[GpuProcess, ...] | None = None
 
+    @property
+    def memory_used_percent(self) -> float | None:
+        """Return the share of the GPU's memory in use, in %."""
+        used, total = self.memory_used_bytes, self.memory_total_bytes
+        if used is None or not total:
+            return None
+        return round(used / total * 100, 2)
+
 
 @dataclass(frozen=True, slots=True)
 class GpuSample:

@@ -15,13 +15,13 @@ next one look normal.
 Only slowness is an anomaly: an agent unusually fast is not a problem.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 import math
 from typing import Final
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 HOURS_PER_WEEK: Final = 168
 THRESHOLD: Final = 3.5
@@ -73,9 +73,7 @@ def hour_of_week(weekday: int, hour: int) -> int:
     return weekday * 24 + hour
 
 
-def baseline(
-    slots: Sequence[int], values: Sequence[float], slot: int
-) -> Baseline | None:
+def baseline(slots: ArrayLike, values: ArrayLike, slot: int) -> Baseline | None:
     """Return what is usual at hour of the week ``slot``, from past hourly means.
 
     ``values`` oldest first, each with its hour of the week in ``slots``. The hour-of-week
@@ -131,3 +129,28 @@ def moving_baseline(values: np.ndarray) -> Baseline | None:
 
 def _floored(spread: float, center: float) -> float:
     return max(spread, MIN_RELATIVE_SPREAD * abs(center), 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyCheck:
+    """One subject's latency now, against what is usual at this hour of the week."""
+
+    value: float | None
+    baseline: Baseline | None
+
+    @property
+    def score(self) -> float | None:
+        """Return the robust score; None without a value or a baseline."""
+        if self.value is None or self.baseline is None:
+            return None
+        return self.baseline.score(self.value)
+
+    @property
+    def is_anomaly(self) -> bool | None:
+        """Return True when unusually slow; None without a baseline (not known yet).
+
+        No requests (no value) is never an anomaly.
+        """
+        if self.baseline is None:
+            return None
+        return self.value is not None and self.baseline.is_anomaly(self.value)

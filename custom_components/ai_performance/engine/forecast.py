@@ -74,7 +74,10 @@ class Trend:
 
 
 def fit_trend(
-    times: Sequence[float], values: Sequence[float], *, min_points: int = MIN_POINTS
+    times: Sequence[float],
+    values: Sequence[float | None],
+    *,
+    min_points: int = MIN_POINTS,
 ) -> Trend | None:
     """Return the least-squares line through ``values`` at ``times`` (seconds).
 
@@ -180,3 +183,20 @@ def project_month(
         slope_per_day=slope,
         budget_reached_in=budget_in,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceForecast:
+    """When one resource (memory, a disk, a GPU's memory) fills up, as last fitted."""
+
+    resource: str
+    subject: str
+    # The disk's mount point; None for memory and GPU memory.
+    item: str | None
+    # None until enough history is recorded.
+    trend: Trend | None
+    limit: float = 100.0
+
+    def seconds_until_full(self, now: float) -> float | None:
+        """Return the seconds until the limit is reached; None when not filling up."""
+        return None if self.trend is None else self.trend.seconds_until(self.limit, now)

@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .alerts import AlertStatus
+from .anomaly import LatencyCheck
+from .forecast import CostProjection, ResourceForecast
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,11 @@ class Snapshot:
     executor_ms: float = 0.0
     # Every alert rule for every subject it watches, by alert id.
     alerts: Mapping[str, AlertStatus] = field(default_factory=dict)
+    # When each resource fills up, by forecast key; each agent's latency against its usual.
+    forecasts: Mapping[str, ResourceForecast] = field(default_factory=dict)
+    latency_checks: Mapping[str, LatencyCheck] = field(default_factory=dict)
+    # Where the month's cost is heading; None without prices.
+    cost_projection: CostProjection | None = None
 
     @property
     def loop_overhead_percent(self) -> float:
