@@ -5,6 +5,7 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigSubentryDataWithId
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -95,3 +96,17 @@ async def tick(
     assert entry is not None
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
+
+
+async def start_fix(hass: Any, issue_id: str) -> Any:
+    """Open the fix flow of our repair issue ``issue_id``, as the Repairs dashboard does."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+
+
+async def fix_step(hass: Any, flow_id: str, data: dict[str, Any]) -> Any:
+    """Answer a fix flow's current step."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return await manager.async_configure(flow_id, data)

@@ -4,10 +4,7 @@ import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.repairs import (
-    DOMAIN as REPAIRS_DOMAIN,
-    repairs_flow_manager,
-)
+from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant
@@ -21,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
 
-from .conftest import ENTRY_ID, our_entry, setup_integration, tick
+from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
 from .fake_pynvml import FakeGpu, FakeNvml
 
 TEMPERATURE_ALERT = "binary_sensor.nvidia_geforce_rtx_4090_gpu_temperature_alert"
@@ -185,20 +182,6 @@ async def test_critical_for_the_repair_delay_raises_a_translated_issue_cleared_o
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
 
 
-async def start_fix(hass: HomeAssistant) -> Any:
-    """Open the issue's fix flow, as the Repairs dashboard does."""
-    manager = repairs_flow_manager(hass)
-    assert manager is not None
-    return await manager.async_init(DOMAIN, data={"issue_id": ISSUE_ID})
-
-
-async def step(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> Any:
-    """Answer the fix flow's current step."""
-    manager = repairs_flow_manager(hass)
-    assert manager is not None
-    return await manager.async_configure(flow_id, data)
-
-
 @pytest.fixture
 async def raised_issue(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, gpu: FakeGpu
@@ -216,11 +199,11 @@ async def test_snoozing_from_the_repair_silences_the_alert_for_an_hour(
     freezer: FrozenDateTimeFactory,
     alert_events: list[Event],
 ) -> None:
-    flow = await start_fix(hass)
+    flow = await start_fix(hass, ISSUE_ID)
     assert flow["type"] is FlowResultType.MENU
     assert flow["menu_options"] == ["snooze_hour", "snooze_day", "raise_threshold"]
 
-    done = await step(hass, flow["flow_id"], {"next_step_id": "snooze_hour"})
+    done = await fix_step(hass, flow["flow_id"], {"next_step_id": "snooze_hour"})
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await tick(hass, freezer)
 
@@ -245,17 +228,17 @@ async def test_raising_the_threshold_from_the_repair_is_checked_then_clears_the_
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    flow = await start_fix(hass)
-    form = await step(hass, flow["flow_id"], {"next_step_id": "raise_threshold"})
+    flow = await start_fix(hass, ISSUE_ID)
+    form = await fix_step(hass, flow["flow_id"], {"next_step_id": "raise_threshold"})
     assert form["type"] is FlowResultType.FORM
     assert form["description_placeholders"]["value"] == "95 °C"
 
-    refused = await step(hass, flow["flow_id"], {"warning": 105, "critical": 99})
+    refused = await fix_step(hass, flow["flow_id"], {"warning": 105, "critical": 99})
     assert refused["errors"] == {"base": "threshold_wrong_order"}
     entry = hass.config_entries.async_get_entry(ENTRY_ID)
     assert RuleKey.GPU_TEMPERATURE not in entry.options[CONF_ALERT_RULES]
 
-    done = await step(hass, flow["flow_id"], {"warning": 99, "critical": 105})
+    done = await fix_step(hass, flow["flow_id"], {"warning": 99, "critical": 105})
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -273,7 +256,7 @@ async def test_a_fix_for_an_unloaded_entry_aborts_with_a_reason(
 ) -> None:
     await hass.config_entries.async_unload(ENTRY_ID)
 
-    flow = await start_fix(hass)
+    flow = await start_fix(hass, ISSUE_ID)
 
     assert flow["type"] is FlowResultType.ABORT
     assert flow["reason"] == "entry_not_loaded"

@@ -331,3 +331,15 @@ def test_quality_scale_check_finds_problems() -> None:
     assert "missing rule appropriate-polling" in problems
     assert "unknown rule made-up" in problems
     assert "diagnostics: todo needs a comment that says why" in problems
+
+
+def test_every_repair_issue_has_a_troubleshooting_section() -> None:
+    troubleshooting = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    sections = set(
+        re.findall(r"^## .*\(`([a-z_<>]+)`\)$", troubleshooting, re.MULTILINE)
+    )
+    issues = {
+        "alert_<rule>" if key.startswith("alert_") else key for key in STRINGS["issues"]
+    }
+
+    assert issues == sections

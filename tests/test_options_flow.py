@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -15,11 +15,13 @@ from custom_components.ai_performance.const import (
     CONF_ALERT_RULES,
     CONF_CURRENCY,
     CONF_DISKS,
+    CONF_GPU_MONITORING,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
     CONF_REPAIR_MINUTES,
     CONF_SLA_AGENTS,
     CONF_SLA_CLASSES,
+    DOMAIN,
 )
 from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.engine.requests import Complexity
@@ -33,7 +35,7 @@ async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> d
     """Open the options and pick ``step`` from the menu; return its form."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["disks", "costs", "alerts", "sla"]
+    assert result["menu_options"] == ["disks", "gpu", "costs", "alerts", "sla"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
     )
@@ -438,3 +440,26 @@ async def test_agents_held_to_an_unknown_class_are_refused(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_gpu_monitoring_defaults_to_auto_and_keeps_the_other_options(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_DISKS: ["/"]}
+    )
+    await setup_integration(hass, mock_config_entry)
+
+    result = await open_step(hass, mock_config_entry, "gpu")
+    (key,) = result["data_schema"].schema
+    assert key.default() == "auto"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_GPU_MONITORING: "on"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {CONF_DISKS: ["/"], CONF_GPU_MONITORING: "on"}
+    # Reloaded with it: no NVML on this machine, so the repair issue is raised.
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "nvml_missing") is not None

@@ -12,11 +12,19 @@ from .collectors.base import Needs
 from .collectors.host import monitored_disks
 from .collectors.servers.base import model_subject
 from .collectors.servers.ollama import OllamaCollector
-from .const import CONF_DISKS, DOMAIN, SOURCE_GPU, SOURCE_REQUESTS
+from .const import (
+    CONF_DISKS,
+    CONF_GPU_MONITORING,
+    DOMAIN,
+    GPU_MONITORING_ON,
+    SOURCE_GPU,
+    SOURCE_REQUESTS,
+)
 from .coordinator import (
     AIPerformanceConfigEntry,
     AIPerformanceCoordinator,
     AIPerformanceData,
+    Judges,
 )
 from .costs import cost_settings
 from .entity import (
@@ -28,6 +36,7 @@ from .entity import (
 from .issues import async_clear_removed_servers
 from .ledger import RequestLedger
 from .services import async_setup_services
+from .source_health import SourceHealth
 from .trends import TrendWatcher
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
@@ -61,7 +70,16 @@ async def async_setup_entry(
     )
     entry.async_on_unload(alerts.async_stop)
     trends = TrendWatcher(hass, entry.entry_id, costs.monthly_budget)
-    coordinator = AIPerformanceCoordinator(hass, entry, collectors, alerts, trends)
+    health = SourceHealth(
+        hass,
+        entry.entry_id,
+        repair_after_s=alerts.settings.repair_s,
+        gpu_required=entry.options.get(CONF_GPU_MONITORING) == GPU_MONITORING_ON,
+    )
+    entry.async_on_unload(health.async_stop)
+    coordinator = AIPerformanceCoordinator(
+        hass, entry, collectors, Judges(trends=trends, alerts=alerts, health=health)
+    )
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = AIPerformanceData(

@@ -44,6 +44,7 @@ from .const import (
     CONF_AVAILABILITY,
     CONF_CURRENCY,
     CONF_DISKS,
+    CONF_GPU_MONITORING,
     CONF_LATENCY_S,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
@@ -52,6 +53,8 @@ from .const import (
     CONF_SLA_CLASSES,
     DEFAULT_REPAIR_MINUTES,
     DOMAIN,
+    GPU_MONITORING_AUTO,
+    GPU_MONITORING_ON,
 )
 from .coordinator import AIPerformanceConfigEntry
 from .engine.alerts import ThresholdError
@@ -147,7 +150,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Offer the groups of options."""
         return self.async_show_menu(
-            step_id="init", menu_options=["disks", "costs", "alerts", "sla"]
+            step_id="init", menu_options=["disks", "gpu", "costs", "alerts", "sla"]
         )
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
@@ -245,6 +248,28 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_gpu(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose whether a missing NVML is expected (auto) or a problem to repair (on)."""
+        if user_input is not None:
+            return self._save(**{CONF_GPU_MONITORING: user_input[CONF_GPU_MONITORING]})
+        current = self.config_entry.options.get(
+            CONF_GPU_MONITORING, GPU_MONITORING_AUTO
+        )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_GPU_MONITORING, default=current): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[GPU_MONITORING_AUTO, GPU_MONITORING_ON],
+                        translation_key=CONF_GPU_MONITORING,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="gpu", data_schema=schema)
 
     async def async_step_alerts(
         self, user_input: dict[str, Any] | None = None

@@ -33,8 +33,13 @@ CONF_SLA_CLASSES: Final = "sla_classes"
 CONF_SLA_AGENTS: Final = "sla_agents"
 CONF_LATENCY_S: Final = "latency_s"
 CONF_AVAILABILITY: Final = "availability"
-# Critical for this long raises a repair issue.
+# Critical for this long raises a repair issue (and a source failing for this long does too).
 DEFAULT_REPAIR_MINUTES: Final = 10
+# GPU monitoring: "auto" uses NVIDIA GPUs where NVML is found; "on" also raises a repair issue
+# when it is not.
+CONF_GPU_MONITORING: Final = "gpu_monitoring"
+GPU_MONITORING_AUTO: Final = "auto"
+GPU_MONITORING_ON: Final = "on"
 
 # The bus event fired on every alert raised, changed or cleared.
 EVENT_ALERT: Final = "ai_performance_alert"

@@ -18,6 +18,7 @@ from .costs import CostSettings
 from .engine.snapshot import Snapshot, SourceResult
 from .ledger import RequestLedger
 from .metering import LoopTimedCall, SourceMeter, current_meter
+from .source_health import SourceHealth
 from .trends import TrendWatcher
 
 
@@ -36,6 +37,19 @@ class AIPerformanceData:
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]
 
 
+@dataclass(frozen=True, slots=True)
+class Judges:
+    """What each tick's snapshot goes through, in this order.
+
+    ``trends`` adds the forecasts and latency checks, ``alerts`` judges the values against their
+    thresholds, and ``health`` raises the repair issues of sources failing for too long.
+    """
+
+    trends: TrendWatcher | None = None
+    alerts: AlertManager | None = None
+    health: SourceHealth | None = None
+
+
 class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
     """Polls every collector once per tick and publishes one immutable Snapshot.
 
@@ -51,10 +65,9 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         hass: HomeAssistant,
         entry: AIPerformanceConfigEntry,
         collectors: Sequence[Collector[Any]],
-        alerts: AlertManager | None = None,
-        trends: TrendWatcher | None = None,
+        judges: Judges | None = None,
     ) -> None:
-        """Initialise the coordinator over its collectors, judging trends and alerts each tick."""
+        """Initialise the coordinator over its collectors; ``judges`` look at each snapshot."""
         super().__init__(
             hass,
             LOGGER,
@@ -64,8 +77,10 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.collectors = tuple(collectors)
-        self.alerts = alerts
-        self.trends = trends
+        judges = judges or Judges()
+        self.alerts = judges.alerts
+        self.trends = judges.trends
+        self.health = judges.health
         self._started: list[Collector[Any]] = []
         self._failing: set[str] = set()
         # Loop time of the last entity update, charged to the next snapshot's overhead.
@@ -103,6 +118,8 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             snapshot = replace(snapshot, **self.trends.evaluate(snapshot, now))
         if self.alerts is not None:
             snapshot = replace(snapshot, alerts=self.alerts.evaluate(snapshot, now))
+        if self.health is not None:
+            self.health.update(snapshot, now)
         return snapshot
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:

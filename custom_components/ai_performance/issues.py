@@ -13,10 +13,16 @@ from homeassistant.helpers import issue_registry as ir
 from .const import DOMAIN
 
 ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
+ISSUE_SOURCE_FAILING: Final = "source_failing"
+ISSUE_NVML_MISSING: Final = "nvml_missing"
 # Home Assistant 2026.11 ties an issue to its config entry; 2026.10 does not know the argument.
 _ISSUES_TAKE_ENTRY: Final = (
     "config_entry_id" in inspect.signature(ir.async_create_issue).parameters
 )
+
+
+def _entry_argument(entry_id: str) -> dict[str, Any]:
+    return {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
 
 
 def _server_issue_id(subentry_id: str) -> str:
@@ -34,7 +40,6 @@ def async_raise_server_unreachable(
 
     ``placeholders``: the server's name, the minutes it has been down and the last error.
     """
-    extra: dict[str, Any] = {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -43,7 +48,7 @@ def async_raise_server_unreachable(
         severity=ir.IssueSeverity.ERROR,
         translation_key="server_unreachable",
         translation_placeholders=placeholders,
-        **extra,
+        **_entry_argument(entry_id),
     )
 
 
@@ -65,6 +70,50 @@ def async_clear_removed_servers(hass: HomeAssistant, subentry_ids: set[str]) -> 
             and issue_id.removeprefix(prefix) not in subentry_ids
         ):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+# --- Sources ------------------------------------------------------------------------------------
+
+
+def source_issue_id(source: str) -> str:
+    """Return the id of the issue of source ``source`` failing for too long."""
+    return f"{ISSUE_SOURCE_FAILING}_{source}"
+
+
+@callback
+def async_raise_source_failing(
+    hass: HomeAssistant, entry_id: str, source: str, placeholders: dict[str, str]
+) -> None:
+    """Raise the issue of a source that has failed every collection for a while.
+
+    ``placeholders``: the source, since when it fails, and its last error.
+    """
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        source_issue_id(source),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="source_failing",
+        translation_placeholders=placeholders,
+        **_entry_argument(entry_id),
+    )
+
+
+@callback
+def async_raise_nvml_missing(hass: HomeAssistant, entry_id: str, error: str) -> None:
+    """Raise the issue of GPU monitoring switched on without NVML; fixed by switching to auto."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_NVML_MISSING,
+        is_fixable=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="nvml_missing",
+        translation_placeholders={"error": error},
+        data={"entry_id": entry_id},
+        **_entry_argument(entry_id),
+    )
 
 
 # --- Alerts critical for too long -------------------------------------------------------------
@@ -114,9 +163,6 @@ def async_sync_alert_issues(
         issue_id = _alert_issue_id(alert.alert_id)
         if registry.async_get_issue(DOMAIN, issue_id) is not None:
             continue
-        extra: dict[str, Any] = (
-            {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
-        )
         ir.async_create_issue(
             hass,
             DOMAIN,
@@ -131,5 +177,5 @@ def async_sync_alert_issues(
                 "threshold": with_unit(alert.threshold, alert.unit),
                 "since": alert.since,
             },
-            **extra,
+            **_entry_argument(entry_id),
         )

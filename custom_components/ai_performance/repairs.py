@@ -1,4 +1,8 @@
-"""Fix flows of the repair issues: an alert critical for too long is snoozed or re-thresholded."""
+"""Fix flows of the repair issues.
+
+An alert critical for too long is snoozed or re-thresholded; GPU monitoring switched on without
+NVML is switched back to auto.
+"""
 
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,9 +18,9 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
-from .const import CONF_ALERT_RULES
+from .const import CONF_ALERT_RULES, CONF_GPU_MONITORING, GPU_MONITORING_AUTO
 from .engine.alerts import ThresholdError
-from .issues import ISSUE_ALERT_PREFIX, with_unit
+from .issues import ISSUE_ALERT_PREFIX, ISSUE_NVML_MISSING, with_unit
 
 if TYPE_CHECKING:
     from .coordinator import AIPerformanceConfigEntry
@@ -133,13 +137,45 @@ def threshold_schema(unit: str) -> probatio.Schema:
     )
 
 
+class NvmlMissingRepairFlow(RepairsFlow):
+    """Switch GPU monitoring back to auto: no NVIDIA GPU is expected here after all."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the GPU monitoring option of entry ``entry_id``."""
+        self._entry_id = entry_id
+
+    async def async_step_init(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - the issue, not an answer
+    ) -> RepairsFlowResult:
+        """Ask for confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Once confirmed, save the option (the entry reloads)."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        if user_input is not None:
+            self.hass.config_entries.async_update_entry(
+                entry,
+                options={**entry.options, CONF_GPU_MONITORING: GPU_MONITORING_AUTO},
+            )
+            return self.async_create_entry(data={})
+        return self.async_show_form(step_id="confirm")
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant,
     issue_id: str,
     data: dict[str, str | int | float | None] | None,
 ) -> RepairsFlow:
-    """Return the fix flow of a fixable issue (only alerts have one)."""
+    """Return the fix flow of a fixable issue: an alert's, or NVML missing."""
     data = data or {}
     if issue_id.startswith(ISSUE_ALERT_PREFIX):
         return AlertRepairFlow(str(data.get("entry_id")), str(data.get("alert_id")))
+    if issue_id == ISSUE_NVML_MISSING:
+        return NvmlMissingRepairFlow(str(data.get("entry_id")))
     return ConfirmRepairFlow()

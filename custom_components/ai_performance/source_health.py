@@ -1,0 +1,87 @@
+"""Repair issues about the sources themselves: one failing for too long, NVML missing when asked for.
+
+A model server that is down has its own issue (with its outage time), so servers are left out here.
+"""
+
+from typing import Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .collectors.gpu import GpuSample
+from .const import DOMAIN, SOURCE_GPU
+from .engine.snapshot import Snapshot
+from .issues import (
+    ISSUE_NVML_MISSING,
+    async_raise_nvml_missing,
+    async_raise_source_failing,
+    source_issue_id,
+)
+
+SERVER_PREFIX: Final = "server:"
+
+
+class SourceHealth:
+    """Raises and deletes the repair issues of failing sources after each tick."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        *,
+        repair_after_s: float,
+        gpu_required: bool,
+    ) -> None:
+        """Watch the sources of ``entry_id``: ``gpu_required`` when GPU monitoring is on."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._repair_after_s = repair_after_s
+        self._gpu_required = gpu_required
+        self._failing_since: dict[str, float] = {}
+        self._raised: set[str] = set()
+
+    @callback
+    def update(self, snapshot: Snapshot, now: float) -> None:
+        """Raise the issue of each source failing for too long; delete those that recovered."""
+        for key, result in snapshot.sources.items():
+            if key.startswith(SERVER_PREFIX):
+                continue
+            issue_id = source_issue_id(key)
+            if result.ok:
+                self._failing_since.pop(key, None)
+                self._delete(issue_id)
+                continue
+            since = self._failing_since.setdefault(key, now)
+            if now - since >= self._repair_after_s and issue_id not in self._raised:
+                async_raise_source_failing(
+                    self._hass,
+                    self._entry_id,
+                    key,
+                    {
+                        "source": key,
+                        "since": dt_util.utc_from_timestamp(since).isoformat(),
+                        "error": result.error or "",
+                    },
+                )
+                self._raised.add(issue_id)
+        gpus = snapshot.sample(SOURCE_GPU, GpuSample)
+        if self._gpu_required and gpus is not None and not gpus.nvml_available:
+            if ISSUE_NVML_MISSING not in self._raised:
+                async_raise_nvml_missing(
+                    self._hass, self._entry_id, gpus.nvml_error or "NVML not found"
+                )
+                self._raised.add(ISSUE_NVML_MISSING)
+        elif gpus is not None:
+            self._delete(ISSUE_NVML_MISSING)
+
+    def _delete(self, issue_id: str) -> None:
+        if issue_id in self._raised:
+            self._raised.discard(issue_id)
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+
+    @callback
+    def async_stop(self) -> None:
+        """Delete every issue raised (on unload): a reload measures afresh."""
+        for issue_id in list(self._raised):
+            self._delete(issue_id)

@@ -1,0 +1,151 @@
+"""Repair issues of the sources: one failing for too long, and NVML missing when a GPU is expected."""
+
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.setup import async_setup_component
+
+from custom_components.ai_performance.collectors.host import HostCollector
+from custom_components.ai_performance.const import (
+    CONF_GPU_MONITORING,
+    CONF_REPAIR_MINUTES,
+    DOMAIN,
+)
+from custom_components.ai_performance.engine.snapshot import Snapshot, SourceResult
+from custom_components.ai_performance.source_health import SourceHealth
+
+from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
+from .fake_pynvml import FakeGpu, FakeNvml
+
+HOST_ISSUE = "source_failing_host"
+NVML_ISSUE = "nvml_missing"
+
+
+async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_recovers(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 5}))
+    with patch.object(
+        HostCollector, "async_collect", side_effect=OSError("/proc is gone")
+    ):
+        for _ in range(10):  # failing from the first of these ticks: 4.5 minutes
+            await tick(hass, freezer)
+        assert issue_registry.async_get_issue(DOMAIN, HOST_ISSUE) is None
+        assert hass.states.get("sensor.host_memory_usage").state == STATE_UNAVAILABLE
+        # Another source is not affected.
+        assert hass.states.get("sensor.ai_performance_collection_duration").state != (
+            STATE_UNAVAILABLE
+        )
+
+        await tick(hass, freezer)  # 5 minutes
+
+        issue = issue_registry.async_get_issue(DOMAIN, HOST_ISSUE)
+        assert issue is not None
+        assert not issue.is_fixable
+        assert issue.severity is ir.IssueSeverity.ERROR
+        assert issue.translation_key == "source_failing"
+        assert issue.translation_placeholders["source"] == "host"
+        assert issue.translation_placeholders["error"] == "OSError: /proc is gone"
+        translations = await async_get_translations(hass, "en", "issues", {DOMAIN})
+        assert (
+            "{error}"
+            in translations[f"component.{DOMAIN}.issues.source_failing.description"]
+        )
+
+    await tick(hass, freezer)
+
+    assert issue_registry.async_get_issue(DOMAIN, HOST_ISSUE) is None
+    assert hass.states.get("sensor.host_memory_usage").state != STATE_UNAVAILABLE
+
+
+def _failing(key: str) -> Snapshot:
+    return Snapshot(
+        sources={key: SourceResult(sample=None, error="ClientError", duration_ms=1)},
+        collection_ms=1,
+    )
+
+
+async def test_a_model_server_down_has_its_own_issue_not_this_one(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    our_entry().add_to_hass(hass)
+    health = SourceHealth(hass, ENTRY_ID, repair_after_s=60, gpu_required=False)
+
+    for now in (0, 30, 61, 120):
+        health.update(_failing("server:01SERVER"), now)
+        health.update(_failing("assist"), now)
+
+    assert issue_registry.async_get_issue(DOMAIN, "source_failing_assist") is not None
+    assert (
+        issue_registry.async_get_issue(DOMAIN, "source_failing_server:01SERVER") is None
+    )
+    health.async_stop()  # unloading deletes what it raised
+    assert issue_registry.async_get_issue(DOMAIN, "source_failing_assist") is None
+
+
+async def test_gpu_monitoring_on_without_nvml_is_repaired_by_switching_to_auto(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    entry = our_entry({CONF_GPU_MONITORING: "on"})
+    await setup_integration(hass, entry)  # the fake NVML has no library
+
+    issue = issue_registry.async_get_issue(DOMAIN, NVML_ISSUE)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders["error"]
+    translations = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    prefix = f"component.{DOMAIN}.issues.nvml_missing"
+    assert "{error}" in translations[f"{prefix}.fix_flow.step.confirm.description"]
+
+    flow = await start_fix(hass, NVML_ISSUE)
+    assert flow["type"] is FlowResultType.FORM
+    done = await fix_step(hass, flow["flow_id"], {})
+    await hass.async_block_till_done()
+
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_GPU_MONITORING] == "auto"
+    assert issue_registry.async_get_issue(DOMAIN, NVML_ISSUE) is None
+    await tick(hass)  # reloaded on auto: no issue comes back
+    assert issue_registry.async_get_issue(DOMAIN, NVML_ISSUE) is None
+
+
+async def test_the_fix_aborts_when_the_entry_is_gone(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    entry = our_entry({CONF_GPU_MONITORING: "on"})
+    await setup_integration(hass, entry)
+    flow = await start_fix(hass, NVML_ISSUE)
+    await hass.config_entries.async_remove(entry.entry_id)
+
+    result = await fix_step(hass, flow["flow_id"], {})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"
+
+
+async def test_no_issue_on_auto_or_with_a_gpu(
+    hass: HomeAssistant, nvml: FakeNvml, issue_registry: ir.IssueRegistry
+) -> None:
+    await setup_integration(hass, our_entry())  # auto, no NVML: expected
+    assert issue_registry.async_get_issue(DOMAIN, NVML_ISSUE) is None
+    await hass.config_entries.async_unload(ENTRY_ID)
+
+    nvml.library = True
+    nvml.plug(FakeGpu(uuid="GPU-a"))
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    assert entry is not None
+    hass.config_entries.async_update_entry(entry, options={CONF_GPU_MONITORING: "on"})
+    await hass.config_entries.async_setup(ENTRY_ID)
+    await hass.async_block_till_done()
+
+    assert issue_registry.async_get_issue(DOMAIN, NVML_ISSUE) is None
