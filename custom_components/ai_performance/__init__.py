@@ -69,7 +69,7 @@ async def async_setup_entry(
         monitored_disks(hass.config.config_dir, entry.options.get(CONF_DISKS, ())),
     )
     entry.async_on_unload(alerts.async_stop)
-    trends = TrendWatcher(hass, entry.entry_id, costs.monthly_budget)
+    trends = TrendWatcher(hass, entry.entry_id, costs)
     health = SourceHealth(
         hass,
         entry.entry_id,

@@ -38,7 +38,7 @@ from .const import (
     SUBJECT_HOST,
     SUBJECT_OVERVIEW,
 )
-from .costs import month_bounds
+from .costs import CostSettings, month_bounds
 from .engine.anomaly import Baseline, LatencyCheck, baseline, hour_of_week
 from .engine.forecast import (
     DAY_S,
@@ -114,12 +114,12 @@ class TrendWatcher:
         self,
         hass: HomeAssistant,
         entry_id: str,
-        monthly_budget: float | None = None,
+        costs: CostSettings | None = None,
     ) -> None:
-        """Prepare a watcher with nothing read yet."""
+        """Prepare a watcher with nothing read yet; the month's cost is projected when priced."""
         self._hass = hass
         self._entry_id = entry_id
-        self._budget = monthly_budget
+        self._costs = costs
         self._trends: dict[str, Trend] = {}
         self._daily_cost: Trend | None = None
         # Per agent: the hours of the week and the p95 latencies of the past four weeks.
@@ -145,10 +145,8 @@ class TrendWatcher:
             )
 
         refresh()
-        hourly = refresh
-
         self._unsubscribe = async_track_utc_time_change(
-            self._hass, hourly, minute=REFRESH_MINUTE, second=0
+            self._hass, refresh, minute=REFRESH_MINUTE, second=0
         )
 
     @callback
@@ -178,8 +176,9 @@ class TrendWatcher:
                 value = stats.windows[MAIN_WINDOW_S].latency_p95
                 checks[key] = LatencyCheck(value, self._baseline(key, slot))
                 wanted.append(Series(key, request_subject(key), LATENCY_SENSOR))
-            projection = self._project(requests, now)
-            wanted.append(Series(COST_SENSOR, SUBJECT_OVERVIEW, COST_SENSOR))
+            if self._costs is not None and self._costs.priced:
+                projection = self._project(requests, now, self._costs.monthly_budget)
+                wanted.append(Series(COST_SENSOR, SUBJECT_OVERVIEW, COST_SENSOR))
         self._wanted = wanted
         return {
             "forecasts": forecasts,
@@ -195,14 +194,16 @@ class TrendWatcher:
             )
         return self._baselines[(key, slot)]
 
-    def _project(self, requests: RequestsSample, now: float) -> CostProjection:
+    def _project(
+        self, requests: RequestsSample, now: float, budget: float | None
+    ) -> CostProjection:
         start, end = month_bounds(requests.month)
         return project_month(
             requests.month_cost,
             (start.timestamp(), end.timestamp()),
             now,
             self._daily_cost,
-            self._budget,
+            budget,
         )
 
     async def async_refresh(self) -> None:
