@@ -1,5 +1,7 @@
 """AI Performance Monitor: how the AI in a Home Assistant install performs."""
 
+from functools import partial
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -35,6 +37,7 @@ from .entity import (
 )
 from .issues import async_clear_removed_servers
 from .ledger import RequestLedger
+from .model_control import model_held
 from .services import async_setup_services
 from .source_health import SourceHealth
 from .trends import TrendWatcher
@@ -60,6 +63,10 @@ async def async_setup_entry(
     costs = cost_settings(hass, entry.options)
     ledger = RequestLedger(hass, entry.entry_id, costs.prices)
     collectors = build_collectors(hass, entry, needs, ledger)
+    # Agent requests are cold when a watched Ollama server did not hold their model.
+    ledger.model_loaded = partial(
+        model_held, [c for c in collectors if isinstance(c, OllamaCollector)]
+    )
     alerts = AlertManager(
         hass, entry.entry_id, alert_settings(entry.options), alert_units(costs.currency)
     )

@@ -26,6 +26,7 @@ _REQUEST_DEVICE_MODELS: Final = {
     SubjectKind.PIPELINE: "Assist pipeline",
     SubjectKind.EXTERNAL: "Reported requests",
     SubjectKind.PROBE: "Model server probe",
+    SubjectKind.BENCHMARK: "Benchmark",
 }
 
 

@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LOGGER
 from .engine.cost import ModelPrice, MonthlySpend, price_for, request_cost
 from .engine.requests import RequestLog, RequestRecord, RequestSource, Totals
+from .engine.usage import UsageProfile
 
 STORAGE_VERSION: Final = 1
 # Totals are written at most this often while requests come in (and always on stop).
@@ -38,6 +39,8 @@ class SubjectKind(StrEnum):
     EXTERNAL = "external"
     # A model server's synthetic requests: measured like the others, never counted as use.
     PROBE = "probe"
+    # The run_benchmark action's requests, one subject per target: never counted as use either.
+    BENCHMARK = "benchmark"
 
 
 _KIND_OF_SOURCE: Final = {
@@ -45,6 +48,7 @@ _KIND_OF_SOURCE: Final = {
     RequestSource.AGENT: SubjectKind.AGENT,
     RequestSource.AI_TASK: SubjectKind.AI_TASK,
     RequestSource.PROBE: SubjectKind.PROBE,
+    RequestSource.BENCHMARK: SubjectKind.BENCHMARK,
 }
 
 
@@ -52,6 +56,10 @@ _KIND_OF_SOURCE: Final = {
 AGENT_LEVEL_KINDS: Final = frozenset(
     {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
 )
+# Subjects that people use: their hours of use are learned (for predictive preloading).
+USED_KINDS: Final = AGENT_LEVEL_KINDS | {SubjectKind.PIPELINE}
+# Models whose last use is remembered (to find the least recently used one).
+MAX_MODELS_REMEMBERED: Final = 256
 
 
 def current_month() -> str:
@@ -73,6 +81,7 @@ class Subject:
     name: str
     totals: Totals = field(default_factory=Totals)
     log: RequestLog = field(default_factory=RequestLog)
+    usage: UsageProfile = field(default_factory=UsageProfile)
 
 
 class RequestLedger:
@@ -94,6 +103,10 @@ class RequestLedger:
         self.on_agent_request: Callable[[str, int, RequestRecord], None] | None = None
         # Told of every request as it is added (to count it against its service level).
         self.on_request: Callable[[Subject, RequestRecord], None] | None = None
+        # Whether a watched model server holds a model at a time (None: no server says).
+        self.model_loaded: Callable[[str, float], bool | None] = lambda _m, _t: None
+        # Model -> when a request last used it (wall-clock seconds), oldest first.
+        self.model_last_used: OrderedDict[str, float] = OrderedDict()
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
         )
@@ -112,9 +125,15 @@ class RequestLedger:
                 SubjectKind(saved["kind"]),
                 saved["name"],
                 Totals.from_dict(saved["totals"]),
+                usage=UsageProfile.from_dict(saved.get("usage") or {}),
             )
         if (spend := data.get("monthly_spend")) is not None:
             self.monthly_spend = MonthlySpend(spend["month"], spend["cost"])
+        self.model_last_used.update(
+            (model, float(at))
+            for model, at in (data.get("model_last_used") or {}).items()
+            if isinstance(at, int | float)
+        )
 
     async def async_save(self) -> None:
         """Write the totals now (on unload)."""
@@ -130,6 +149,7 @@ class RequestLedger:
                     "kind": subject.kind.value,
                     "name": subject.name,
                     "totals": subject.totals.as_dict(),
+                    "usage": subject.usage.as_dict(),
                 }
                 for key, subject in self.subjects.items()
             },
@@ -137,6 +157,7 @@ class RequestLedger:
                 "month": self.monthly_spend.month,
                 "cost": self.monthly_spend.cost,
             },
+            "model_last_used": dict(self.model_last_used),
         }
 
     @callback
@@ -168,6 +189,10 @@ class RequestLedger:
         if conversation_id is not None and record.ttft_ms is None:
             record.ttft_ms = self._early_ttft.pop(conversation_id, None)
         self._price(record)
+        self._note_model_use(record)
+        if subject.kind in USED_KINDS:
+            started = dt_util.as_local(dt_util.utc_from_timestamp(record.start))
+            subject.usage.add(started.date().toordinal(), started.hour)
         seq = subject.log.append(record)
         if conversation_id is not None:
             self._link(conversation_id, record.subject, seq)
@@ -179,6 +204,18 @@ class RequestLedger:
             self.on_request(subject, record)
         if LOGGER.isEnabledFor(logging.DEBUG):
             LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
+
+    def _note_model_use(self, record: RequestRecord) -> None:
+        """Say whether the request found its model loaded, and remember when it was used."""
+        if not record.model:
+            return
+        if record.model_loaded is None and record.load_ms is None:
+            record.model_loaded = self.model_loaded(record.model, record.start)
+        self.model_last_used[record.model] = max(
+            record.end, self.model_last_used.pop(record.model, record.end)
+        )
+        while len(self.model_last_used) > MAX_MODELS_REMEMBERED:
+            self.model_last_used.popitem(last=False)
 
     def _price(self, record: RequestRecord) -> None:
         """Work out what the request cost, where its model has prices and it reported tokens."""

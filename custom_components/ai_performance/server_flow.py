@@ -58,7 +58,7 @@ from .const import (
     SUBENTRY_OPENAI_COMPATIBLE,
     SUBENTRY_PROMETHEUS,
 )
-from .engine.ollama import parse_version
+from .engine.ollama import parse_installed_models, parse_version
 
 OLLAMA_DOMAIN: Final = "ollama"
 MAX_PROBE_MINUTES: Final = 1440
@@ -288,11 +288,8 @@ class OllamaSubentryFlow(ServerSubentryFlow):
         parse_version(await client.get_json("/api/version"))
         model = (data.get(CONF_PROBE_MODEL) or "").strip()
         if model:
-            tags = await client.get_json("/api/tags")
             installed = sorted(
-                item["name"]
-                for item in tags.get("models", [])
-                if isinstance(item, dict) and isinstance(item.get("name"), str)
+                parse_installed_models(await client.get_json("/api/tags"))
             )
             if model not in installed:
                 raise FlowError(

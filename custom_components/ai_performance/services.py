@@ -1,7 +1,8 @@
-"""Actions: report a request measured elsewhere, and rate an agent's answer.
+"""Actions: report and rate requests, load and unload Ollama models, optimise.
 
 Input is validated here rather than by a schema, so that every mistake gets a translated error
-naming the field, and nothing is recorded unless everything is right.
+naming the field, and nothing is recorded or changed unless everything is right. Actions that
+change something (models, optimisation) are for administrators only.
 """
 
 from collections.abc import Callable, Mapping
@@ -9,17 +10,40 @@ import math
 import time
 from typing import Any, Final
 
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers.service import async_get_config_entry
+from homeassistant.helpers.service import (
+    async_get_config_entry,
+    async_register_admin_service,
+)
 from homeassistant.util import ulid as ulid_util
+import probatio
 
 from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
+from .engine.recommend import ActionKind, ModelAction
 from .engine.requests import MAX_DURATION_MS, MAX_TOKENS, RequestRecord, RequestSource
+from .model_control import (
+    KEEP_FOREVER,
+    MAX_KEEP_ALIVE_S,
+    UNLOAD_NOW,
+    async_carry_out,
+    ollama_server,
+)
+from .optimizer import async_optimize
 
 SERVICE_RECORD_REQUEST: Final = "record_request"
 SERVICE_RATE_RESPONSE: Final = "rate_response"
+SERVICE_PRELOAD_MODEL: Final = "preload_model"
+SERVICE_UNLOAD_MODEL: Final = "unload_model"
+SERVICE_SET_KEEP_ALIVE: Final = "set_keep_alive"
+SERVICE_OPTIMIZE: Final = "optimize"
 
 ATTR_SUBJECT: Final = "subject"
 ATTR_DURATION_MS: Final = "duration_ms"
@@ -32,6 +56,9 @@ ATTR_ERROR: Final = "error"
 ATTR_RATING: Final = "rating"
 ATTR_CONVERSATION_ID: Final = "conversation_id"
 ATTR_AGENT_ID: Final = "agent_id"
+ATTR_SERVER: Final = "server"
+ATTR_KEEP_ALIVE: Final = "keep_alive"
+ATTR_DRY_RUN: Final = "dry_run"
 
 MAX_TEXT: Final = 100
 RATINGS: Final = ("up", "down")
@@ -75,6 +102,21 @@ def _text(value: Any, field: str) -> str:
     return value.strip()
 
 
+def _keep_alive(value: Any, field: str) -> int:
+    number = _number(value, field, KEEP_FOREVER, MAX_KEEP_ALIVE_S)
+    if number != int(number):
+        raise _InvalidFieldError(
+            field, f"whole seconds from -1 to {MAX_KEEP_ALIVE_S}", value
+        )
+    return int(number)
+
+
+def _boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise _InvalidFieldError(field, "true or false", value)
+    return value
+
+
 def _rating(value: Any, field: str) -> str:
     if value not in RATINGS:
         raise _InvalidFieldError(field, "up or down", value)
@@ -95,6 +137,17 @@ _RATE_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
     ATTR_RATING: _rating,
     ATTR_CONVERSATION_ID: _text,
     ATTR_AGENT_ID: _text,
+}
+_MODEL_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_SERVER: _text,
+    ATTR_MODEL: _text,
+    ATTR_KEEP_ALIVE: _keep_alive,
+}
+_UNLOAD_FIELDS: Final = {
+    key: check for key, check in _MODEL_FIELDS.items() if key != ATTR_KEEP_ALIVE
+}
+_OPTIMIZE_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_DRY_RUN: _boolean
 }
 
 
@@ -209,3 +262,51 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
     hass.services.async_register(DOMAIN, SERVICE_RECORD_REQUEST, record_request)
     hass.services.async_register(DOMAIN, SERVICE_RATE_RESPONSE, rate_response)
+
+    def model_action(
+        kind: ActionKind,
+        fields: Mapping[str, Callable[[Any, str], Any]],
+        *required: str,
+    ) -> Callable[[ServiceCall], Any]:
+        async def handle(call: ServiceCall) -> ServiceResponse:
+            values = _validated(call.data, fields, (ATTR_MODEL, *required))
+            entry = _loaded_entry(hass)
+            server = ollama_server(hass, entry, values.get(ATTR_SERVER))
+            keep_alive = values.get(ATTR_KEEP_ALIVE)
+            action = ModelAction(
+                ActionKind.UNLOAD if keep_alive == UNLOAD_NOW else kind,
+                server.settings.subentry_id,
+                values[ATTR_MODEL],
+                keep_alive,
+            )
+            return await async_carry_out(entry, server, action)
+
+        return handle
+
+    async def optimize(call: ServiceCall) -> ServiceResponse:
+        values = _validated(call.data, _OPTIMIZE_FIELDS, ())
+        return await async_optimize(
+            hass, _loaded_entry(hass), dry_run=values.get(ATTR_DRY_RUN, True)
+        )
+
+    for service, handler in (
+        (
+            SERVICE_PRELOAD_MODEL,
+            model_action(ActionKind.PRELOAD, _MODEL_FIELDS),
+        ),
+        (SERVICE_UNLOAD_MODEL, model_action(ActionKind.UNLOAD, _UNLOAD_FIELDS)),
+        (
+            SERVICE_SET_KEEP_ALIVE,
+            model_action(ActionKind.KEEP_ALIVE, _MODEL_FIELDS, ATTR_KEEP_ALIVE),
+        ),
+        (SERVICE_OPTIMIZE, optimize),
+    ):
+        async_register_admin_service(
+            hass,
+            DOMAIN,
+            service,
+            handler,
+            # Every field is checked by _validated, for translated errors.
+            schema=probatio.Schema({}, extra=probatio.ALLOW_EXTRA),
+            supports_response=SupportsResponse.OPTIONAL,
+        )

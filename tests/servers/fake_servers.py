@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,48 @@ class OllamaState:
     )
 
 
+# Ollama writes this expiry for a model kept loaded for good (keep_alive -1).
+FOREVER = "2318-08-23T01:33:27.873373227+01:00"
+
+
+def load_or_unload(state: OllamaState, body: dict[str, Any]) -> web.Response:
+    """Answer a generate request without a prompt as Ollama does: load or unload the model."""
+    name = body["model"]
+    if name not in state.installed:
+        return web.json_response({"error": f"model '{name}' not found"}, status=404)
+    keep_alive = body.get("keep_alive", 300)
+    state.loaded = [m for m in state.loaded if m["name"] != name]
+    reason = "unload"
+    if keep_alive != 0:
+        expires = (
+            FOREVER
+            if keep_alive < 0
+            else (datetime.now(UTC) + timedelta(seconds=keep_alive)).isoformat()
+        )
+        size = 2 * 1024**3
+        state.loaded.append(
+            {
+                "name": name,
+                "model": name,
+                "size": size,
+                "size_vram": size,
+                "details": {"parameter_size": "3B", "quantization_level": "Q4_K_M"},
+                "expires_at": expires,
+                "context_length": 4096,
+            }
+        )
+        reason = "load"
+    return web.json_response(
+        {
+            "model": name,
+            "created_at": datetime.now(UTC).isoformat(),
+            "response": "",
+            "done": True,
+            "done_reason": reason,
+        }
+    )
+
+
 @asynccontextmanager
 async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
     """Run a fake Ollama serving ``state``."""
@@ -121,8 +164,11 @@ async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
             {"models": [{"name": name, "model": name} for name in state.installed]}
         )
 
-    async def generate(_request: web.Request) -> web.Response:
-        return web.json_response(state.generate)
+    async def generate(request: web.Request) -> web.Response:
+        body = await request.json()
+        if "prompt" in body:
+            return web.json_response(state.generate)
+        return load_or_unload(state, body)
 
     async with serve(
         {

@@ -94,6 +94,25 @@ def parse_loaded_models(payload: Any) -> dict[str, LoadedModel]:
     return loaded
 
 
+def parse_installed_models(payload: Any) -> list[str]:
+    """Return the model names of an ``/api/tags`` answer."""
+    models = payload.get("models") if isinstance(payload, dict) else None
+    if not isinstance(models, list):
+        msg = "no models list"
+        raise PayloadError(msg)
+    return [
+        item["name"]
+        for item in models
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    ]
+
+
+def canonical_model(name: str) -> str:
+    """Return a model name as Ollama lists it: "llama3.2" is "llama3.2:latest"."""
+    name = name.strip()
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 

@@ -72,6 +72,8 @@ class RequestRecord:
     ttft_ms: float | None = None
     # Model servers that say so (Ollama): how long loading the model took.
     load_ms: float | None = None
+    # Whether the model was in memory when the request started, where a watched server says.
+    model_loaded: bool | None = None
     # Assist pipelines only: speech-to-text, agent, and end of speech to start of the answer.
     stt_ms: float | None = None
     agent_ms: float | None = None
@@ -102,6 +104,17 @@ class RequestRecord:
     def cold_start(self) -> bool:
         """Return True when the request waited mostly for its model to load."""
         return is_cold_start(self.load_ms, self.duration_ms)
+
+    @property
+    def cold(self) -> bool | None:
+        """Return whether the request found its model unloaded; None where nobody says.
+
+        Measured where the server reports its load time, else inferred from whether a watched
+        server held the model when the request started.
+        """
+        if self.load_ms is not None:
+            return self.cold_start
+        return None if self.model_loaded is None else not self.model_loaded
 
     def as_log_dict(self) -> dict[str, Any]:
         """Return the record as the JSON object of its DEBUG log line (unknown fields left out)."""
@@ -136,9 +149,16 @@ COLUMNS: Final = (
     "local",
     "cost",
     "energy_wh",
+    "cold",
 )
 _COL: Final = {name: index for index, name in enumerate(COLUMNS)}
 BYTES_PER_ROW: Final = len(COLUMNS) * 8
+
+
+def column(rows: np.ndarray, name: str) -> np.ndarray:
+    """Return column ``name`` (see COLUMNS) of log rows."""
+    values: np.ndarray = rows[:, _COL[name]]
+    return values
 
 
 def _num(value: float | None) -> float:
@@ -296,6 +316,7 @@ class RequestLog:
             _num(record.processed_locally),
             _num(record.cost),
             _num(record.energy_wh),
+            _num(record.cold),
         )
         self._appended = seq + 1
         self.recent.append(record)

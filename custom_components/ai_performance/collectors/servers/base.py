@@ -126,6 +126,10 @@ class ServerCollector[SampleT]:
     async def async_stop(self) -> None:
         """Nothing to close."""
 
+    def poll_next_tick(self) -> None:
+        """Read the server again at the next tick (after a change), whatever its interval."""
+        self._next_poll = 0.0
+
     @abstractmethod
     async def _async_poll(self) -> SampleT:
         """Read the server once; raise ServerError (or ValueError for a bad payload)."""

@@ -26,7 +26,9 @@ from homeassistant.util import dt as dt_util, ulid as ulid_util
 from ...const import CONF_PROBE_MINUTES, CONF_PROBE_MODEL, DOMAIN, LOGGER
 from ...engine.ollama import (
     LoadedModel,
+    canonical_model,
     parse_generation,
+    parse_installed_models,
     parse_loaded_models,
     parse_version,
 )
@@ -42,6 +44,8 @@ PROBE_MAX_TOKENS: Final = 16
 PROBE_TIMEOUT_S: Final = 180.0
 # Models remembered per server (a device each).
 MAX_KNOWN_MODELS: Final = 64
+# Loading a model from disk into VRAM can take minutes.
+LOAD_TIMEOUT_S: Final = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,42 @@ class OllamaCollector(ServerCollector[OllamaSample]):
         self._known[model] = None
         while len(self._known) > MAX_KNOWN_MODELS:
             del self._known[next(iter(self._known))]
+
+    @property
+    def loaded(self) -> Mapping[str, LoadedModel]:
+        """Return the models loaded at the last poll."""
+        return self._loaded
+
+    def holds(self, model: str, at: float) -> bool | None:
+        """Return whether ``model`` was loaded at ``at`` (wall-clock s), as far as we know.
+
+        None for a model this server was never seen to hold. An expiry past ``at`` counts as
+        loaded: Ollama unloads a model when its keep-alive runs out, between our polls.
+        """
+        model = canonical_model(model)
+        loaded = self._loaded.get(model)
+        if loaded is not None:
+            return loaded.expires_at is None or loaded.expires_at.timestamp() > at
+        return False if model in self._known else None
+
+    async def async_installed_models(self) -> list[str]:
+        """Return the names of the models installed on the server (``/api/tags``)."""
+        return parse_installed_models(await self.client.get_json("/api/tags"))
+
+    async def async_loaded_models(self) -> dict[str, LoadedModel]:
+        """Return the models loaded now, read afresh (``/api/ps``)."""
+        return parse_loaded_models(await self.client.get_json("/api/ps"))
+
+    async def async_keep_alive(self, model: str, keep_alive_s: int | None) -> None:
+        """Load ``model`` if needed and keep it loaded ``keep_alive_s`` from now.
+
+        Ollama's own way: a generate request without a prompt. -1 keeps the model loaded for
+        good, 0 unloads it now, None leaves it to the server's default.
+        """
+        request: dict[str, Any] = {"model": model}
+        if keep_alive_s is not None:
+            request["keep_alive"] = keep_alive_s
+        await self.client.post_json("/api/generate", request, LOAD_TIMEOUT_S)
 
     @callback
     def forget(self, model: str) -> bool:
