@@ -33,6 +33,11 @@ from custom_components.ai_performance.entity import (
     host_device_info,
     overview_device_info,
 )
+from custom_components.ai_performance.optimizer_entities import (
+    BENCHMARK,
+    OPTIMIZE,
+    RUN_BENCHMARK,
+)
 from custom_components.ai_performance.request_sensors import (
     REQUEST_SENSORS,
     SLA_SENSORS,
@@ -116,6 +121,8 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
     found["binary_sensor"].extend((*ALERT_BINARY_SENSORS.values(), CONFIG_DISK_ALERT))
     found["sensor"].extend((HEALTH, ACTIVE_ALERTS, *FULL_IN.values()))
     found["binary_sensor"].append(LATENCY_ANOMALY)
+    found["sensor"].append(BENCHMARK)
+    found.setdefault("button", []).extend((RUN_BENCHMARK, OPTIMIZE))
     found.setdefault("event", []).append(ALERT_EVENTS)
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.

@@ -9,6 +9,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .alert_rules import alert_settings, alert_units
 from .alerts import AlertManager
+from .benchmark import BenchmarkRunner
 from .collectors import build_collectors
 from .collectors.base import Needs
 from .collectors.host import monitored_disks
@@ -42,7 +43,12 @@ from .services import async_setup_services
 from .source_health import SourceHealth
 from .trends import TrendWatcher
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 # Setup and unload return a boolean: Home Assistant 2026.10 requires one, and 2026.11 still accepts
@@ -89,6 +95,8 @@ async def async_setup_entry(
     )
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
+    benchmark = BenchmarkRunner(hass, ledger)
+    entry.async_on_unload(benchmark.async_stop)
     entry.runtime_data = AIPerformanceData(
         coordinator=coordinator,
         needs=needs,
@@ -96,6 +104,7 @@ async def async_setup_entry(
         costs=costs,
         alerts=alerts,
         trends=trends,
+        benchmark=benchmark,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 import time
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -21,6 +21,10 @@ from .metering import LoopTimedCall, SourceMeter, current_meter
 from .source_health import SourceHealth
 from .trends import TrendWatcher
 
+if TYPE_CHECKING:
+    # The benchmark carries out model changes, which need the entry type defined here.
+    from .benchmark import BenchmarkRunner
+
 
 @dataclass(slots=True)
 class AIPerformanceData:
@@ -32,6 +36,7 @@ class AIPerformanceData:
     costs: CostSettings
     alerts: AlertManager
     trends: TrendWatcher
+    benchmark: BenchmarkRunner
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]

@@ -6,6 +6,7 @@ and flushed when Home Assistant stops or the entry unloads, so no request is eve
 or lost across a restart. Window records are kept in memory only.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ AGENT_LEVEL_KINDS: Final = frozenset(
 USED_KINDS: Final = AGENT_LEVEL_KINDS | {SubjectKind.PIPELINE}
 # Models whose last use is remembered (to find the least recently used one).
 MAX_MODELS_REMEMBERED: Final = 256
+# The conversations of the run_benchmark action: a chat log of one is never counted as use.
+BENCHMARK_CONVERSATION_PREFIX: Final = f"{DOMAIN}_benchmark_"
 
 
 def current_month() -> str:
@@ -115,6 +118,8 @@ class RequestLedger:
         # time to first token a pipeline measured before that request was recorded.
         self._agent_requests: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._early_ttft: OrderedDict[str, float] = OrderedDict()
+        # Benchmark conversation id -> who waits for the chat log's record of its turn.
+        self._claims: dict[str, asyncio.Future[RequestRecord]] = {}
 
     async def async_load(self) -> None:
         """Read the saved subjects and totals."""
@@ -177,8 +182,32 @@ class RequestLedger:
         return subject
 
     @callback
+    def claim(self, conversation_id: str) -> asyncio.Future[RequestRecord]:
+        """Return a future that gets the chat log's record of a benchmark conversation's turn.
+
+        The benchmark records its requests itself; this only lends it the tokens the chat log
+        saw. Call ``release`` when done waiting.
+        """
+        future: asyncio.Future[RequestRecord] = self.hass.loop.create_future()
+        self._claims[conversation_id] = future
+        return future
+
+    @callback
+    def release(self, conversation_id: str) -> None:
+        """Stop waiting for a benchmark conversation's record."""
+        self._claims.pop(conversation_id, None)
+
+    @callback
     def add(self, record: RequestRecord, name: str | None = None) -> None:
         """Count one finished request exactly once, and log it as one DEBUG line of JSON."""
+        if (record.conversation_id or "").startswith(
+            BENCHMARK_CONVERSATION_PREFIX
+        ) and record.source is not RequestSource.BENCHMARK:
+            # A benchmark's turn seen in the chat logs: lent to the benchmark, never counted.
+            future = self._claims.pop(record.conversation_id or "", None)
+            if future is not None and not future.done():
+                future.set_result(record)
+            return
         subject = self.subject(record.subject, subject_kind(record.source), name)
         # An agent's request can get its time to first token from the pipeline that ran it.
         conversation_id = (

@@ -6,7 +6,7 @@ model's entities show it at once.
 """
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -104,15 +104,7 @@ async def async_carry_out(
         else:
             installed = await server.async_installed_models()
             if model not in installed:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="model_not_installed",
-                    translation_placeholders={
-                        "model": model,
-                        "server": server.settings.title,
-                        "models": ", ".join(sorted(installed)) or "none",
-                    },
-                )
+                raise_model_not_installed(server, model, installed)
             await server.async_keep_alive(model, action.keep_alive_s)
     except (ServerError, PayloadError) as err:
         raise HomeAssistantError(
@@ -137,3 +129,18 @@ def model_held(
     if True in answers:
         return True
     return False if False in answers else None
+
+
+def raise_model_not_installed(
+    server: OllamaCollector, model: str, installed: Iterable[str]
+) -> NoReturn:
+    """Raise the translated error of a model the server does not have."""
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="model_not_installed",
+        translation_placeholders={
+            "model": model,
+            "server": server.settings.title,
+            "models": ", ".join(sorted(installed)) or "none",
+        },
+    )

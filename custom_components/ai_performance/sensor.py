@@ -77,6 +77,7 @@ from .entity import (
     host_device_info,
     overview_device_info,
 )
+from .optimizer_entities import optimizer_sensors
 from .request_sensors import (
     NEED_AGGREGATES,
     SLA_SENSORS,
@@ -796,6 +797,7 @@ async def async_setup_entry(
     entities.extend(request_sensors(coordinator))
     entities.extend(alert_sensors(coordinator))
     entities.extend(forecast_sensors(coordinator))
+    entities.extend(optimizer_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,

@@ -6,6 +6,7 @@ change something (models, optimisation) are for administrators only.
 """
 
 from collections.abc import Callable, Mapping
+from functools import partial
 import math
 import time
 from typing import Any, Final
@@ -25,6 +26,7 @@ from homeassistant.helpers.service import (
 from homeassistant.util import ulid as ulid_util
 import probatio
 
+from .benchmark import DEFAULT_COUNT, DEFAULT_WARM_UP, async_benchmark_plan
 from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
 from .engine.recommend import ActionKind, ModelAction
@@ -44,6 +46,8 @@ SERVICE_PRELOAD_MODEL: Final = "preload_model"
 SERVICE_UNLOAD_MODEL: Final = "unload_model"
 SERVICE_SET_KEEP_ALIVE: Final = "set_keep_alive"
 SERVICE_OPTIMIZE: Final = "optimize"
+SERVICE_RUN_BENCHMARK: Final = "run_benchmark"
+SERVICE_CANCEL_BENCHMARK: Final = "cancel_benchmark"
 
 ATTR_SUBJECT: Final = "subject"
 ATTR_DURATION_MS: Final = "duration_ms"
@@ -59,6 +63,19 @@ ATTR_AGENT_ID: Final = "agent_id"
 ATTR_SERVER: Final = "server"
 ATTR_KEEP_ALIVE: Final = "keep_alive"
 ATTR_DRY_RUN: Final = "dry_run"
+ATTR_AGENTS: Final = "agents"
+ATTR_MODELS: Final = "models"
+ATTR_PROMPTS: Final = "prompts"
+ATTR_COUNT: Final = "count"
+ATTR_CONCURRENCY: Final = "concurrency"
+ATTR_WARM_UP: Final = "warm_up"
+
+MAX_PROMPT: Final = 2000
+MAX_PROMPTS: Final = 20
+MAX_TARGETS: Final = 4
+MAX_COUNT: Final = 100
+MAX_CONCURRENCY: Final = 8
+MAX_WARM_UP: Final = 10
 
 MAX_TEXT: Final = 100
 RATINGS: Final = ("up", "down")
@@ -111,6 +128,37 @@ def _keep_alive(value: Any, field: str) -> int:
     return int(number)
 
 
+def _whole(low: int, high: int) -> Callable[[Any, str], int]:
+    def convert(value: Any, field: str) -> int:
+        number = _number(value, field, low, high)
+        if number != int(number):
+            raise _InvalidFieldError(
+                field, f"a whole number from {low} to {high}", value
+            )
+        return int(number)
+
+    return convert
+
+
+def _texts(max_items: int, max_length: int) -> Callable[[Any, str], list[str]]:
+    """Convert a list of 1 to ``max_items`` texts (a single text is a list of one)."""
+
+    def convert(value: Any, field: str) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        expected = f"a list of 1 to {max_items} texts of up to {max_length} characters"
+        if (
+            not isinstance(items, list)
+            or not 1 <= len(items) <= max_items
+            or not all(
+                isinstance(i, str) and i.strip() and len(i) <= max_length for i in items
+            )
+        ):
+            raise _InvalidFieldError(field, expected, value)
+        return [item.strip() for item in items]
+
+    return convert
+
+
 def _boolean(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise _InvalidFieldError(field, "true or false", value)
@@ -149,6 +197,24 @@ _UNLOAD_FIELDS: Final = {
 _OPTIMIZE_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
     ATTR_DRY_RUN: _boolean
 }
+_BENCHMARK_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_AGENTS: _texts(MAX_TARGETS, MAX_TEXT),
+    ATTR_MODELS: _texts(MAX_TARGETS, MAX_TEXT),
+    ATTR_SERVER: _text,
+    ATTR_PROMPTS: _texts(MAX_PROMPTS, MAX_PROMPT),
+    ATTR_COUNT: _whole(1, MAX_COUNT),
+    ATTR_CONCURRENCY: _whole(1, MAX_CONCURRENCY),
+    ATTR_WARM_UP: _whole(0, MAX_WARM_UP),
+}
+
+
+def _check_benchmark(values: dict[str, Any]) -> None:
+    """Refuse more targets than can be compared."""
+    targets = len(values.get(ATTR_AGENTS, [])) + len(values.get(ATTR_MODELS, []))
+    if targets > MAX_TARGETS:
+        fields = f"{ATTR_AGENTS} and {ATTR_MODELS}"
+        expected = f"at most {MAX_TARGETS} targets together"
+        raise _InvalidFieldError(fields, expected, targets)
 
 
 def _validated(
@@ -234,78 +300,122 @@ def _loaded_entry(hass: HomeAssistant) -> AIPerformanceConfigEntry:
 
 
 @callback
+def _record_request(hass: HomeAssistant, call: ServiceCall) -> None:
+    record = _record(call)
+    _loaded_entry(hass).runtime_data.ledger.add(record)
+
+
+@callback
+def _rate_response(hass: HomeAssistant, call: ServiceCall) -> None:
+    values = _validated(call.data, _RATE_FIELDS, (ATTR_RATING,))
+    ledger = _loaded_entry(hass).runtime_data.ledger
+    target = values.get(ATTR_CONVERSATION_ID) or values.get(ATTR_AGENT_ID)
+    try:
+        ledger.rate(
+            values.get(ATTR_AGENT_ID),
+            values.get(ATTR_CONVERSATION_ID),
+            up=values[ATTR_RATING] == "up",
+        )
+    except LookupError:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_request_to_rate",
+            translation_placeholders={"target": target or "any agent"},
+        ) from None
+
+
+async def _change_model(
+    kind: ActionKind,
+    fields: Mapping[str, Callable[[Any, str], Any]],
+    required: tuple[str, ...],
+    hass: HomeAssistant,
+    call: ServiceCall,
+) -> ServiceResponse:
+    values = _validated(call.data, fields, (ATTR_MODEL, *required))
+    entry = _loaded_entry(hass)
+    server = ollama_server(hass, entry, values.get(ATTR_SERVER))
+    keep_alive = values.get(ATTR_KEEP_ALIVE)
+    action = ModelAction(
+        ActionKind.UNLOAD if keep_alive == UNLOAD_NOW else kind,
+        server.settings.subentry_id,
+        values[ATTR_MODEL],
+        keep_alive,
+    )
+    return await async_carry_out(entry, server, action)
+
+
+async def _optimize(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _OPTIMIZE_FIELDS, ())
+    return await async_optimize(
+        hass, _loaded_entry(hass), dry_run=values.get(ATTR_DRY_RUN, True)
+    )
+
+
+async def _run_benchmark(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _BENCHMARK_FIELDS, (), _check_benchmark)
+    entry = _loaded_entry(hass)
+    server = None
+    if values.get(ATTR_MODELS):
+        server = ollama_server(hass, entry, values.get(ATTR_SERVER))
+    plan = await async_benchmark_plan(
+        hass,
+        agents=values.get(ATTR_AGENTS, []),
+        server=server,
+        models=values.get(ATTR_MODELS, []),
+        prompts=values.get(ATTR_PROMPTS),
+        count=values.get(ATTR_COUNT, DEFAULT_COUNT),
+        concurrency=values.get(ATTR_CONCURRENCY, 1),
+        warm_up=values.get(ATTR_WARM_UP, DEFAULT_WARM_UP),
+    )
+    runner = entry.runtime_data.benchmark
+    # Without a caller waiting for the results, they go to a notification.
+    run = runner.async_start(plan, notify=not call.return_response)
+    if not call.return_response:
+        return None
+    await runner.async_wait()
+    return run.as_dict()
+
+
+@callback
+def _cancel_benchmark(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    _validated(call.data, {}, ())
+    return {"cancelled": _loaded_entry(hass).runtime_data.benchmark.async_cancel()}
+
+
+# Actions anyone may call, and those that change something (administrators only).
+type _Handler = Callable[[HomeAssistant, ServiceCall], Any]
+
+_ACTIONS: Final[dict[str, tuple[_Handler, SupportsResponse]]] = {
+    SERVICE_RECORD_REQUEST: (_record_request, SupportsResponse.NONE),
+    SERVICE_RATE_RESPONSE: (_rate_response, SupportsResponse.NONE),
+    SERVICE_RUN_BENCHMARK: (_run_benchmark, SupportsResponse.OPTIONAL),
+    SERVICE_CANCEL_BENCHMARK: (_cancel_benchmark, SupportsResponse.OPTIONAL),
+}
+_ADMIN_ACTIONS: Final[dict[str, _Handler]] = {
+    SERVICE_PRELOAD_MODEL: partial(
+        _change_model, ActionKind.PRELOAD, _MODEL_FIELDS, ()
+    ),
+    SERVICE_UNLOAD_MODEL: partial(_change_model, ActionKind.UNLOAD, _UNLOAD_FIELDS, ()),
+    SERVICE_SET_KEEP_ALIVE: partial(
+        _change_model, ActionKind.KEEP_ALIVE, _MODEL_FIELDS, (ATTR_KEEP_ALIVE,)
+    ),
+    SERVICE_OPTIMIZE: _optimize,
+}
+
+
+@callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, in async_setup, so they exist even while unloaded)."""
-
-    @callback
-    def record_request(call: ServiceCall) -> None:
-        record = _record(call)
-        _loaded_entry(hass).runtime_data.ledger.add(record)
-
-    @callback
-    def rate_response(call: ServiceCall) -> None:
-        values = _validated(call.data, _RATE_FIELDS, (ATTR_RATING,))
-        ledger = _loaded_entry(hass).runtime_data.ledger
-        target = values.get(ATTR_CONVERSATION_ID) or values.get(ATTR_AGENT_ID)
-        try:
-            ledger.rate(
-                values.get(ATTR_AGENT_ID),
-                values.get(ATTR_CONVERSATION_ID),
-                up=values[ATTR_RATING] == "up",
-            )
-        except LookupError:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="no_request_to_rate",
-                translation_placeholders={"target": target or "any agent"},
-            ) from None
-
-    hass.services.async_register(DOMAIN, SERVICE_RECORD_REQUEST, record_request)
-    hass.services.async_register(DOMAIN, SERVICE_RATE_RESPONSE, rate_response)
-
-    def model_action(
-        kind: ActionKind,
-        fields: Mapping[str, Callable[[Any, str], Any]],
-        *required: str,
-    ) -> Callable[[ServiceCall], Any]:
-        async def handle(call: ServiceCall) -> ServiceResponse:
-            values = _validated(call.data, fields, (ATTR_MODEL, *required))
-            entry = _loaded_entry(hass)
-            server = ollama_server(hass, entry, values.get(ATTR_SERVER))
-            keep_alive = values.get(ATTR_KEEP_ALIVE)
-            action = ModelAction(
-                ActionKind.UNLOAD if keep_alive == UNLOAD_NOW else kind,
-                server.settings.subentry_id,
-                values[ATTR_MODEL],
-                keep_alive,
-            )
-            return await async_carry_out(entry, server, action)
-
-        return handle
-
-    async def optimize(call: ServiceCall) -> ServiceResponse:
-        values = _validated(call.data, _OPTIMIZE_FIELDS, ())
-        return await async_optimize(
-            hass, _loaded_entry(hass), dry_run=values.get(ATTR_DRY_RUN, True)
+    for service, (handler, response) in _ACTIONS.items():
+        hass.services.async_register(
+            DOMAIN, service, partial(handler, hass), supports_response=response
         )
-
-    for service, handler in (
-        (
-            SERVICE_PRELOAD_MODEL,
-            model_action(ActionKind.PRELOAD, _MODEL_FIELDS),
-        ),
-        (SERVICE_UNLOAD_MODEL, model_action(ActionKind.UNLOAD, _UNLOAD_FIELDS)),
-        (
-            SERVICE_SET_KEEP_ALIVE,
-            model_action(ActionKind.KEEP_ALIVE, _MODEL_FIELDS, ATTR_KEEP_ALIVE),
-        ),
-        (SERVICE_OPTIMIZE, optimize),
-    ):
+    for service, admin_handler in _ADMIN_ACTIONS.items():
         async_register_admin_service(
             hass,
             DOMAIN,
             service,
-            handler,
+            partial(admin_handler, hass),
             # Every field is checked by _validated, for translated errors.
             schema=probatio.Schema({}, extra=probatio.ALLOW_EXTRA),
             supports_response=SupportsResponse.OPTIONAL,

@@ -105,6 +105,8 @@ class OllamaState:
     generate: dict[str, Any] = field(
         default_factory=lambda: fixture_json("ollama_generate.json")
     )
+    # Set: generations fail with this status, as when a model does not fit in memory.
+    generate_status: int | None = None
 
 
 # Ollama writes this expiry for a model kept loaded for good (keep_alive -1).
@@ -167,6 +169,11 @@ async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
     async def generate(request: web.Request) -> web.Response:
         body = await request.json()
         if "prompt" in body:
+            if state.generate_status is not None:
+                return web.json_response(
+                    {"error": "model requires more system memory"},
+                    status=state.generate_status,
+                )
             return web.json_response(state.generate)
         return load_or_unload(state, body)
 

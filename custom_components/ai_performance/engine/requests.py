@@ -362,6 +362,18 @@ class RequestLog:
             return len(self.error_codes) - 1
 
 
+def records_stats(records: Iterable[RequestRecord]) -> WindowStats:
+    """Return the aggregates of ``records`` together, whenever they ended."""
+    records = list(records)
+    log = RequestLog(capacity=max(len(records), 1), max_age_s=math.inf)
+    for record in records:
+        log.append(record)
+    last_end = max((r.end for r in records), default=0.0)
+    span = last_end - min((r.start for r in records), default=0.0)
+    rows = log.rows_within(last_end + 1, math.inf)
+    return window_stats(rows, max(span, 1.0), log.error_codes)
+
+
 def combined_stats(
     logs: Iterable[RequestLog], now: float, window_s: float
 ) -> WindowStats:

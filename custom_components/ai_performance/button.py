@@ -1,0 +1,20 @@
+"""Buttons on the overview device: run the default benchmark, optimise now (dry run)."""
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import AIPerformanceConfigEntry
+from .optimizer_entities import OptimizeButton, RunBenchmarkButton
+
+# Presses run in tasks of their own (a benchmark in the background): no limit needed.
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: AIPerformanceConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the overview's buttons."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities([RunBenchmarkButton(coordinator), OptimizeButton(coordinator)])

@@ -1,0 +1,143 @@
+"""The overview's optimisation entities: the Benchmark sensor and the two buttons."""
+
+from typing import Any, Final, override
+
+from homeassistant.components import persistent_notification
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import callback
+
+from .benchmark import BenchmarkStatus, async_benchmark_plan
+from .const import DOMAIN, SUBJECT_OVERVIEW
+from .coordinator import AIPerformanceCoordinator
+from .entity import AIPerformanceEntity, overview_device_info
+from .optimizer import async_optimize
+
+OPTIMIZE_NOTIFICATION_ID: Final = f"{DOMAIN}_optimize"
+
+BENCHMARK: Final = SensorEntityDescription(
+    key="benchmark",
+    translation_key="benchmark",
+    device_class=SensorDeviceClass.ENUM,
+    options=[status.value for status in BenchmarkStatus],
+)
+RUN_BENCHMARK: Final = ButtonEntityDescription(
+    key="run_benchmark", translation_key="run_benchmark"
+)
+OPTIMIZE: Final = ButtonEntityDescription(
+    key="optimize", translation_key="optimize", entity_category=EntityCategory.CONFIG
+)
+
+
+class _OverviewEntity(AIPerformanceEntity):
+    def __init__(self, coordinator: AIPerformanceCoordinator, description: Any) -> None:
+        super().__init__(
+            coordinator,
+            description,
+            subject=SUBJECT_OVERVIEW,
+            device_info=overview_device_info(coordinator.config_entry.entry_id),
+            need=None,
+        )
+
+
+class BenchmarkSensor(_OverviewEntity, SensorEntity):
+    """Where the benchmark stands, with its progress and results as attributes."""
+
+    # Results and progress are in the response and the notification; the recorder keeps states.
+    _unrecorded_attributes = frozenset({"results", "comparison", "prompts"})
+
+    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
+        """Show the entry's benchmark runner."""
+        super().__init__(coordinator, BENCHMARK)
+        self._runner = coordinator.config_entry.runtime_data.benchmark
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow every step of the runs."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._runner.async_add_listener(self.async_write_ha_state))
+
+    @property
+    @override
+    def native_value(self) -> str:
+        """Return the status of the last run (idle before any)."""
+        run = self._runner.run
+        return BenchmarkStatus.IDLE if run is None else run.status
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the last run's progress and results."""
+        run = self._runner.run
+        if run is None:
+            return None
+        attributes = run.as_dict()
+        del attributes["status"]
+        return attributes
+
+
+class RunBenchmarkButton(_OverviewEntity, ButtonEntity):
+    """Runs the default benchmark in the background; results in a notification."""
+
+    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
+        """Run the entry's default benchmark."""
+        super().__init__(coordinator, RUN_BENCHMARK)
+
+    @override
+    async def async_press(self) -> None:
+        """Start the benchmark of the preferred Assist agent."""
+        plan = await async_benchmark_plan(self.hass)
+        self.coordinator.config_entry.runtime_data.benchmark.async_start(
+            plan, notify=True
+        )
+
+
+class OptimizeButton(_OverviewEntity, ButtonEntity):
+    """Runs the optimiser as a dry run; the recommendations go to a notification."""
+
+    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
+        """Optimise the entry's install."""
+        super().__init__(coordinator, OPTIMIZE)
+
+    @override
+    async def async_press(self) -> None:
+        """Recommend, changing nothing."""
+        found = await async_optimize(
+            self.hass, self.coordinator.config_entry, dry_run=True
+        )
+        persistent_notification.async_create(
+            self.hass,
+            recommendations_text(found["recommendations"]),
+            title="AI optimisation",
+            notification_id=OPTIMIZE_NOTIFICATION_ID,
+        )
+
+
+def recommendations_text(recommendations: list[dict[str, Any]]) -> str:
+    """Return the recommendations as Markdown, most severe first."""
+    if not recommendations:
+        return "Nothing to optimise: no recommendation applies now."
+    lines = []
+    for item in recommendations:
+        lines += [
+            f"**{item['name']}** ({item['severity']}): {item['rationale']}",
+            f"Expected: {item['expected_effect']}",
+        ]
+        if item["action"] is not None:
+            lines.append(
+                f"Safe action: {item['action']['description']} "
+                "(the optimize action with dry run off carries it out)."
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+@callback
+def optimizer_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
+    """Return the overview's optimisation sensors."""
+    return [BenchmarkSensor(coordinator)]
