@@ -15,7 +15,7 @@ import custom_components.ai_performance  # noqa: F401
 from custom_components.ai_performance.collectors import gpu as gpu_collector
 from custom_components.ai_performance.const import DOMAIN
 
-from .fake_pynvml import FakeNvml
+from .fake_pynvml import FakeGpu, FakeNvml
 
 ENTRY_ID = "01JAIPERFORMANCE0000000000"
 
@@ -29,6 +29,14 @@ def nvml() -> Generator[FakeNvml]:
     fake = FakeNvml(library=False)
     with patch.object(gpu_collector, "pynvml", fake):
         yield fake
+
+
+@pytest.fixture
+def gpu(nvml: FakeNvml) -> FakeGpu:
+    """One GPU, cool to begin with."""
+    fake = FakeGpu(uuid="GPU-a", temperature=60)
+    nvml.plug(fake)
+    return fake
 
 
 @pytest.fixture(autouse=True)

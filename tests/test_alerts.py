@@ -19,7 +19,7 @@ from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
 
 from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
-from .fake_pynvml import FakeGpu, FakeNvml
+from .fake_pynvml import FakeGpu
 
 TEMPERATURE_ALERT = "binary_sensor.nvidia_geforce_rtx_4090_gpu_temperature_alert"
 HEALTH = "sensor.ai_performance_health"
@@ -33,14 +33,6 @@ def watching(*rules: RuleKey, options: dict[str, Any] | None = None) -> MockConf
     """Return our entry with only ``rules`` on: the test machine's own load stays out."""
     off = {rule: {"enabled": False} for rule in RuleKey if rule not in rules}
     return our_entry({CONF_ALERT_RULES: off, **(options or {})})
-
-
-@pytest.fixture
-def gpu(nvml: FakeNvml) -> FakeGpu:
-    """One GPU, cool to begin with."""
-    fake = FakeGpu(uuid="GPU-a", temperature=60)
-    nvml.plug(fake)
-    return fake
 
 
 @pytest.fixture

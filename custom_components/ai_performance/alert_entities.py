@@ -129,6 +129,20 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
         self._unit = coordinator.config_entry.runtime_data.alerts.units.get(rule)
         self._recommendation = RULES_BY_KEY[rule].recommendation
 
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Let the alert actions find this alert by its entity id."""
+        await super().async_added_to_hass()
+        alerts = self.coordinator.config_entry.runtime_data.alerts
+        entity_id = self.entity_id
+        alerts.entity_alerts[entity_id] = self.alert_key
+
+        @callback
+        def forget() -> None:
+            alerts.entity_alerts.pop(entity_id, None)
+
+        self.async_on_remove(forget)
+
     @property
     def status(self) -> AlertStatus | None:
         """Return this alert's status after the last tick; None once its subject is gone."""
@@ -163,6 +177,7 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
             "unit": self._unit,
             "since": _datetime(status.since) if watching else None,
             "snoozed_until": _datetime(status.snoozed_until),
+            "acknowledged": status.acknowledged,
             "recommendation": self._recommendation if status.raised else None,
         }
 

@@ -6,10 +6,11 @@ by an alert event reads states that already show it. Machine states, what was an
 snoozes are saved, so an alert raised before a restart is still raised, and announced once.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import time
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.storage import Store
@@ -31,6 +32,8 @@ from .issues import AlertIssue, async_sync_alert_issues
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY_S: Final = 30
+# Alerts raised that are remembered for the report (about a month of a busy install's).
+MAX_HISTORY: Final = 1000
 ALERT_RAISED: Final = "alert_raised"
 ALERT_CLEARED: Final = "alert_cleared"
 EVENT_TYPES: Final = (ALERT_RAISED, ALERT_CLEARED)
@@ -41,6 +44,17 @@ type AlertListener = Callable[[str, dict[str, Any]], None]
 def alert_id(rule: RuleKey, target: AlertTarget) -> str:
     """Return the id of ``rule`` watching ``target``."""
     return f"{rule}:{target.key}"
+
+
+class RaisedAlert(NamedTuple):
+    """An alert raised at a severity, at a time (wall-clock seconds)."""
+
+    at: float
+    alert_id: str
+    rule: str
+    subject: str
+    name: str
+    severity: str
 
 
 @dataclass(slots=True)
@@ -73,6 +87,12 @@ class AlertManager:
         )
         self._alerts: dict[str, _Alert] = {}
         self._snoozes: dict[str, float] = {}
+        # Alert id -> the severity it had when acknowledged.
+        self._acks: dict[str, AlertLevel] = {}
+        # Alert binary sensor entity id -> alert id (for the actions that take an entity).
+        self.entity_alerts: dict[str, str] = {}
+        # Every alert raised (or raised to another severity), oldest first: for the report.
+        self.history: deque[RaisedAlert] = deque(maxlen=MAX_HISTORY)
         self._announcements: list[tuple[str, dict[str, Any]]] = []
         self._listeners: list[AlertListener] = []
         self._statuses: dict[str, AlertStatus] = {}
@@ -93,6 +113,16 @@ class AlertManager:
             key: float(until)
             for key, until in data.get("snoozes", {}).items()
             if isinstance(until, int | float)
+        }
+        self.history.extend(
+            RaisedAlert(*item)
+            for item in data.get("history", [])
+            if isinstance(item, list) and len(item) == len(RaisedAlert._fields)
+        )
+        self._acks = {
+            key: AlertLevel(level)
+            for key, level in data.get("acks", {}).items()
+            if level in (AlertLevel.WARNING, AlertLevel.CRITICAL)
         }
         for key, saved in data.get("alerts", {}).items():
             try:
@@ -169,10 +199,23 @@ class AlertManager:
         self._statuses = {
             key: self._status(key, alert) for key, alert in self._alerts.items()
         }
+        changed |= self._apply_acknowledgements()
         changed |= self._queue_announcements()
         if changed:
             self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
         return self._statuses
+
+    def _apply_acknowledgements(self) -> bool:
+        """Mark the acknowledged alerts; forget an acknowledgement once the severity changes."""
+        changed = False
+        for key, level in list(self._acks.items()):
+            status = self._statuses.get(key)
+            if status is None or status.severity is not level:
+                del self._acks[key]
+                changed = True
+            else:
+                self._statuses[key] = replace(status, acknowledged=True)
+        return changed
 
     def _status(self, key: str, alert: _Alert) -> AlertStatus:
         machine = alert.machine
@@ -197,6 +240,17 @@ class AlertManager:
             if status.severity == alert.announced:
                 continue
             event_type = ALERT_CLEARED if status.severity is None else ALERT_RAISED
+            if status.severity is not None:
+                self.history.append(
+                    RaisedAlert(
+                        self._evaluated_at,
+                        key,
+                        status.rule,
+                        status.subject,
+                        status.name,
+                        status.severity,
+                    )
+                )
             self._announcements.append(
                 (event_type, self._event_data(status, alert.announced))
             )
@@ -247,6 +301,7 @@ class AlertManager:
         for key, status in self._statuses.items():
             if (
                 status.severity is AlertLevel.CRITICAL
+                and not status.acknowledged
                 and status.since is not None
                 and now - status.since >= self.settings.repair_s
             ):
@@ -280,8 +335,26 @@ class AlertManager:
         It takes effect at the next tick; an alert still raised when the snooze ends is raised
         again (and its repair issue too, if critical for long enough).
         """
-        self._snoozes[key] = time.time() + seconds
+        if seconds > 0:
+            self._snoozes[key] = time.time() + seconds
+        else:
+            self._snoozes.pop(key, None)
         self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+
+    @callback
+    def async_acknowledge(self, key: str) -> bool:
+        """Mark alert ``key`` as seen at its current severity; False when it is not raised.
+
+        It stays raised (sensor on, events on changes), but its repair issue goes: someone
+        knows. A higher or lower severity, or the alert clearing, ends the acknowledgement.
+        """
+        status = self._statuses.get(key)
+        if status is None or status.severity is None:
+            return False
+        self._acks[key] = status.severity
+        self._statuses[key] = replace(status, acknowledged=True)
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+        return True
 
     def _data_to_save(self) -> dict[str, Any]:
         return {
@@ -297,6 +370,8 @@ class AlertManager:
                 for key, alert in self._alerts.items()
             },
             "snoozes": dict(self._snoozes),
+            "acks": {key: level.value for key, level in self._acks.items()},
+            "history": [list(item) for item in self.history],
         }
 
     async def async_stop(self) -> None:

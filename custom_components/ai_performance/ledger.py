@@ -290,6 +290,35 @@ class RequestLedger:
             self._agent_requests.popitem(last=False)
 
     @callback
+    def reset(self, keys: list[str]) -> dict[str, dict[str, float]]:
+        """Start the subjects ``keys`` afresh: totals to zero, recent requests forgotten.
+
+        Return what each held before. Their hours of use and names are kept; with every
+        subject reset, the month's spend starts afresh too.
+        """
+        before = {key: self.summary(key) for key in keys}
+        for key in keys:
+            subject = self.subjects[key]
+            subject.totals = Totals()
+            subject.log = RequestLog()
+        if set(keys) == set(self.subjects):
+            self.monthly_spend = MonthlySpend()
+        self.schedule_save()
+        return before
+
+    def summary(self, key: str) -> dict[str, float]:
+        """Return the lifetime counts of subject ``key`` that a reset would clear."""
+        totals = self.subjects[key].totals
+        return {
+            "requests": totals.requests,
+            "errors": totals.errors,
+            "input_tokens": totals.input_tokens,
+            "output_tokens": totals.output_tokens,
+            "cost": round(totals.cost, 6),
+            "energy_wh": round(totals.energy_wh, 3),
+        }
+
+    @callback
     def rate(
         self, subject_key: str | None, conversation_id: str | None, *, up: bool
     ) -> str:

@@ -6,6 +6,7 @@ change something (models, optimisation) are for administrators only.
 """
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 import math
 import time
@@ -23,7 +24,7 @@ from homeassistant.helpers.service import (
     async_get_config_entry,
     async_register_admin_service,
 )
-from homeassistant.util import ulid as ulid_util
+from homeassistant.util import dt as dt_util, ulid as ulid_util
 import probatio
 
 from .benchmark import DEFAULT_COUNT, DEFAULT_WARM_UP, async_benchmark_plan
@@ -39,6 +40,7 @@ from .model_control import (
     ollama_server,
 )
 from .optimizer import async_optimize
+from .report import PERIOD_DAYS, async_report, report_period
 
 SERVICE_RECORD_REQUEST: Final = "record_request"
 SERVICE_RATE_RESPONSE: Final = "rate_response"
@@ -48,6 +50,10 @@ SERVICE_SET_KEEP_ALIVE: Final = "set_keep_alive"
 SERVICE_OPTIMIZE: Final = "optimize"
 SERVICE_RUN_BENCHMARK: Final = "run_benchmark"
 SERVICE_CANCEL_BENCHMARK: Final = "cancel_benchmark"
+SERVICE_GET_REPORT: Final = "get_report"
+SERVICE_SNOOZE_ALERT: Final = "snooze_alert"
+SERVICE_ACKNOWLEDGE_ALERT: Final = "acknowledge_alert"
+SERVICE_RESET_STATISTICS: Final = "reset_statistics"
 
 ATTR_SUBJECT: Final = "subject"
 ATTR_DURATION_MS: Final = "duration_ms"
@@ -69,6 +75,16 @@ ATTR_PROMPTS: Final = "prompts"
 ATTR_COUNT: Final = "count"
 ATTR_CONCURRENCY: Final = "concurrency"
 ATTR_WARM_UP: Final = "warm_up"
+ATTR_PERIOD: Final = "period"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_ENTITY_ID: Final = "entity_id"
+ATTR_ALERT_ID: Final = "alert_id"
+ATTR_MINUTES: Final = "minutes"
+ATTR_CONFIRM: Final = "confirm"
+
+MAX_SNOOZE_MINUTES: Final = 7 * 24 * 60
+DEFAULT_SNOOZE_MINUTES: Final = 60
 
 MAX_PROMPT: Final = 2000
 MAX_PROMPTS: Final = 20
@@ -159,6 +175,26 @@ def _texts(max_items: int, max_length: int) -> Callable[[Any, str], list[str]]:
     return convert
 
 
+def _period(value: Any, field: str) -> str:
+    if value not in PERIOD_DAYS:
+        raise _InvalidFieldError(field, " or ".join(PERIOD_DAYS), value)
+    return str(value)
+
+
+def _datetime(value: Any, field: str) -> datetime:
+    """Convert a time (a datetime, or ISO 8601 text); without a zone it is local time."""
+    parsed = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        parsed = dt_util.parse_datetime(value)
+    if parsed is None:
+        raise _InvalidFieldError(field, "a date and time (ISO 8601)", value)
+    return (
+        parsed
+        if parsed.tzinfo
+        else parsed.replace(tzinfo=dt_util.get_default_time_zone())
+    )
+
+
 def _boolean(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise _InvalidFieldError(field, "true or false", value)
@@ -206,6 +242,37 @@ _BENCHMARK_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
     ATTR_CONCURRENCY: _whole(1, MAX_CONCURRENCY),
     ATTR_WARM_UP: _whole(0, MAX_WARM_UP),
 }
+
+
+_REPORT_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_PERIOD: _period,
+    ATTR_START: _datetime,
+    ATTR_END: _datetime,
+}
+_ALERT_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_ENTITY_ID: _text,
+    ATTR_ALERT_ID: _text,
+}
+_SNOOZE_FIELDS: Final = {**_ALERT_FIELDS, ATTR_MINUTES: _whole(0, MAX_SNOOZE_MINUTES)}
+_RESET_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    ATTR_SUBJECT: _text,
+    ATTR_CONFIRM: _boolean,
+}
+
+
+def _check_report(values: dict[str, Any]) -> None:
+    """Take a named period, or a start (with an end or not), not both."""
+    if ATTR_PERIOD in values and ATTR_START in values:
+        raise _InvalidFieldError(ATTR_START, "no start together with a period", "")
+    if ATTR_END in values and ATTR_START not in values:
+        raise _InvalidFieldError(ATTR_END, "an end only together with a start", "")
+
+
+def _check_alert(values: dict[str, Any]) -> None:
+    """Take the alert's entity or its id: exactly one."""
+    if (ATTR_ENTITY_ID in values) == (ATTR_ALERT_ID in values):
+        fields = f"{ATTR_ENTITY_ID} or {ATTR_ALERT_ID}"
+        raise _InvalidFieldError(fields, "exactly one of them", "")
 
 
 def _check_benchmark(values: dict[str, Any]) -> None:
@@ -382,6 +449,83 @@ def _cancel_benchmark(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse
     return {"cancelled": _loaded_entry(hass).runtime_data.benchmark.async_cancel()}
 
 
+async def _get_report(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _REPORT_FIELDS, (), _check_report)
+    start, end = report_period(
+        values.get(ATTR_PERIOD), values.get(ATTR_START), values.get(ATTR_END)
+    )
+    return await async_report(hass, _loaded_entry(hass), start, end)
+
+
+def _alert_id(entry: AIPerformanceConfigEntry, values: dict[str, Any]) -> str:
+    """Return the alert an action names by its entity or id; raise for an unknown one."""
+    alerts = entry.runtime_data.alerts
+    named = values.get(ATTR_ENTITY_ID) or values[ATTR_ALERT_ID]
+    key: str = alerts.entity_alerts.get(named, named)
+    if alerts.status(key) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_alert",
+            translation_placeholders={"alert": named},
+        )
+    return key
+
+
+@callback
+def _snooze_alert(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _SNOOZE_FIELDS, (), _check_alert)
+    entry = _loaded_entry(hass)
+    key = _alert_id(entry, values)
+    minutes = values.get(ATTR_MINUTES, DEFAULT_SNOOZE_MINUTES)
+    entry.runtime_data.alerts.async_snooze(key, minutes * 60)
+    return {"alert_id": key, "snoozed_minutes": minutes}
+
+
+@callback
+def _acknowledge_alert(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _ALERT_FIELDS, (), _check_alert)
+    entry = _loaded_entry(hass)
+    key = _alert_id(entry, values)
+    alerts = entry.runtime_data.alerts
+    if not alerts.async_acknowledge(key):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="alert_not_raised",
+            translation_placeholders={"alert": key},
+        )
+    entry.runtime_data.coordinator.async_update_listeners()
+    return {"alert_id": key, "acknowledged": True}
+
+
+async def _reset_statistics(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    values = _validated(call.data, _RESET_FIELDS, ())
+    ledger = _loaded_entry(hass).runtime_data.ledger
+    subject = values.get(ATTR_SUBJECT)
+    if subject is not None and subject not in ledger.subjects:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_subject",
+            translation_placeholders={
+                "subject": subject,
+                "subjects": ", ".join(sorted(ledger.subjects)) or "none",
+            },
+        )
+    keys = [subject] if subject is not None else list(ledger.subjects)
+    if not values.get(ATTR_CONFIRM):
+        # Say exactly what would be reset; change nothing.
+        requests = sum(ledger.summary(key)["requests"] for key in keys)
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="confirm_reset",
+            translation_placeholders={
+                "subjects": ", ".join(keys) or "none",
+                "requests": str(requests),
+            },
+        )
+    reset: dict[str, Any] = ledger.reset(keys)
+    return {"reset": reset}
+
+
 # Actions anyone may call, and those that change something (administrators only).
 type _Handler = Callable[[HomeAssistant, ServiceCall], Any]
 
@@ -390,6 +534,9 @@ _ACTIONS: Final[dict[str, tuple[_Handler, SupportsResponse]]] = {
     SERVICE_RATE_RESPONSE: (_rate_response, SupportsResponse.NONE),
     SERVICE_RUN_BENCHMARK: (_run_benchmark, SupportsResponse.OPTIONAL),
     SERVICE_CANCEL_BENCHMARK: (_cancel_benchmark, SupportsResponse.OPTIONAL),
+    SERVICE_GET_REPORT: (_get_report, SupportsResponse.ONLY),
+    SERVICE_SNOOZE_ALERT: (_snooze_alert, SupportsResponse.OPTIONAL),
+    SERVICE_ACKNOWLEDGE_ALERT: (_acknowledge_alert, SupportsResponse.OPTIONAL),
 }
 _ADMIN_ACTIONS: Final[dict[str, _Handler]] = {
     SERVICE_PRELOAD_MODEL: partial(
@@ -400,6 +547,7 @@ _ADMIN_ACTIONS: Final[dict[str, _Handler]] = {
         _change_model, ActionKind.KEEP_ALIVE, _MODEL_FIELDS, (ATTR_KEEP_ALIVE,)
     ),
     SERVICE_OPTIMIZE: _optimize,
+    SERVICE_RESET_STATISTICS: _reset_statistics,
 }
 
 

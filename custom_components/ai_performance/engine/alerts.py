@@ -243,6 +243,8 @@ class AlertStatus:
     threshold: float
     since: float | None
     snoozed_until: float | None = None
+    # Seen by someone (the acknowledge_alert action) at its current severity.
+    acknowledged: bool = False
 
     @property
     def raised(self) -> bool:
