@@ -5,7 +5,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryDataWithId
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -29,10 +29,14 @@ ALERT_ID = "gpu_temperature:gpu_GPU-a"
 ISSUE_ID = f"alert_{ALERT_ID}"
 
 
-def watching(*rules: RuleKey, options: dict[str, Any] | None = None) -> MockConfigEntry:
+def watching(
+    *rules: RuleKey,
+    options: dict[str, Any] | None = None,
+    subentries: list[ConfigSubentryDataWithId] | None = None,
+) -> MockConfigEntry:
     """Return our entry with only ``rules`` on: the test machine's own load stays out."""
     off = {rule: {"enabled": False} for rule in RuleKey if rule not in rules}
-    return our_entry({CONF_ALERT_RULES: off, **(options or {})})
+    return our_entry({CONF_ALERT_RULES: off, **(options or {})}, subentries)
 
 
 @pytest.fixture

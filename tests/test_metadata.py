@@ -35,6 +35,7 @@ from custom_components.ai_performance.entity import (
 )
 from custom_components.ai_performance.optimizer_entities import (
     BENCHMARK,
+    EFFECTIVENESS,
     OPTIMIZE,
     RUN_BENCHMARK,
 )
@@ -121,7 +122,7 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
     found["binary_sensor"].extend((*ALERT_BINARY_SENSORS.values(), CONFIG_DISK_ALERT))
     found["sensor"].extend((HEALTH, ACTIVE_ALERTS, *FULL_IN.values()))
     found["binary_sensor"].append(LATENCY_ANOMALY)
-    found["sensor"].append(BENCHMARK)
+    found["sensor"].extend((BENCHMARK, EFFECTIVENESS))
     found.setdefault("button", []).extend((RUN_BENCHMARK, OPTIMIZE))
     found.setdefault("event", []).append(ALERT_EVENTS)
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set

@@ -35,7 +35,14 @@ async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> d
     """Open the options and pick ``step`` from the menu; return its form."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["disks", "gpu", "costs", "alerts", "sla"]
+    assert result["menu_options"] == [
+        "disks",
+        "gpu",
+        "costs",
+        "alerts",
+        "sla",
+        "optimization",
+    ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
     )
@@ -463,3 +470,40 @@ async def test_gpu_monitoring_defaults_to_auto_and_keeps_the_other_options(
     assert mock_config_entry.options == {CONF_DISKS: ["/"], CONF_GPU_MONITORING: "on"}
     # Reloaded with it: no NVML on this machine, so the repair issue is raised.
     assert ir.async_get(hass).async_get_issue(DOMAIN, "nvml_missing") is not None
+
+
+async def test_auto_optimisation_needs_an_allowed_action_then_adds_its_sensor(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    assert hass.states.get("sensor.ai_performance_optimization_effectiveness") is None
+
+    result = await open_step(hass, mock_config_entry, "optimization")
+    settings = {
+        "auto_optimize": True,
+        "cooldown_minutes": 45,
+        "max_actions_per_hour": 2,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"auto_optimize_actions": "no_actions_allowed"}
+    assert mock_config_entry.options == {}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**settings, "auto_optimize_actions": ["unload"]}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {
+        **settings,
+        "auto_optimize_actions": ["unload"],
+    }
+    optimizer = mock_config_entry.runtime_data.optimizer
+    assert optimizer.settings.enabled
+    assert optimizer.settings.cooldown_s == 45 * 60
+    state = hass.states.get("sensor.ai_performance_optimization_effectiveness")
+    assert state.state == "unknown"
+    assert state.attributes["actions_taken"] == 0

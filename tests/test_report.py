@@ -153,6 +153,7 @@ async def test_report_of_recorded_hours_matches_the_hand_computed_figures(
     assert rag["recommendations"] == []
     assert report["overall"]["requests"] == 0
     assert report["overall"]["top_alerts"] == rag["top_alerts"]
+    assert report["optimizations"] == []
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .alert_rules import alert_settings, alert_units
 from .alerts import AlertManager
+from .autopilot import AutoOptimizer
 from .benchmark import BenchmarkRunner
 from .collectors import build_collectors
 from .collectors.base import Needs
@@ -97,6 +98,9 @@ async def async_setup_entry(
     await coordinator.async_config_entry_first_refresh()
     benchmark = BenchmarkRunner(hass, ledger)
     entry.async_on_unload(benchmark.async_stop)
+    optimizer = AutoOptimizer(hass, entry)
+    await optimizer.async_load()
+    entry.async_on_unload(optimizer.async_stop)
     entry.runtime_data = AIPerformanceData(
         coordinator=coordinator,
         needs=needs,
@@ -105,12 +109,16 @@ async def async_setup_entry(
         alerts=alerts,
         trends=trends,
         benchmark=benchmark,
+        optimizer=optimizer,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.
     needs.narrow()
     trends.async_start(entry)
     entry.async_on_unload(trends.async_stop)
+    # Auto-optimisation judges each snapshot once it is published, the first one too.
+    entry.async_on_unload(coordinator.async_add_listener(optimizer.async_on_tick))
+    optimizer.async_on_tick()
     _async_track_stale_devices(hass, entry, coordinator)
     async_clear_removed_servers(hass, set(entry.subentries))
     # Options and model servers (subentries) added, changed or removed: start afresh.

@@ -41,16 +41,22 @@ from .collectors.base import Needs
 from .collectors.host import HostCollector
 from .const import (
     CONF_ALERT_RULES,
+    CONF_AUTO_OPTIMIZE,
+    CONF_AUTO_OPTIMIZE_ACTIONS,
     CONF_AVAILABILITY,
+    CONF_COOLDOWN_MINUTES,
     CONF_CURRENCY,
     CONF_DISKS,
     CONF_GPU_MONITORING,
     CONF_LATENCY_S,
+    CONF_MAX_ACTIONS_PER_HOUR,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
     CONF_REPAIR_MINUTES,
     CONF_SLA_AGENTS,
     CONF_SLA_CLASSES,
+    DEFAULT_COOLDOWN_MINUTES,
+    DEFAULT_MAX_ACTIONS_PER_HOUR,
     DEFAULT_REPAIR_MINUTES,
     DOMAIN,
     GPU_MONITORING_AUTO,
@@ -59,6 +65,7 @@ from .const import (
 from .coordinator import AIPerformanceConfigEntry
 from .engine.alerts import ThresholdError
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
+from .engine.recommend import ActionKind
 from .engine.requests import Complexity
 from .engine.sla import DEFAULT_CLASSES
 from .server_flow import SERVER_SUBENTRY_FLOWS
@@ -69,6 +76,19 @@ CONF_RULE = "rule"
 SLA_AGENT_ERRORS = ("sla_agents_not_a_table", "sla_agents_bad_class")
 # Durations (an alert's, the repair delay) up to a day.
 MAX_ALERT_MINUTES = 1440
+# Auto-optimisation: the same model changed again after 5 minutes to a day; up to 20 an hour.
+MIN_COOLDOWN_MINUTES = 5
+MAX_COOLDOWN_MINUTES = 1440
+MAX_ACTIONS_PER_HOUR = 20
+
+
+def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
+    config = NumberSelectorConfig(
+        min=low, max=high, step=1, mode=NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
 
 
 class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -150,7 +170,8 @@ class AIPerformanceOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Offer the groups of options."""
         return self.async_show_menu(
-            step_id="init", menu_options=["disks", "gpu", "costs", "alerts", "sla"]
+            step_id="init",
+            menu_options=["disks", "gpu", "costs", "alerts", "sla", "optimization"],
         )
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
@@ -270,6 +291,57 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(step_id="gpu", data_schema=schema)
+
+    async def async_step_optimization(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Switch auto-optimisation on or off: allowed actions, cooldown, hourly maximum."""
+        options = self.config_entry.options
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input[CONF_AUTO_OPTIMIZE] and not user_input.get(
+                CONF_AUTO_OPTIMIZE_ACTIONS
+            ):
+                errors[CONF_AUTO_OPTIMIZE_ACTIONS] = "no_actions_allowed"
+            else:
+                return self._save(
+                    **{
+                        CONF_AUTO_OPTIMIZE: user_input[CONF_AUTO_OPTIMIZE],
+                        CONF_AUTO_OPTIMIZE_ACTIONS: list(
+                            user_input.get(CONF_AUTO_OPTIMIZE_ACTIONS, [])
+                        ),
+                        CONF_COOLDOWN_MINUTES: int(user_input[CONF_COOLDOWN_MINUTES]),
+                        CONF_MAX_ACTIONS_PER_HOUR: int(
+                            user_input[CONF_MAX_ACTIONS_PER_HOUR]
+                        ),
+                    }
+                )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_AUTO_OPTIMIZE, default=False): BooleanSelector(),
+                probatio.Optional(CONF_AUTO_OPTIMIZE_ACTIONS): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[kind.value for kind in ActionKind],
+                        multiple=True,
+                        translation_key=CONF_AUTO_OPTIMIZE_ACTIONS,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+                probatio.Required(
+                    CONF_COOLDOWN_MINUTES, default=DEFAULT_COOLDOWN_MINUTES
+                ): _whole_number(MIN_COOLDOWN_MINUTES, MAX_COOLDOWN_MINUTES, "min"),
+                probatio.Required(
+                    CONF_MAX_ACTIONS_PER_HOUR, default=DEFAULT_MAX_ACTIONS_PER_HOUR
+                ): _whole_number(1, MAX_ACTIONS_PER_HOUR, None),
+            }
+        )
+        return self.async_show_form(
+            step_id="optimization",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or dict(options)
+            ),
+            errors=errors,
+        )
 
     async def async_step_alerts(
         self, user_input: dict[str, Any] | None = None

@@ -41,8 +41,19 @@ CONF_GPU_MONITORING: Final = "gpu_monitoring"
 GPU_MONITORING_AUTO: Final = "auto"
 GPU_MONITORING_ON: Final = "on"
 
+# Auto-optimisation (off unless switched on): the actions allowed, how soon the same model may
+# be changed again, and how many actions an hour at most.
+CONF_AUTO_OPTIMIZE: Final = "auto_optimize"
+CONF_AUTO_OPTIMIZE_ACTIONS: Final = "auto_optimize_actions"
+CONF_COOLDOWN_MINUTES: Final = "cooldown_minutes"
+CONF_MAX_ACTIONS_PER_HOUR: Final = "max_actions_per_hour"
+DEFAULT_COOLDOWN_MINUTES: Final = 30
+DEFAULT_MAX_ACTIONS_PER_HOUR: Final = 4
+
 # The bus event fired on every alert raised, changed or cleared.
 EVENT_ALERT: Final = "ai_performance_alert"
+# The bus event fired on every action auto-optimisation takes.
+EVENT_OPTIMIZATION: Final = "ai_performance_optimization"
 
 # Model servers: config subentry types and their settings.
 SUBENTRY_OLLAMA: Final = "ollama"

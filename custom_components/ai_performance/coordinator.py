@@ -22,7 +22,8 @@ from .source_health import SourceHealth
 from .trends import TrendWatcher
 
 if TYPE_CHECKING:
-    # The benchmark carries out model changes, which need the entry type defined here.
+    # These carry out model changes, which need the entry type defined here.
+    from .autopilot import AutoOptimizer
     from .benchmark import BenchmarkRunner
 
 
@@ -37,6 +38,7 @@ class AIPerformanceData:
     alerts: AlertManager
     trends: TrendWatcher
     benchmark: BenchmarkRunner
+    optimizer: AutoOptimizer
 
 
 type AIPerformanceConfigEntry = ConfigEntry[AIPerformanceData]

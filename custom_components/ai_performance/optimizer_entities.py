@@ -8,13 +8,16 @@ from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
+    SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import callback
+from homeassistant.util import dt as dt_util
 
 from .benchmark import BenchmarkStatus, async_benchmark_plan
 from .const import DOMAIN, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceCoordinator
+from .engine.autopilot import mean_effect
 from .entity import AIPerformanceEntity, overview_device_info
 from .optimizer import async_optimize
 
@@ -29,6 +32,15 @@ BENCHMARK: Final = SensorEntityDescription(
 RUN_BENCHMARK: Final = ButtonEntityDescription(
     key="run_benchmark", translation_key="run_benchmark"
 )
+EFFECTIVENESS: Final = SensorEntityDescription(
+    key="optimization_effectiveness",
+    translation_key="optimization_effectiveness",
+    native_unit_of_measurement=PERCENTAGE,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+)
+# The newest actions listed in the effectiveness sensor's attributes.
+LISTED_ACTIONS: Final = 10
 OPTIMIZE: Final = ButtonEntityDescription(
     key="optimize", translation_key="optimize", entity_category=EntityCategory.CONFIG
 )
@@ -79,6 +91,51 @@ class BenchmarkSensor(_OverviewEntity, SensorEntity):
         attributes = run.as_dict()
         del attributes["status"]
         return attributes
+
+
+class EffectivenessSensor(_OverviewEntity, SensorEntity):
+    """How much auto-optimisation's actions improved their KPI, on average, in %."""
+
+    _unrecorded_attributes = frozenset({"actions"})
+
+    def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
+        """Show the entry's auto-optimiser."""
+        super().__init__(coordinator, EFFECTIVENESS)
+        self._optimizer = coordinator.config_entry.runtime_data.optimizer
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow every action taken and measured."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self._optimizer.async_add_listener(self.async_write_ha_state)
+        )
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """Return the mean improvement of the measured actions."""
+        return mean_effect(self._optimizer.records)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the newest actions, how many are measured, and how many still wait."""
+        records = list(self._optimizer.records)
+        return {
+            "actions_taken": len(records),
+            "measured": sum(1 for r in records if r.effect_percent is not None),
+            "waiting": sum(
+                1 for r in records if not r.measured and r.before is not None
+            ),
+            "actions": [
+                {
+                    **record.as_dict(),
+                    "at": dt_util.utc_from_timestamp(record.at).isoformat(),
+                }
+                for record in records[-LISTED_ACTIONS:]
+            ],
+        }
 
 
 class RunBenchmarkButton(_OverviewEntity, ButtonEntity):
@@ -139,5 +196,8 @@ def recommendations_text(recommendations: list[dict[str, Any]]) -> str:
 
 @callback
 def optimizer_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
-    """Return the overview's optimisation sensors."""
-    return [BenchmarkSensor(coordinator)]
+    """Return the overview's optimisation sensors (effectiveness with auto-optimisation on)."""
+    sensors: list[SensorEntity] = [BenchmarkSensor(coordinator)]
+    if coordinator.config_entry.runtime_data.optimizer.settings.enabled:
+        sensors.append(EffectivenessSensor(coordinator))
+    return sensors

@@ -1,7 +1,8 @@
 """Fix flows of the repair issues.
 
-An alert critical for too long is snoozed or re-thresholded; GPU monitoring switched on without
-NVML is switched back to auto.
+An alert critical for too long is snoozed, re-thresholded, or fixed by the recommended safe
+action when there is one for its subject; GPU monitoring switched on without NVML is switched
+back to auto.
 """
 
 from typing import TYPE_CHECKING, Any, Final
@@ -18,9 +19,12 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
+from .collectors.base import gpu_subject, request_subject
 from .const import CONF_ALERT_RULES, CONF_GPU_MONITORING, GPU_MONITORING_AUTO
 from .engine.alerts import ThresholdError
+from .engine.recommend import Kind, Recommendation
 from .issues import ISSUE_ALERT_PREFIX, ISSUE_NVML_MISSING, with_unit
+from .optimizer import async_apply, recommendations
 
 if TYPE_CHECKING:
     from .coordinator import AIPerformanceConfigEntry
@@ -48,11 +52,54 @@ class AlertRepairFlow(RepairsFlow):
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu takes none
     ) -> RepairsFlowResult:
         """Offer the ways to fix it."""
-        if self._entry() is None:
+        entry = self._entry()
+        if entry is None:
             return self.async_abort(reason="entry_not_loaded")
-        return self.async_show_menu(
-            step_id="init",
-            menu_options=["snooze_hour", "snooze_day", "raise_threshold"],
+        options = ["snooze_hour", "snooze_day", "raise_threshold"]
+        if self._optimization(entry) is not None:
+            options.insert(0, "apply_optimization")
+        return self.async_show_menu(step_id="init", menu_options=options)
+
+    def _optimization(self, entry: AIPerformanceConfigEntry) -> Recommendation | None:
+        """Return the recommendation with a safe action for this alert's subject, if any."""
+        status = entry.runtime_data.alerts.status(self._alert_id)
+        if status is None:
+            return None
+        return next(
+            (
+                item
+                for item in recommendations(self.hass, entry)
+                if item.action is not None
+                and status.subject in recommendation_subjects(item)
+            ),
+            None,
+        )
+
+    async def async_step_apply_optimization(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Show the recommended action and its reasons; carry it out once confirmed."""
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        item = self._optimization(entry)
+        if item is None or item.action is None:
+            return self.async_abort(reason="optimization_gone")
+        if user_input is not None:
+            done = await async_apply(entry, item)
+            if not done.get("changed"):
+                return self.async_abort(
+                    reason="optimization_failed",
+                    description_placeholders={"reason": str(done.get("reason"))},
+                )
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="apply_optimization",
+            description_placeholders={
+                "action": item.action.describe(),
+                "rationale": item.rationale,
+                "effect": item.expected_effect,
+            },
         )
 
     async def async_step_snooze_hour(
@@ -121,6 +168,13 @@ class AlertRepairFlow(RepairsFlow):
                 "value": with_unit(status.value, unit),
             },
         )
+
+
+def recommendation_subjects(item: Recommendation) -> set[str]:
+    """Return the alert subjects (devices) a recommendation is about."""
+    if item.kind in (Kind.VRAM_PRESSURE, Kind.GPU_THROTTLING):
+        return {gpu_subject(item.subject)}
+    return {request_subject(item.subject)}
 
 
 def threshold_schema(unit: str) -> probatio.Schema:

@@ -209,6 +209,15 @@ async def async_report(
             "top_alerts": _top_alerts(history, None, *period),
         },
         "subjects": {},
+        # What auto-optimisation did in the period, and how much each action helped.
+        "optimizations": [
+            {
+                **record.as_dict(),
+                "at": dt_util.utc_from_timestamp(record.at).isoformat(),
+            }
+            for record in data.optimizer.records
+            if period[0] <= record.at < period[1]
+        ],
     }
     for key, subject in subjects.items():
         report["subjects"][key] = {
