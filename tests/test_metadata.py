@@ -351,3 +351,10 @@ def test_every_repair_issue_has_a_troubleshooting_section() -> None:
     }
 
     assert issues == sections
+
+
+def test_every_action_has_a_section_in_the_actions_reference() -> None:
+    reference = (ROOT / "docs" / "actions.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## .*\(`([a-z_]+)`\)$", reference, re.MULTILINE))
+
+    assert sections == set(STRINGS["services"])
