@@ -19,6 +19,7 @@ from ..fake_pynvml import GIB, FakeGpu, FakeNvml
 from .conftest import server_subentry
 from .fake_servers import OllamaState, ollama_server
 from .test_model_actions import changes
+from .test_optimize import _requests
 
 EFFECTIVENESS = "sensor.ai_performance_optimization_effectiveness"
 
@@ -129,4 +130,47 @@ async def test_actions_taken_survive_a_restart_and_still_count_against_the_cap(
             "POST",
             "/api/generate",
             {"model": "qwen3:8b", "keep_alive": 0},
+        )
+
+
+async def test_a_cold_start_preload_is_measured_on_the_agents_latency(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    state = OllamaState()
+    async with ollama_server(state) as server:
+        options = {
+            CONF_AUTO_OPTIMIZE: True,
+            CONF_AUTO_OPTIMIZE_ACTIONS: ["preload", "keep_alive"],
+            CONF_COOLDOWN_MINUTES: 30,
+            CONF_MAX_ACTIONS_PER_HOUR: 4,
+        }
+        await setup_integration(
+            hass,
+            our_entry(
+                options, subentries=[server_subentry(SUBENTRY_OLLAMA, server.url)]
+            ),
+        )
+        # Warm answers of a second; then qwen3:8b is unloaded and five answers wait 30 s.
+        await _requests(hass, 20, 1000)
+        state.loaded = [m for m in state.loaded if m["name"] != "qwen3:8b"]
+        await _tick(hass, freezer, 30)
+        await _requests(hass, 5, 30_000)
+
+        await _tick(hass, freezer, 30)  # cold starts need no hold: preloaded at once
+
+        assert changes(server) == [
+            ("POST", "/api/generate", {"model": "qwen3:8b", "keep_alive": 1800})
+        ]
+        # Warm again: every answer in the next half hour takes a second.
+        for _ in range(30):
+            await _tick(hass, freezer, 60)
+            await _requests(hass, 1, 1000)
+        state_ = hass.states.get(EFFECTIVENESS)
+        (action,) = state_.attributes["actions"]
+        assert action["kpi"] == "latency:rag"
+        # Before: 20 answers of 1 s and 5 of 30 s in the half hour before.
+        assert action["before"] == pytest.approx((20 * 1000 + 5 * 30_000) / 25)
+        assert action["after"] == pytest.approx(1000)
+        assert float(state_.state) == pytest.approx(
+            (6800 - 1000) / 6800 * 100, abs=0.01
         )

@@ -7,7 +7,7 @@ from homeassistant.components.persistent_notification import (
     _async_get_or_create_notifications,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 import pytest
 
@@ -174,3 +174,26 @@ async def test_the_buttons_benchmark_and_optimise_into_notifications(
         assert optimise.startswith("**qwen3:8b** (warning): Only 75 % of qwen3:8b")
         assert "Safe action: unload llama3.2:3b" in optimise
         assert server.requests[-1][0] == "GET"  # a dry run: nothing changed
+
+
+async def test_an_unreachable_server_is_refused_before_the_run(
+    hass: HomeAssistant,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _set_up(hass, server.url)
+        server.behaviour.status = 503
+        with pytest.raises(HomeAssistantError) as caught:
+            await benchmark(hass, models=["qwen3:8b"])
+        assert caught.value.translation_key == "server_request_failed"
+        assert "/api/tags: HTTP 503" in str(caught.value)
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        assert entry.runtime_data.benchmark.run is None
+
+
+async def test_a_malformed_answer_counts_as_an_error(hass: HomeAssistant) -> None:
+    state = OllamaState()
+    state.generate = {"done": False}
+    async with ollama_server(state) as server:
+        await _set_up(hass, server.url)
+        run = await benchmark(hass, models=["qwen3:8b"], count=2, warm_up=0)
+        assert run["results"][QWEN]["errors_by_code"] == {"malformed": 2}

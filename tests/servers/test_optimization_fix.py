@@ -70,3 +70,29 @@ async def test_without_a_safe_action_the_repair_offers_none(
     flow = await start_fix(hass, ISSUE_ID)
 
     assert flow["menu_options"] == ["snooze_hour", "snooze_day", "raise_threshold"]
+
+
+async def test_a_recommendation_gone_meanwhile_aborts_and_changes_nothing(
+    hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    gpu = FakeGpu(uuid="GPU-a", memory_used=int(23.5 * GIB))
+    nvml.plug(gpu)
+    state = OllamaState()
+    async with ollama_server(state) as server:
+        subentry = server_subentry(SUBENTRY_OLLAMA, server.url)
+        await setup_integration(hass, watching(RuleKey.VRAM, subentries=[subentry]))
+        for _ in range(31):
+            await tick(hass, freezer)
+        flow = await start_fix(hass, ISSUE_ID)
+        # Meanwhile someone else unloads every model; the next poll sees them gone.
+        state.loaded = []
+        await tick(hass, freezer)
+
+        result = await fix_step(
+            hass, flow["flow_id"], {"next_step_id": "apply_optimization"}
+        )
+
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "optimization_gone"
+        assert changes(server) == []
