@@ -229,9 +229,11 @@ class BenchmarkRunner:
                     target, prompts[index % len(prompts)]
                 )
             if claim is not None:
-                if measured:
-                    await self._async_add_tokens(record, claim)
-                self._ledger.release(record.conversation_id or "")
+                try:
+                    if measured:
+                        await self._async_add_tokens(record, claim)
+                finally:
+                    self._ledger.release(record.conversation_id or "")
             if measured:
                 run.records.setdefault(target.name, []).append(record)
                 self._ledger.add(record, name=f"Benchmark: {target.name}")
@@ -276,6 +278,9 @@ class BenchmarkRunner:
             )
         except (HomeAssistantError, ValueError) as err:
             record.error = type(err).__name__
+        except asyncio.CancelledError:
+            self._ledger.release(conversation_id)
+            raise
         else:
             response = result.response
             if response.response_type is intent.IntentResponseType.ERROR:

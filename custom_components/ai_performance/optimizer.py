@@ -7,6 +7,7 @@ enough for the count to matter: it reads every entity's exposure setting.
 """
 
 from collections.abc import Iterable
+import math
 import time
 from typing import Any, Final
 
@@ -17,7 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from .collectors.gpu import GpuSample
 from .collectors.servers.ollama import OllamaCollector
-from .const import SOURCE_GPU
+from .const import DOMAIN, SOURCE_GPU
 from .coordinator import AIPerformanceConfigEntry
 from .costs import agent_model
 from .engine.ollama import canonical_model
@@ -36,6 +37,9 @@ from .model_control import async_carry_out, ollama_servers, server_by_id
 
 DAY_S: Final = 86_400.0
 CONVERSATION: Final = "conversation"
+# The count of exposed entities is reused this long (auto-optimisation asks every tick).
+EXPOSED_TTL_S: Final = 600.0
+EXPOSED_CACHE: Final = f"{DOMAIN}_exposed_entities"
 
 
 def served_models(
@@ -121,13 +125,21 @@ def _gpus(entry: AIPerformanceConfigEntry) -> list[GpuEvidence]:
     ]
 
 
-def exposed_entity_count(hass: HomeAssistant) -> int:
-    """Return how many entities are exposed to Assist (conversation agents)."""
-    return sum(
+def exposed_entity_count(hass: HomeAssistant, now: float) -> int:
+    """Return how many entities are exposed to Assist (conversation agents).
+
+    Counting reads every entity's exposure setting, so a count is reused for EXPOSED_TTL_S.
+    """
+    counted_at, count = hass.data.get(EXPOSED_CACHE, (-math.inf, 0))
+    if now - counted_at < EXPOSED_TTL_S:
+        return int(count)
+    count = sum(
         1
         for entity_id in hass.states.async_entity_ids()
         if async_should_expose(hass, CONVERSATION, entity_id)
     )
+    hass.data[EXPOSED_CACHE] = (now, count)
+    return count
 
 
 def gather_evidence(
@@ -147,7 +159,7 @@ def gather_evidence(
         agents=agents,
         models=models,
         gpus=_gpus(entry),
-        exposed_entities=exposed_entity_count(hass) if large else None,
+        exposed_entities=exposed_entity_count(hass, now) if large else None,
     )
 
 

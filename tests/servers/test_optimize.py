@@ -1,11 +1,18 @@
 """The optimize action: recommendations from real evidence; a dry run changes nothing."""
 
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
 from custom_components.ai_performance.const import DOMAIN, SUBENTRY_OLLAMA
+from custom_components.ai_performance.optimizer import (
+    EXPOSED_TTL_S,
+    exposed_entity_count,
+)
 
 from ..conftest import our_entry, setup_integration
 from ..fake_pynvml import GIB, FakeGpu, FakeNvml
@@ -112,3 +119,33 @@ async def test_nothing_to_do_on_a_quiet_install(hass: HomeAssistant) -> None:
         "recommendations": [],
         "actions": [],
     }
+
+
+async def test_large_prompts_quote_the_entities_exposed_to_assist(
+    hass: HomeAssistant,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    for index in range(60):
+        entity_id = f"light.lamp_{index}"
+        hass.states.async_set(entity_id, "off")
+        async_expose_entity(hass, "conversation", entity_id, True)  # noqa: FBT003
+    await setup_integration(hass, our_entry())
+    for _ in range(10):
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": "rag", "duration_ms": 4000, "input_tokens": 9000},
+            blocking=True,
+        )
+
+    item = _by_id(await act(hass, "optimize"))["large_prompts:rag"]
+
+    assert "60 entities are exposed to Assist" in item["rationale"]
+    assert "an estimated 1,500 tokens" in item["rationale"]
+    # The count is reused for ten minutes: exposing more shows later.
+    for index in range(60, 80):
+        hass.states.async_set(f"light.lamp_{index}", "off")
+        async_expose_entity(hass, "conversation", f"light.lamp_{index}", True)  # noqa: FBT003
+    again = _by_id(await act(hass, "optimize"))["large_prompts:rag"]
+    assert "60 entities" in again["rationale"]
+    assert exposed_entity_count(hass, time.time() + EXPOSED_TTL_S) == 80
