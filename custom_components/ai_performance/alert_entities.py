@@ -18,7 +18,6 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -34,6 +33,7 @@ from .engine.alerts import AlertLevel, AlertStatus
 from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
+    OverviewEntity,
     async_add_new_keys,
     gpu_device_info,
     host_device_info,
@@ -234,23 +234,7 @@ def raised_alerts(snapshot: Snapshot) -> list[AlertStatus]:
     )
 
 
-class OverviewAlertEntity(AIPerformanceEntity):
-    """An entity of the AI Performance device that reads the alerts of the last tick."""
-
-    def __init__(
-        self, coordinator: AIPerformanceCoordinator, description: EntityDescription
-    ) -> None:
-        """Initialise the entity on the overview device."""
-        super().__init__(
-            coordinator,
-            description,
-            subject=SUBJECT_OVERVIEW,
-            device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=None,
-        )
-
-
-class HealthSensor(OverviewAlertEntity, SensorEntity):
+class HealthSensor(OverviewEntity, SensorEntity):
     """Ok, degraded or critical: everything we watch, in one word."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
@@ -271,7 +255,7 @@ class HealthSensor(OverviewAlertEntity, SensorEntity):
         return {"failing_sources": sorted(k for k, r in sources.items() if not r.ok)}
 
 
-class ActiveAlertsSensor(OverviewAlertEntity, SensorEntity):
+class ActiveAlertsSensor(OverviewEntity, SensorEntity):
     """How many alerts are raised, listing them."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
@@ -306,7 +290,7 @@ def alert_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
     return [HealthSensor(coordinator), ActiveAlertsSensor(coordinator)]
 
 
-class AlertEventEntity(OverviewAlertEntity, EventEntity):
+class AlertEventEntity(OverviewEntity, EventEntity):
     """Fires alert_raised and alert_cleared, with the alert's data."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:

@@ -30,7 +30,7 @@ from .engine.benchmark import DEFAULT_PROMPTS, LOCAL_AGENT_PROMPTS, compare, sum
 from .engine.ollama import PayloadError, canonical_model, parse_generation
 from .engine.requests import RequestRecord, RequestSource
 from .ledger import BENCHMARK_CONVERSATION_PREFIX, RequestLedger
-from .model_control import raise_model_not_installed
+from .model_control import async_check_installed
 
 # How long a finished agent turn may take to show up in the chat logs (its tokens).
 CLAIM_WAIT_S: Final = 8.0
@@ -403,20 +403,7 @@ def agent_target(hass: HomeAssistant, agent_id: str) -> Target:
 async def async_model_target(server: OllamaCollector, model: str) -> Target:
     """Return the target of ``model`` on ``server``; raise when it is not installed there."""
     model = canonical_model(model)
-    try:
-        installed = await server.async_installed_models()
-    except (ServerError, PayloadError) as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="server_request_failed",
-            translation_placeholders={
-                "server": server.settings.title,
-                "model": model,
-                "error": str(err),
-            },
-        ) from None
-    if model not in installed:
-        raise_model_not_installed(server, model, installed)
+    await async_check_installed(server, model)
     return Target(
         name=f"{model} on {server.settings.title}", server=server, model=model
     )

@@ -116,6 +116,22 @@ class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
         )
 
 
+class OverviewEntity(AIPerformanceEntity):
+    """An entity of the AI Performance device (alerts, benchmark, optimisation)."""
+
+    def __init__(
+        self, coordinator: AIPerformanceCoordinator, description: EntityDescription
+    ) -> None:
+        """Initialise the entity on the overview device."""
+        super().__init__(
+            coordinator,
+            description,
+            subject=SUBJECT_OVERVIEW,
+            device_info=overview_device_info(coordinator.config_entry.entry_id),
+            need=None,
+        )
+
+
 class AIPerformanceGpuEntity(AIPerformanceEntity):
     """An entity of one GPU: unavailable while that GPU is lost."""
 

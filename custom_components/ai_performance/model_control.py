@@ -6,7 +6,7 @@ model's entities show it at once.
 """
 
 from collections.abc import Iterable
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -102,9 +102,7 @@ async def async_carry_out(
                 return done | {"changed": False, "reason": "not_loaded"}
             await server.async_keep_alive(model, UNLOAD_NOW)
         else:
-            installed = await server.async_installed_models()
-            if model not in installed:
-                raise_model_not_installed(server, model, installed)
+            await async_check_installed(server, model)
             await server.async_keep_alive(model, action.keep_alive_s)
     except (ServerError, PayloadError) as err:
         raise HomeAssistantError(
@@ -131,16 +129,27 @@ def model_held(
     return False if False in answers else None
 
 
-def raise_model_not_installed(
-    server: OllamaCollector, model: str, installed: Iterable[str]
-) -> NoReturn:
-    """Raise the translated error of a model the server does not have."""
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="model_not_installed",
-        translation_placeholders={
-            "model": model,
-            "server": server.settings.title,
-            "models": ", ".join(sorted(installed)) or "none",
-        },
-    )
+async def async_check_installed(server: OllamaCollector, model: str) -> None:
+    """Raise a translated error unless ``server`` can be asked and has ``model``."""
+    try:
+        installed = await server.async_installed_models()
+    except (ServerError, PayloadError) as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="server_request_failed",
+            translation_placeholders={
+                "server": server.settings.title,
+                "model": model,
+                "error": str(err),
+            },
+        ) from None
+    if model not in installed:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="model_not_installed",
+            translation_placeholders={
+                "model": model,
+                "server": server.settings.title,
+                "models": ", ".join(sorted(installed)) or "none",
+            },
+        )

@@ -15,10 +15,10 @@ from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .benchmark import BenchmarkStatus, async_benchmark_plan
-from .const import DOMAIN, SUBJECT_OVERVIEW
+from .const import DOMAIN
 from .coordinator import AIPerformanceCoordinator
 from .engine.autopilot import mean_effect
-from .entity import AIPerformanceEntity, overview_device_info
+from .entity import OverviewEntity
 from .optimizer import async_optimize
 
 OPTIMIZE_NOTIFICATION_ID: Final = f"{DOMAIN}_optimize"
@@ -46,18 +46,7 @@ OPTIMIZE: Final = ButtonEntityDescription(
 )
 
 
-class _OverviewEntity(AIPerformanceEntity):
-    def __init__(self, coordinator: AIPerformanceCoordinator, description: Any) -> None:
-        super().__init__(
-            coordinator,
-            description,
-            subject=SUBJECT_OVERVIEW,
-            device_info=overview_device_info(coordinator.config_entry.entry_id),
-            need=None,
-        )
-
-
-class BenchmarkSensor(_OverviewEntity, SensorEntity):
+class BenchmarkSensor(OverviewEntity, SensorEntity):
     """Where the benchmark stands, with its progress and results as attributes."""
 
     # Results and progress are in the response and the notification; the recorder keeps states.
@@ -93,7 +82,7 @@ class BenchmarkSensor(_OverviewEntity, SensorEntity):
         return attributes
 
 
-class EffectivenessSensor(_OverviewEntity, SensorEntity):
+class EffectivenessSensor(OverviewEntity, SensorEntity):
     """How much auto-optimisation's actions improved their KPI, on average, in %."""
 
     _unrecorded_attributes = frozenset({"actions"})
@@ -138,7 +127,7 @@ class EffectivenessSensor(_OverviewEntity, SensorEntity):
         }
 
 
-class RunBenchmarkButton(_OverviewEntity, ButtonEntity):
+class RunBenchmarkButton(OverviewEntity, ButtonEntity):
     """Runs the default benchmark in the background; results in a notification."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
@@ -154,7 +143,7 @@ class RunBenchmarkButton(_OverviewEntity, ButtonEntity):
         )
 
 
-class OptimizeButton(_OverviewEntity, ButtonEntity):
+class OptimizeButton(OverviewEntity, ButtonEntity):
     """Runs the optimiser as a dry run; the recommendations go to a notification."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
