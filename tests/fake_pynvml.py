@@ -125,6 +125,10 @@ class FakeNvml:
         self._check_init()
         return self.driver
 
+    def nvmlSystemGetNVMLVersion(self) -> str:
+        self._check_init()
+        return f"{self.cuda // 1000}.{self.driver}"
+
     def nvmlSystemGetCudaDriverVersion(self) -> int:
         self._check_init()
         return self.cuda

@@ -30,6 +30,8 @@ async def test_without_nvml_it_says_so(
 
     assert info["host"] == "ok"
     assert info["gpu"] == "no NVIDIA GPU monitoring (NVML Shared Library Not Found)"
+    assert info["nvml_version"] == "not loaded"
+    assert info["requests"] == "ok"
     assert info["collection_duration"].endswith(" ms")
     assert info["loop_overhead"].endswith(" %")
     assert info["executor_overhead"].endswith(" %")
@@ -49,6 +51,7 @@ async def test_gpus_with_one_lost(
     info = await _info(hass)
 
     assert info["gpu"] == "2 GPU(s), driver 580.95.05, CUDA 13.0, 1 lost"
+    assert info["nvml_version"] == "13.580.95.05"
 
 
 async def test_a_driver_without_gpus(

@@ -130,6 +130,8 @@ class GpuSample:
     nvml_available: bool
     # Why NVML is not available ("NVML Shared Library Not Found", ...), for system health.
     nvml_error: str | None = None
+    # The NVML library's own version ("13.580.95.05"), for system health.
+    nvml_version: str = ""
     gpus: Mapping[str, GpuInfo] = field(default_factory=dict)
     # Readings of the GPUs present now; a GPU in gpus but not here is lost.
     readings: Mapping[str, GpuReading] = field(default_factory=dict)
@@ -318,6 +320,7 @@ class GpuCollector:
         self._nvml_error: str | None = None
         self._driver_version = ""
         self._cuda_version = ""
+        self._nvml_version = ""
         self._gpus: dict[str, _Gpu] = {}
         self._xid_events: Any = None
 
@@ -371,6 +374,7 @@ class GpuCollector:
             pynvml.nvmlInit()
             self._initialised = True
             self._driver_version = _text(pynvml.nvmlSystemGetDriverVersion())
+            self._nvml_version = _text(pynvml.nvmlSystemGetNVMLVersion())
             self._cuda_version = units.cuda_version(
                 pynvml.nvmlSystemGetCudaDriverVersion()
             )
@@ -447,6 +451,7 @@ class GpuCollector:
             self._poll_lock.release()
         return GpuSample(
             nvml_available=True,
+            nvml_version=self._nvml_version,
             gpus={uuid: gpu.info for uuid, gpu in self._gpus.items()},
             readings=readings,
         )
