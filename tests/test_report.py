@@ -45,7 +45,7 @@ def _entity(hass: HomeAssistant, key: str) -> str:
     return entity_id
 
 
-def _sums(
+def record_sums(
     hass: HomeAssistant, statistic_id: str, changes: list[float], **meta: Any
 ) -> None:
     """Record hourly ``changes`` as a growing sum, from 4 hours before NOW's hour."""
@@ -83,10 +83,12 @@ async def test_report_of_recorded_hours_matches_the_hand_computed_figures(
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     # The hour before the report (-4) and its three hours (-3, -2, -1).
-    _sums(hass, f"{DOMAIN}:rag_requests", [5, 10, 20, 30])
-    _sums(hass, f"{DOMAIN}:rag_within_target", [5, 9, 20, 24])
-    _sums(hass, f"{DOMAIN}:rag_errors", [0, 1, 0, 3])
-    _sums(hass, _entity(hass, "output_tokens"), [100, 500, 1000, 100], unit="tokens")
+    record_sums(hass, f"{DOMAIN}:rag_requests", [5, 10, 20, 30])
+    record_sums(hass, f"{DOMAIN}:rag_within_target", [5, 9, 20, 24])
+    record_sums(hass, f"{DOMAIN}:rag_errors", [0, 1, 0, 3])
+    record_sums(
+        hass, _entity(hass, "output_tokens"), [100, 500, 1000, 100], unit="tokens"
+    )
     duration = {"unit_class": "duration"}
     import_means(
         hass, _entity(hass, "latency_p50"), "ms", [900, 1000, 2000, 1500], **duration

@@ -6,7 +6,7 @@ snapshot). Entities exposed to Assist are counted only when some agent's prompts
 enough for the count to matter: it reads every entity's exposure setting.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 import math
 import time
 from typing import Any, Final
@@ -27,6 +27,7 @@ from .engine.recommend import (
     AgentEvidence,
     Evidence,
     GpuEvidence,
+    Kind,
     Recommendation,
     ServedModel,
     agent_evidence,
@@ -188,10 +189,21 @@ async def async_apply(
 
 
 async def async_optimize(
-    hass: HomeAssistant, entry: AIPerformanceConfigEntry, *, dry_run: bool
+    hass: HomeAssistant,
+    entry: AIPerformanceConfigEntry,
+    *,
+    dry_run: bool,
+    kinds: Collection[Kind] | None = None,
 ) -> dict[str, Any]:
-    """Return the recommendations; unless a dry run, also carry out their safe actions."""
-    found = recommendations(hass, entry)
+    """Return the recommendations (of ``kinds``, all by default).
+
+    Unless a dry run, also carry out their safe actions.
+    """
+    found = [
+        item
+        for item in recommendations(hass, entry)
+        if kinds is None or item.kind in kinds
+    ]
     taken = []
     if not dry_run:
         # Two recommendations may ask for the same change (unload the same idle model).

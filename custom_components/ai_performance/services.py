@@ -30,7 +30,7 @@ import probatio
 from .benchmark import DEFAULT_COUNT, DEFAULT_WARM_UP, async_benchmark_plan
 from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
-from .engine.recommend import ActionKind, ModelAction
+from .engine.recommend import ActionKind, Kind, ModelAction
 from .engine.requests import MAX_DURATION_MS, MAX_TOKENS, RequestRecord, RequestSource
 from .model_control import (
     KEEP_FOREVER,
@@ -69,6 +69,7 @@ ATTR_AGENT_ID: Final = "agent_id"
 ATTR_SERVER: Final = "server"
 ATTR_KEEP_ALIVE: Final = "keep_alive"
 ATTR_DRY_RUN: Final = "dry_run"
+ATTR_KINDS: Final = "kinds"
 ATTR_AGENTS: Final = "agents"
 ATTR_MODELS: Final = "models"
 ATTR_PROMPTS: Final = "prompts"
@@ -181,6 +182,15 @@ def _period(value: Any, field: str) -> str:
     return str(value)
 
 
+def _kinds(value: Any, field: str) -> set[Kind]:
+    """Convert a list of recommendation kinds (a single kind is a list of one)."""
+    items = [value] if isinstance(value, str) else value
+    known = {kind.value for kind in Kind}
+    if not isinstance(items, list) or not items or not set(items) <= known:
+        raise _InvalidFieldError(field, "a list of " + ", ".join(Kind), value)
+    return {Kind(item) for item in items}
+
+
 def _datetime(value: Any, field: str) -> datetime:
     """Convert a time (a datetime, or ISO 8601 text); without a zone it is local time."""
     parsed = value if isinstance(value, datetime) else None
@@ -231,7 +241,8 @@ _UNLOAD_FIELDS: Final = {
     key: check for key, check in _MODEL_FIELDS.items() if key != ATTR_KEEP_ALIVE
 }
 _OPTIMIZE_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
-    ATTR_DRY_RUN: _boolean
+    ATTR_DRY_RUN: _boolean,
+    ATTR_KINDS: _kinds,
 }
 _BENCHMARK_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
     ATTR_AGENTS: _texts(MAX_TARGETS, MAX_TEXT),
@@ -414,7 +425,10 @@ async def _change_model(
 async def _optimize(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     values = _validated(call.data, _OPTIMIZE_FIELDS, ())
     return await async_optimize(
-        hass, _loaded_entry(hass), dry_run=values.get(ATTR_DRY_RUN, True)
+        hass,
+        _loaded_entry(hass),
+        dry_run=values.get(ATTR_DRY_RUN, True),
+        kinds=values.get(ATTR_KINDS),
     )
 
 

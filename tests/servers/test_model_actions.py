@@ -169,6 +169,8 @@ async def test_set_keep_alive(
         ("set_keep_alive", {"model": "m"}, "missing_field", "keep_alive"),
         ("optimize", {"dry_run": "no"}, "invalid_field", "dry_run"),
         ("optimize", {"apply": True}, "unknown_fields", "apply"),
+        ("optimize", {"kinds": ["faster"]}, "invalid_field", "kinds"),
+        ("optimize", {"kinds": []}, "invalid_field", "kinds"),
     ],
 )
 async def test_bad_input_gets_a_translated_error_and_changes_nothing(

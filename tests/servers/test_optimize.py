@@ -112,6 +112,32 @@ async def test_vram_pressure_unloads_the_idle_model(
         assert [a["id"] for a in applied["actions"]] == [offload]
 
 
+async def test_kinds_limit_what_is_recommended_and_done(
+    hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
+) -> None:
+    nvml.plug(FakeGpu(uuid="GPU-a", memory_used=23 * GIB))
+    state = OllamaState()
+    async with ollama_server(state) as server:
+        await setup_integration(
+            hass, our_entry(subentries=[server_subentry(SUBENTRY_OLLAMA, server.url)])
+        )
+        await _requests(hass, 1, 800)
+        await poll(hass, freezer, 60)
+
+        cold = await act(hass, "optimize", dry_run=False, kinds=["cold_starts"])
+        assert cold["recommendations"] == []
+        assert cold["actions"] == []
+        assert changes(server) == []
+
+        # As the VRAM blueprint calls it: GPU memory only, not the CPU offload it also helps.
+        vram = await act(hass, "optimize", dry_run=False, kinds="vram_pressure")
+        assert list(_by_id(vram)) == ["vram_pressure:GPU-a"]
+        assert [a["id"] for a in vram["actions"]] == ["vram_pressure:GPU-a"]
+        assert changes(server) == [
+            ("POST", "/api/generate", {"model": "llama3.2:3b", "keep_alive": 0})
+        ]
+
+
 async def test_nothing_to_do_on_a_quiet_install(hass: HomeAssistant) -> None:
     await setup_integration(hass, our_entry())
     assert await act(hass, "optimize") == {
