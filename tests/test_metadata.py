@@ -27,6 +27,7 @@ from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.dashboard_entities import CREATE_DASHBOARD
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.entity import (
@@ -123,7 +124,7 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
     found["sensor"].extend((HEALTH, ACTIVE_ALERTS, *FULL_IN.values()))
     found["binary_sensor"].append(LATENCY_ANOMALY)
     found["sensor"].extend((BENCHMARK, EFFECTIVENESS))
-    found.setdefault("button", []).extend((RUN_BENCHMARK, OPTIMIZE))
+    found.setdefault("button", []).extend((RUN_BENCHMARK, OPTIMIZE, CREATE_DASHBOARD))
     found.setdefault("event", []).append(ALERT_EVENTS)
     found["sensor"].append(monthly_budget_used(100.0))  # made only when a budget is set
     # Host sensors made per CPU core and per disk, as a machine with one core and two disks has.

@@ -19,7 +19,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.service import (
     async_get_config_entry,
     async_register_admin_service,
@@ -30,6 +30,7 @@ import probatio
 from .benchmark import DEFAULT_COUNT, DEFAULT_WARM_UP, async_benchmark_plan
 from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
+from .dashboard import async_create_dashboard
 from .engine.recommend import ActionKind, Kind, ModelAction
 from .engine.requests import MAX_DURATION_MS, MAX_TOKENS, RequestRecord, RequestSource
 from .model_control import (
@@ -54,6 +55,7 @@ SERVICE_GET_REPORT: Final = "get_report"
 SERVICE_SNOOZE_ALERT: Final = "snooze_alert"
 SERVICE_ACKNOWLEDGE_ALERT: Final = "acknowledge_alert"
 SERVICE_RESET_STATISTICS: Final = "reset_statistics"
+SERVICE_CREATE_DASHBOARD: Final = "create_dashboard"
 
 ATTR_SUBJECT: Final = "subject"
 ATTR_DURATION_MS: Final = "duration_ms"
@@ -511,6 +513,17 @@ def _acknowledge_alert(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
     return {"alert_id": key, "acknowledged": True}
 
 
+async def _create_dashboard(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    _validated(call.data, {}, ())
+    # Admin only (registered so): the caller is a user, whose rights Lovelace checks again.
+    user = await hass.auth.async_get_user(call.context.user_id or "")
+    if user is None:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="dashboard_needs_user"
+        )
+    return await async_create_dashboard(hass, _loaded_entry(hass).entry_id, user)
+
+
 async def _reset_statistics(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     values = _validated(call.data, _RESET_FIELDS, ())
     ledger = _loaded_entry(hass).runtime_data.ledger
@@ -562,6 +575,7 @@ _ADMIN_ACTIONS: Final[dict[str, _Handler]] = {
     ),
     SERVICE_OPTIMIZE: _optimize,
     SERVICE_RESET_STATISTICS: _reset_statistics,
+    SERVICE_CREATE_DASHBOARD: _create_dashboard,
 }
 
 

@@ -1,0 +1,257 @@
+"""The ready dashboard: laid out from the install's entities, created through Lovelace's API.
+
+The reference install (one GPU, one Ollama server, one reporting subject) is also the dashboard
+kept in docs/dashboards/; AIP_WRITE_DASHBOARD=1 rewrites that file from this test.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.auth.models import User
+from homeassistant.components import persistent_notification
+from homeassistant.config_entries import ConfigSubentryDataWithId
+from homeassistant.const import CONF_SCAN_INTERVAL, CONF_URL
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, Unauthorized
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+import yaml
+
+from custom_components.ai_performance.const import DOMAIN, SUBENTRY_OLLAMA
+from custom_components.ai_performance.dashboard import build_dashboard
+
+from ..conftest import ENTRY_ID, our_entry, setup_integration
+from ..fake_pynvml import FakeGpu
+from .conftest import SERVER_ID, poll
+from .fake_servers import FakeServer, OllamaState, ollama_server
+
+DOCS_DASHBOARD = (
+    Path(__file__).parent.parent.parent / "docs" / "dashboards" / "ai_performance.yaml"
+)
+CARD_TYPES = {
+    "heading",
+    "tile",
+    "gauge",
+    "statistics-graph",
+    "history-graph",
+    "entities",
+    "conditional",
+}
+
+
+async def _reference_install(
+    hass: HomeAssistant, server: FakeServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """One GPU (the gpu fixture), one Ollama server and one subject with a request."""
+    assert await async_setup_component(hass, "lovelace", {})
+    ollama = ConfigSubentryDataWithId(
+        data={CONF_URL: server.url, CONF_SCAN_INTERVAL: 30},
+        subentry_id=SERVER_ID,
+        subentry_type=SUBENTRY_OLLAMA,
+        title="Ollama",
+        unique_id=None,
+    )
+    await setup_integration(hass, our_entry(subentries=[ollama]))
+    await hass.services.async_call(
+        DOMAIN,
+        "record_request",
+        {"subject": "Kitchen assistant", "duration_ms": 900},
+        blocking=True,
+    )
+    await poll(hass, freezer)
+    await hass.async_block_till_done()
+
+
+async def _create(hass: HomeAssistant, user: User) -> dict[str, Any]:
+    return await hass.services.async_call(  # type: ignore[no-any-return]
+        DOMAIN,
+        "create_dashboard",
+        {},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=user.id),
+    )
+
+
+async def _ws(client: Any, command: str, **data: Any) -> Any:
+    await client.send_json_auto_id({"type": command, **data})
+    answer = await client.receive_json()
+    assert answer["success"], answer
+    return answer["result"]
+
+
+def _cards(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        card
+        for view in config["views"]
+        for section in view["sections"]
+        for card in section["cards"]
+    ]
+
+
+def _shown(config: dict[str, Any]) -> set[str]:
+    shown = set()
+    for card in _cards(config):
+        inner = card.get("card", card)
+        shown.update(inner.get("entities", []))
+        if "entity" in inner:
+            shown.add(inner["entity"])
+    return shown
+
+
+async def test_the_layout_covers_the_install_with_built_in_cards_only(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, gpu: FakeGpu
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        config = build_dashboard(hass, ENTRY_ID)
+
+    assert [v["title"] for v in config["views"]] == [
+        "Overview",
+        "Agents",
+        "Model servers",
+    ]
+    assert {card["type"] for card in _cards(config)} == CARD_TYPES
+    shown = _shown(config)
+    # Every entity shown exists; the key ones of each device are there.
+    assert all(hass.states.get(entity_id) for entity_id in shown)
+    for entity_id in (
+        "sensor.ai_performance_health",
+        "sensor.ai_performance_overall_latency_p95",
+        "sensor.host_cpu_usage",
+        "sensor.nvidia_geforce_rtx_4090_vram_usage",
+        "sensor.nvidia_geforce_rtx_4090_temperature",
+        "binary_sensor.nvidia_geforce_rtx_4090_gpu_temperature_alert",
+        "sensor.kitchen_assistant_latency_p95",
+        "binary_sensor.ollama_reachable",
+        "sensor.ollama_loaded_models",
+    ):
+        assert entity_id in shown, entity_id
+    # Diagnostic entities stay on the device page.
+    assert "sensor.ai_performance_collection_duration" not in shown
+    alerts = [c for c in _cards(config) if c["type"] == "conditional"]
+    assert alerts[0]["conditions"] == [
+        {
+            "condition": "state",
+            "entity": "sensor.ai_performance_active_alerts",
+            "state": "0",
+        }
+    ]
+    assert (
+        all(c["conditions"][0]["state"] == "on" for c in alerts[1:]) and len(alerts) > 3
+    )
+
+    if os.environ.get("AIP_WRITE_DASHBOARD"):
+        DOCS_DASHBOARD.write_text(_docs_text(config), encoding="utf-8")
+    assert yaml.safe_load(DOCS_DASHBOARD.read_text(encoding="utf-8")) == config, (
+        "docs/dashboards/ai_performance.yaml is out of date: run this test with "
+        "AIP_WRITE_DASHBOARD=1"
+    )
+
+
+def _docs_text(config: dict[str, Any]) -> str:
+    header = (
+        "# The AI Performance dashboard of a typical install: one NVIDIA GPU, an Ollama server\n"
+        "# named Ollama and one agent (Kitchen assistant). Your entity ids differ: the\n"
+        '# "Create dashboard" button (AI Performance device) or the create_dashboard action\n'
+        "# builds it for your install. To paste it instead: Settings > Dashboards > Add\n"
+        "# dashboard > New dashboard from scratch > Edit > Raw configuration editor.\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+async def test_created_through_lovelace_and_refreshed_only_while_unedited(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_admin_user: User,
+    hass_ws_client: WebSocketGenerator,
+    gpu: FakeGpu,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        client = await hass_ws_client(hass)
+        # A user's own dashboard already has our address.
+        await _ws(
+            client,
+            "lovelace/dashboards/create",
+            url_path="ai-performance",
+            title="Mine",
+            mode="storage",
+        )
+        mine = {"views": [{"title": "Mine", "cards": []}]}
+        await _ws(
+            client, "lovelace/config/save", url_path="ai-performance", config=mine
+        )
+
+        made = await _create(hass, hass_admin_user)
+
+        assert made["url_path"] == "ai-performance-2"
+        assert made["updated"] is False
+        assert made["views"] == 3
+        listed = {
+            d["url_path"]: d for d in await _ws(client, "lovelace/dashboards/list")
+        }
+        assert listed["ai-performance-2"]["mode"] == "storage"
+        assert listed["ai-performance-2"]["title"] == "AI Performance"
+        assert listed["ai-performance-2"]["show_in_sidebar"] is True
+        saved = await _ws(client, "lovelace/config", url_path="ai-performance-2")
+        assert saved == build_dashboard(hass, ENTRY_ID)
+        assert await _ws(client, "lovelace/config", url_path="ai-performance") == mine
+
+        # Unedited: refreshed in place.
+        again = await _create(hass, hass_admin_user)
+        assert (again["url_path"], again["updated"]) == ("ai-performance-2", True)
+
+        # Edited by its user: left alone, and a new one is made.
+        edited = {**saved, "title": "My AI"}
+        await _ws(
+            client, "lovelace/config/save", url_path="ai-performance-2", config=edited
+        )
+        third = await _create(hass, hass_admin_user)
+        assert (third["url_path"], third["updated"]) == ("ai-performance-3", False)
+        assert (
+            await _ws(client, "lovelace/config", url_path="ai-performance-2") == edited
+        )
+
+
+async def test_the_button_creates_it_and_links_to_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_admin_user: User
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": "button.ai_performance_create_dashboard"},
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+
+    notifications = persistent_notification._async_get_or_create_notifications(hass)
+    message = notifications[f"{DOMAIN}_dashboard"]["message"]
+    assert message.startswith(
+        "Created the dashboard: [open it](/ai-performance) (3 views"
+    )
+
+
+async def test_only_administrators_and_signed_in_users_can_create_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_read_only_user: User,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        with pytest.raises(Unauthorized):
+            await _create(hass, hass_read_only_user)
+        # Pressed by an automation: no user to create it for.
+        with pytest.raises(HomeAssistantError) as raised:
+            await hass.services.async_call(
+                "button",
+                "press",
+                {"entity_id": "button.ai_performance_create_dashboard"},
+                blocking=True,
+            )
+    assert raised.value.translation_key == "dashboard_needs_user"
