@@ -144,9 +144,19 @@ class _Device:
     def __init__(self, name: str) -> None:
         self.name = name
         self.entities: dict[str, str] = {}
+        # The entity's own name, without the device's: the section heading names the device.
+        self.names: dict[str, str] = {}
 
     def pick(self, keys: Iterable[str]) -> list[str]:
         return [self.entities[key] for key in keys if key in self.entities]
+
+    def tiles(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        return [
+            {"type": "tile", "entity": self.entities[key]}
+            | ({"name": self.names[key]} if key in self.names else {})
+            for key in keys
+            if key in self.entities
+        ]
 
 
 def _devices(hass: HomeAssistant, entry_id: str) -> dict[str, _Device]:
@@ -173,7 +183,11 @@ def _devices(hass: HomeAssistant, entry_id: str) -> dict[str, _Device]:
             or entity.translation_key is None
         ):
             continue
-        device_of.entities.setdefault(entity.translation_key, entity.entity_id)
+        key = entity.translation_key
+        if key not in device_of.entities:
+            device_of.entities[key] = entity.entity_id
+            if name := entity.name or entity.original_name:
+                device_of.names[key] = name
     return devices
 
 
@@ -197,10 +211,6 @@ def _section(heading: str, cards: list[dict[str, Any]]) -> dict[str, Any] | None
     if not cards:
         return None
     return {"type": "grid", "cards": [{"type": "heading", "heading": heading}, *cards]}
-
-
-def _tile(entity_id: str) -> dict[str, Any]:
-    return {"type": "tile", "entity": entity_id}
 
 
 def _gauge(entity_id: str, severity: dict[str, int] | None = None) -> dict[str, Any]:
@@ -235,7 +245,7 @@ def _history(title: str, entity_ids: list[str], hours: int = 24) -> dict[str, An
 def _tiles_section(
     heading: str, device: _Device, keys: Iterable[str]
 ) -> dict[str, Any] | None:
-    return _section(heading, [_tile(e) for e in device.pick(keys)])
+    return _section(heading, device.tiles(keys))
 
 
 def _alerts_section(
@@ -293,7 +303,7 @@ def _response_section(
 
 def _host_section(host: _Device) -> dict[str, Any] | None:
     cards = [_gauge(e, PERCENT_SEVERITY) for e in host.pick(HOST_GAUGES)]
-    cards += [_tile(e) for e in host.pick(HOST_TILES)]
+    cards += host.tiles(HOST_TILES)
     if usage := host.pick(["cpu_usage", "memory_usage"]):
         cards.append(_history("Host, last 24 hours", usage))
     return _section(host.name or "Host", cards)
@@ -303,21 +313,21 @@ def _gpu_section(gpu: _Device) -> dict[str, Any] | None:
     cards = [_gauge(e, PERCENT_SEVERITY) for e in gpu.pick(["vram_usage"])]
     cards += [_gauge(e) for e in gpu.pick(["gpu_utilization"])]
     cards += [_gauge(e, TEMPERATURE_SEVERITY) for e in gpu.pick(["temperature"])]
-    cards += [_tile(e) for e in gpu.pick(GPU_TILES)]
+    cards += gpu.tiles(GPU_TILES)
     if usage := gpu.pick(["vram_usage", "gpu_utilization"]):
         cards.append(_statistics("GPU use, hourly", usage))
     return _section(gpu.name, cards)
 
 
 def _subject_section(subject: _Device) -> dict[str, Any] | None:
-    cards = [_tile(e) for e in subject.pick(SUBJECT_TILES)]
+    cards = subject.tiles(SUBJECT_TILES)
     if latency := subject.pick(["latency_p50", "latency_p95"]):
         cards.append(_statistics("Response time, hourly", latency))
     return _section(subject.name, cards)
 
 
 def _server_section(server: _Device, models: list[_Device]) -> dict[str, Any] | None:
-    cards = [_tile(e) for e in server.pick(SERVER_TILES)]
+    cards = server.tiles(SERVER_TILES)
     cards += [
         {"type": "entities", "title": model.name, "entities": model.pick(MODEL_ROWS)}
         for model in models

@@ -140,9 +140,8 @@ async def test_the_layout_covers_the_install_with_built_in_cards_only(
             "state": "0",
         }
     ]
-    assert (
-        all(c["conditions"][0]["state"] == "on" for c in alerts[1:]) and len(alerts) > 3
-    )
+    assert len(alerts) > 3
+    assert all(c["conditions"][0]["state"] == "on" for c in alerts[1:])
 
     if os.environ.get("AIP_WRITE_DASHBOARD"):
         DOCS_DASHBOARD.write_text(_docs_text(config), encoding="utf-8")
