@@ -239,11 +239,15 @@ def test_quality_scale_is_complete_and_explained() -> None:
     assert check_quality_scale(rules) == []
 
 
-def test_brand_icon_is_a_256_pixel_png() -> None:
-    data = (PACKAGE / "brand" / "icon.png").read_bytes()
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("icon.png", 256), ("icon@2x.png", 512), ("logo.png", 256), ("logo@2x.png", 512)],
+)
+def test_brand_images_are_pngs_of_their_size(name: str, size: int) -> None:
+    data = (PACKAGE / "brand" / name).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (256, 256)
+    assert (width, height) == (size, size)
 
 
 # --- the checks can fail -----------------------------------------------------------------------
@@ -359,3 +363,24 @@ def test_every_action_has_a_section_in_the_actions_reference() -> None:
     sections = set(re.findall(r"^## .*\(`([a-z_]+)`\)$", reference, re.MULTILINE))
 
     assert sections == set(STRINGS["services"])
+
+
+def test_every_entity_is_in_the_metrics_reference() -> None:
+    metrics = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    reference = metrics.split("## Entity reference", 1)[1]
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", reference, re.MULTILINE))
+    keys = {key for entities in STRINGS["entity"].values() for key in entities}
+
+    assert listed == keys
+
+
+def test_the_engine_does_not_import_home_assistant() -> None:
+    """engine/ is pure: figures on plain data (docs/adr/0002)."""
+    found = [
+        f"{path.name}:{number}"
+        for path in sorted((PACKAGE / "engine").glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import)\s+homeassistant\b", line)
+    ]
+
+    assert found == []

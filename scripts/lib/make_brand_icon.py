@@ -1,7 +1,9 @@
 """Draw the integration's brand icon (a gauge with a needle) as PNG files, with no dependencies.
 
 Usage: python scripts/lib/make_brand_icon.py custom_components/ai_performance/brand
-Writes icon.png (256 px) and icon@2x.png (512 px), as Home Assistant's brand images expect.
+Writes icon.png (256 px) and icon@2x.png (512 px), as Home Assistant's brand images expect, and
+the same picture as logo.png and logo@2x.png: the integration has no wordmark, and Home Assistant
+shows the logo where it has room for one (the integration page, HACS).
 """
 
 import math
@@ -91,5 +93,6 @@ def render(size: int) -> bytes:
 if __name__ == "__main__":
     target = Path(sys.argv[1])
     target.mkdir(parents=True, exist_ok=True)
-    (target / "icon.png").write_bytes(render(256))
-    (target / "icon@2x.png").write_bytes(render(512))
+    for name in ("icon", "logo"):
+        (target / f"{name}.png").write_bytes(render(256))
+        (target / f"{name}@2x.png").write_bytes(render(512))
