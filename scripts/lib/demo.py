@@ -28,7 +28,13 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 
 import aiohttp
-from e2e_config_flow import CheckFailedError, add_integration, call, wait_until_up
+from e2e_config_flow import (
+    CheckFailedError,
+    add_integration,
+    call,
+    onboard_owner,
+    wait_until_up,
+)
 
 USER = {"name": "Demo", "username": "demo", "password": "demo-ai-performance"}
 AGENT_REQUESTS = "sensor.home_assistant_requests"
@@ -52,32 +58,18 @@ PROMPTS = (
 
 def onboard(base: str) -> dict[str, Any]:
     """Complete every onboarding step; return the owner's tokens."""
-    client_id = base + "/"
-    answer = call(
-        base,
-        "/api/onboarding/users",
-        body={"client_id": client_id, "language": "en", **USER},
-    )
-    tokens = call(
-        base,
-        "/auth/token",
-        body={
-            "grant_type": "authorization_code",
-            "code": answer["auth_code"],
-            "client_id": client_id,
-        },
-        form=True,
-    )
+    tokens = onboard_owner(base, USER)
     token = tokens["access_token"]
     call(base, "/api/onboarding/core_config", body={}, token=token)
     call(base, "/api/onboarding/analytics", body={}, token=token)
+    client_id = tokens["client_id"]
     call(
         base,
         "/api/onboarding/integration",
         body={"client_id": client_id, "redirect_uri": client_id},
         token=token,
     )
-    return dict(tokens) | {"client_id": client_id}
+    return tokens
 
 
 async def tidy_up(base: str, token: str) -> None:

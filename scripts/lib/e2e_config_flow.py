@@ -72,19 +72,13 @@ def wait_until_up(base: str) -> None:
     raise CheckFailedError(msg)
 
 
-def onboard(base: str) -> str:
-    """Create the owner user and return an access token."""
+def onboard_owner(base: str, user: dict[str, str]) -> dict[str, Any]:
+    """Create the owner ``user`` (name, username, password); return its OAuth2 tokens."""
     client_id = base + "/"
     answer = call(
         base,
         "/api/onboarding/users",
-        body={
-            "client_id": client_id,
-            "name": "Developer",
-            "username": "dev",
-            "password": "dev-password-for-local-checks",
-            "language": "en",
-        },
+        body={"client_id": client_id, "language": "en", **user},
     )
     tokens = call(
         base,
@@ -96,7 +90,17 @@ def onboard(base: str) -> str:
         },
         form=True,
     )
-    return str(tokens["access_token"])
+    return dict(tokens) | {"client_id": client_id}
+
+
+def onboard(base: str) -> str:
+    """Create the owner user and return an access token."""
+    user = {
+        "name": "Developer",
+        "username": "dev",
+        "password": "dev-password-for-local-checks",
+    }
+    return str(onboard_owner(base, user)["access_token"])
 
 
 def add_integration(base: str, token: str) -> dict[str, Any]:

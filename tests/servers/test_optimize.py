@@ -1,5 +1,7 @@
 """The optimize action: recommendations from real evidence; a dry run changes nothing."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 import time
 from typing import Any
 
@@ -17,7 +19,7 @@ from custom_components.ai_performance.optimizer import (
 from ..conftest import our_entry, setup_integration
 from ..fake_pynvml import GIB, FakeGpu, FakeNvml
 from .conftest import SERVER_ID, poll, server_subentry
-from .fake_servers import OllamaState, ollama_server
+from .fake_servers import FakeServer, OllamaState, ollama_server
 from .test_model_actions import act, changes
 
 
@@ -80,19 +82,25 @@ async def test_cold_starts_are_found_and_only_fixed_without_dry_run(
         ]
 
 
-async def test_vram_pressure_unloads_the_idle_model(
+@asynccontextmanager
+async def _short_of_vram(
     hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
-) -> None:
+) -> AsyncIterator[FakeServer]:
+    """23 of 24 GiB in use; qwen3:8b answered a minute ago, llama3.2:3b was never used."""
     nvml.plug(FakeGpu(uuid="GPU-a", memory_used=23 * GIB))
-    state = OllamaState()
-    async with ollama_server(state) as server:
+    async with ollama_server(OllamaState()) as server:
         await setup_integration(
             hass, our_entry(subentries=[server_subentry(SUBENTRY_OLLAMA, server.url)])
         )
-        # qwen3:8b answered a minute ago; llama3.2:3b was never used.
         await _requests(hass, 1, 800)
         await poll(hass, freezer, 60)
+        yield server
 
+
+async def test_vram_pressure_unloads_the_idle_model(
+    hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
+) -> None:
+    async with _short_of_vram(hass, nvml, freezer) as server:
         dry = await act(hass, "optimize", dry_run=True)
         item = _by_id(dry)["vram_pressure:GPU-a"]
         assert item["severity"] == "warning"  # 23 of 24 GiB: 95.8 %
@@ -115,15 +123,7 @@ async def test_vram_pressure_unloads_the_idle_model(
 async def test_kinds_limit_what_is_recommended_and_done(
     hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
 ) -> None:
-    nvml.plug(FakeGpu(uuid="GPU-a", memory_used=23 * GIB))
-    state = OllamaState()
-    async with ollama_server(state) as server:
-        await setup_integration(
-            hass, our_entry(subentries=[server_subentry(SUBENTRY_OLLAMA, server.url)])
-        )
-        await _requests(hass, 1, 800)
-        await poll(hass, freezer, 60)
-
+    async with _short_of_vram(hass, nvml, freezer) as server:
         cold = await act(hass, "optimize", dry_run=False, kinds=["cold_starts"])
         assert cold["recommendations"] == []
         assert cold["actions"] == []
