@@ -187,8 +187,7 @@ def _period(value: Any, field: str) -> str:
 def _kinds(value: Any, field: str) -> set[Kind]:
     """Convert a list of recommendation kinds (a single kind is a list of one)."""
     items = [value] if isinstance(value, str) else value
-    known = {kind.value for kind in Kind}
-    if not isinstance(items, list) or not items or not set(items) <= known:
+    if not isinstance(items, list) or not items or not all(i in Kind for i in items):
         raise _InvalidFieldError(field, "a list of " + ", ".join(Kind), value)
     return {Kind(item) for item in items}
 
