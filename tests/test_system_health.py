@@ -1,5 +1,6 @@
 """System health: each source's status and our own cost."""
 
+import asyncio
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -9,6 +10,7 @@ from pytest_homeassistant_custom_component.common import (
     get_system_health_info,
 )
 
+from custom_components.ai_performance.collectors.gpu import NVML_LOCK_WAIT
 from custom_components.ai_performance.const import DOMAIN
 
 from .conftest import setup_integration
@@ -71,8 +73,10 @@ async def test_a_failing_source_is_reported(
     coordinator = mock_config_entry.runtime_data.coordinator
     collector = next(c for c in coordinator.collectors if c.key == "gpu")
     collector._poll_lock.acquire()  # a poll that never ends
-    await coordinator.async_refresh()
+    await coordinator.async_refresh()  # published without the GPU, still waiting
+    await asyncio.sleep(NVML_LOCK_WAIT + 0.2)  # the GPU gives up waiting
     collector._poll_lock.release()
+    await coordinator.async_refresh()  # its late answer lands
 
     assert (await _info(hass))["gpu"].startswith("failing: GpuBusyError")
 

@@ -1,8 +1,9 @@
 """The benchmark: the same prompts sent to one or more targets, measured and compared.
 
-A target is a conversation agent (through Home Assistant's public ``conversation.async_converse``)
-or a model on a watched Ollama server (its generate API, which reports the time to the first
-token and the generation speed). One run at a time goes in a background task: the Benchmark
+A target is a conversation agent (through Home Assistant's public ``conversation.async_converse``,
+in a chat log of our own that streams its deltas to us, as an Assist pipeline does: a streaming
+agent's first and last token are timed here) or a model on a watched Ollama server (its generate
+API, which reports the time to the first token and the generation speed). One run at a time goes in a background task: the Benchmark
 sensor shows its progress, and it can be cancelled. Each measured request is recorded as source
 ``benchmark`` under a subject of its own, so it is never counted as use or in a service level.
 
@@ -20,7 +21,7 @@ from typing import Any, Final
 from homeassistant.components import conversation, persistent_notification
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import intent
+from homeassistant.helpers import chat_session, intent
 from homeassistant.util import dt as dt_util, slugify, ulid as ulid_util
 
 from .collectors.servers.client import ServerError
@@ -272,10 +273,19 @@ class BenchmarkRunner:
         conversation_id = f"{BENCHMARK_CONVERSATION_PREFIX}{ulid_util.ulid_now()}"
         record.conversation_id = conversation_id
         claim = self._ledger.claim(conversation_id)
+        streamed = _StreamTimes()
         try:
-            result = await conversation.async_converse(
-                self._hass, prompt, conversation_id, Context(), agent_id=agent_id
-            )
+            with (
+                chat_session.async_get_chat_session(
+                    self._hass, conversation_id
+                ) as session,
+                conversation.async_get_chat_log(
+                    self._hass, session, chat_log_delta_listener=streamed.on_delta
+                ),
+            ):
+                result = await conversation.async_converse(
+                    self._hass, prompt, conversation_id, Context(), agent_id=agent_id
+                )
         except (HomeAssistantError, ValueError) as err:
             record.error = type(err).__name__
         except asyncio.CancelledError:
@@ -287,6 +297,10 @@ class BenchmarkRunner:
                 code = response.error_code
                 record.error = "error" if code is None else str(code.value)
         record.end = time.time()
+        if streamed.first is not None and streamed.last is not None:
+            record.ttft_ms = round((streamed.first - record.start) * 1000, 3)
+            # The tokens are known once the chat log's record comes (_async_add_tokens).
+            record.decode_ms = round((streamed.last - streamed.first) * 1000, 3)
         return claim
 
     async def _async_add_tokens(
@@ -300,11 +314,34 @@ class BenchmarkRunner:
             return
         record.input_tokens = seen.input_tokens
         record.output_tokens = seen.output_tokens
+        # Streamed answers without tool calls: the tokens after the first were timed.
+        if (
+            record.decode_ms is not None
+            and seen.output_tokens is not None
+            and seen.output_tokens > 1
+            and not seen.tool_calls
+        ):
+            record.decode_tokens = seen.output_tokens - 1
         record.cached_input_tokens = seen.cached_input_tokens
         record.tool_calls = seen.tool_calls
         record.tool_failures = seen.tool_failures
         record.processed_locally = seen.processed_locally
         record.model = record.model or seen.model
+
+
+class _StreamTimes:
+    """When a streaming agent wrote its first and its last piece of answer text."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+
+    @callback
+    def on_delta(self, _chat_log: Any, delta: dict[str, Any]) -> None:
+        if delta.get("content"):
+            now = time.time()
+            self.first = self.first or now
+            self.last = now
 
 
 async def _async_generate(
@@ -330,12 +367,7 @@ async def _async_generate(
         record.error = "malformed"
         record.end = time.time()
         return
-    record.end = record.start + timings.total_ms / 1000
-    record.ttft_ms = timings.ttft_ms
-    record.load_ms = round(timings.load_ms, 3)
-    record.input_tokens = timings.prompt_tokens
-    record.output_tokens = timings.output_tokens
-    record.cached_input_tokens = timings.cached_prompt_tokens
+    timings.fill(record)
 
 
 def notification_text(run: BenchmarkRun) -> str:

@@ -75,3 +75,4 @@ DEFAULT_OUTAGE_MINUTES: Final = 15
 UNIT_TOKENS: Final = "tokens"
 UNIT_TOKENS_PER_SECOND: Final = "tokens/s"
 UNIT_REQUESTS_PER_MINUTE: Final = "requests/min"
+UNIT_PER_MINUTE: Final = "/min"

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 import time
-from typing import TYPE_CHECKING, Any, override
+from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -12,7 +12,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .alerts import AlertManager
-from .collectors.base import Collector, Needs
+from .collectors.base import Collector, Needs, source_name
 from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
 from .costs import CostSettings
 from .engine.snapshot import Snapshot, SourceResult
@@ -57,12 +57,19 @@ class Judges:
     health: SourceHealth | None = None
 
 
+# How long a tick waits for its sources before it publishes what it has. A source still busy
+# then (a hung server) keeps its previous result in this snapshot; its answer, or its timeout,
+# lands in the next one. The first tick waits for every source: it decides which entities exist.
+PUBLISH_WAIT_S: Final = 0.25
+
+
 class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
     """Polls every collector once per tick and publishes one immutable Snapshot.
 
-    A failing or slow source never fails the tick: it gets an error in its SourceResult, so only
-    its own entities go unavailable. Each failure is logged once, when it starts, and once more
-    when the source recovers.
+    A failing or slow source never fails or delays the tick: it gets an error in its
+    SourceResult, so only its own entities go unavailable, and a source that has not answered
+    within ``PUBLISH_WAIT_S`` is published late (at the next tick) while the others publish on
+    time. Each failure is logged once, when it starts, and once more when the source recovers.
     """
 
     config_entry: AIPerformanceConfigEntry
@@ -90,6 +97,10 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         self.health = judges.health
         self._started: list[Collector[Any]] = []
         self._failing: set[str] = set()
+        # Each source's collection still running (started by an earlier tick), and its last
+        # result, shown while a newer one is late.
+        self._running: dict[str, asyncio.Task[SourceResult]] = {}
+        self._last: dict[str, SourceResult] = {}
         # Loop time of the last entity update, charged to the next snapshot's overhead.
         self._listeners_ms = 0.0
 
@@ -110,15 +121,17 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
     async def _async_update_data(self) -> Snapshot:
         """Collect from every source concurrently and time the whole collection."""
         started = time.perf_counter()
-        results = await asyncio.gather(*(self._collect(c) for c in self.collectors))
+        sources = await self._collect_all(first=self.data is None)
         collection_ms = (time.perf_counter() - started) * 1000
         interval = self.update_interval or UPDATE_INTERVAL
         snapshot = Snapshot(
-            sources={c.key: r for c, r in zip(self.collectors, results, strict=True)},
+            sources=sources,
             collection_ms=round(collection_ms, 3),
             interval_s=interval.total_seconds(),
-            loop_ms=round(sum(r.loop_ms for r in results) + self._listeners_ms, 3),
-            executor_ms=round(sum(r.executor_ms for r in results), 3),
+            loop_ms=round(
+                sum(r.loop_ms for r in sources.values()) + self._listeners_ms, 3
+            ),
+            executor_ms=round(sum(r.executor_ms for r in sources.values()), 3),
         )
         now = time.time()
         if self.trends is not None:
@@ -128,6 +141,30 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.health is not None:
             self.health.update(snapshot, now)
         return snapshot
+
+    async def _collect_all(self, *, first: bool) -> dict[str, SourceResult]:
+        """Start every source not still busy, then wait for them up to the publish deadline."""
+        for collector in self.collectors:
+            if collector.key not in self._running:
+                self._running[collector.key] = self.hass.async_create_background_task(
+                    self._collect(collector), f"{DOMAIN} collect {collector.key}"
+                )
+        await asyncio.wait(
+            self._running.values(), timeout=None if first else PUBLISH_WAIT_S
+        )
+        sources: dict[str, SourceResult] = {}
+        for collector in self.collectors:
+            task = self._running[collector.key]
+            if task.done():
+                del self._running[collector.key]
+                self._last[collector.key] = sources[collector.key] = task.result()
+            else:
+                # Late: show the last result again, its cost already counted once.
+                last = self._last[collector.key]
+                sources[collector.key] = replace(
+                    last, loop_ms=0.0, executor_ms=0.0, late=True
+                )
+        return sources
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:
         """Collect one source (in a task of its own) under its timeout, timing its parts."""
@@ -144,7 +181,7 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         except Exception as err:  # noqa: BLE001 - a failing source must never take down the others
             error = f"{type(err).__name__}: {err}"
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        self._log_transition(collector.key, error)
+        self._log_transition(collector, error)
         return SourceResult(
             sample=sample,
             error=error,
@@ -164,19 +201,23 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             self.alerts.async_announce()
         self._listeners_ms = (time.perf_counter() - started) * 1000
 
-    def _log_transition(self, key: str, error: str | None) -> None:
+    def _log_transition(self, collector: Collector[Any], error: str | None) -> None:
         """Log when a source starts failing and when it recovers, never on every tick."""
+        key = collector.key
         if error is not None and key not in self._failing:
             self._failing.add(key)
-            LOGGER.info("Source %s is unavailable: %s", key, error)
+            LOGGER.info("Source %s is unavailable: %s", source_name(collector), error)
         elif error is None and key in self._failing:
             self._failing.discard(key)
-            LOGGER.info("Source %s is available again", key)
+            LOGGER.info("Source %s is available again", source_name(collector))
 
     @override
     async def async_shutdown(self) -> None:
         """Stop polling, then stop every collector that was started (newest first)."""
         await super().async_shutdown()
+        for task in self._running.values():
+            task.cancel()
+        self._running.clear()
         await self._async_stop_collectors()
 
     async def _async_stop_collectors(self, _event: Event | None = None) -> None:
@@ -185,4 +226,4 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
             try:
                 await collector.async_stop()
             except Exception:  # noqa: BLE001 - one collector's bad stop must not leak the others
-                LOGGER.exception("Error stopping source %s", collector.key)
+                LOGGER.exception("Error stopping source %s", source_name(collector))

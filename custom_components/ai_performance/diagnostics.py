@@ -64,6 +64,7 @@ async def async_get_config_entry_diagnostics(
             key: {
                 "title": servers[key].title if key in servers else key,
                 "status": "ok" if result.ok else "failing",
+                "late": result.late,
                 "error": result.error,
                 "duration_ms": result.duration_ms,
                 "loop_ms": result.loop_ms,

@@ -39,21 +39,36 @@ from .collectors.servers.openai_compatible import (
     OpenAICompatibleSample,
 )
 from .collectors.servers.prometheus import PrometheusCollector, PrometheusSample, Query
-from .const import UNIT_REQUESTS_PER_MINUTE, UNIT_TOKENS, UNIT_TOKENS_PER_SECOND
+from .const import (
+    UNIT_PER_MINUTE,
+    UNIT_REQUESTS_PER_MINUTE,
+    UNIT_TOKENS,
+    UNIT_TOKENS_PER_SECOND,
+)
 from .coordinator import AIPerformanceCoordinator
 from .engine.ollama import LoadedModel
-from .engine.server_metrics import Quantiles, ServerKind, ServerKpis
+from .engine.server_metrics import MetricNames, Quantiles, ServerKind, ServerKpis
 from .entity import AIPerformanceEntity, server_collectors
 
 NEED_POLL: Final = "poll"
 ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"
+# A server that answers, but too slowly to give its figures now (they are its last ones).
+ATTR_BUSY: Final = "busy"
+# Why a query gave no number (a QueryProblem), and the explanation.
+ATTR_PROBLEM: Final = "problem"
+ATTR_PROBLEM_DETAIL: Final = "problem_detail"
 
 _SERVER_MODELS: Final = {
     OllamaCollector: "Ollama",
     PrometheusCollector: "Prometheus",
 }
-_KIND_MODELS: Final = {ServerKind.VLLM: "vLLM", ServerKind.LLAMACPP: "llama.cpp"}
+_KIND_MODELS: Final = {
+    ServerKind.VLLM: "vLLM",
+    ServerKind.LLAMACPP: "llama.cpp",
+    ServerKind.SGLANG: "SGLang",
+    ServerKind.TGI: "Text Generation Inference",
+}
 
 
 def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
@@ -143,10 +158,13 @@ class ModelSensorEntityDescription(SensorEntityDescription):
 
 @dataclass(frozen=True, kw_only=True)
 class MetricsSensorEntityDescription(SensorEntityDescription):
-    """A sensor of a vLLM or llama.cpp server, read from its KPIs."""
+    """A sensor of an OpenAI-compatible server, read from its KPIs.
+
+    ``offered_fn`` tells from the names of a kind of server whether it exposes the series.
+    """
 
     value_fn: Callable[[ServerKpis], StateType]
-    kinds: frozenset[ServerKind] = frozenset(ServerKind)
+    offered_fn: Callable[[MetricNames], object]
 
 
 def _bytes(
@@ -219,7 +237,9 @@ def _quantile_ms(
 
 
 def _quantiles(
-    key: str, read: Callable[[ServerKpis], Quantiles]
+    key: str,
+    read: Callable[[ServerKpis], Quantiles],
+    offered: Callable[[MetricNames], object],
 ) -> tuple[MetricsSensorEntityDescription, ...]:
     """Describe p50 / p95 / p99 of one latency histogram (p99 disabled by default)."""
     return tuple(
@@ -231,7 +251,7 @@ def _quantiles(
             state_class=SensorStateClass.MEASUREMENT,
             suggested_display_precision=0,
             entity_registry_enabled_default=percentile != 99,
-            kinds=frozenset({ServerKind.VLLM}),
+            offered_fn=offered,
             value_fn=_quantile_ms(read, index),
         )
         for index, percentile in enumerate((50, 95, 99))
@@ -239,7 +259,11 @@ def _quantiles(
 
 
 def _metric(
-    key: str, read: Callable[[ServerKpis], StateType], unit: str | None, **kwargs: Any
+    key: str,
+    read: Callable[[ServerKpis], StateType],
+    unit: str | None,
+    offered: Callable[[MetricNames], object],
+    **kwargs: Any,
 ) -> MetricsSensorEntityDescription:
     return MetricsSensorEntityDescription(
         key=key,
@@ -247,42 +271,54 @@ def _metric(
         native_unit_of_measurement=unit,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=read,
+        offered_fn=offered,
         **kwargs,
     )
 
 
-_VLLM_ONLY: Final = frozenset({ServerKind.VLLM})
-
 METRICS_SENSORS: Final = (
-    _metric("running_requests", lambda k: k.running, None),
-    _metric("waiting_requests", lambda k: k.waiting, None),
-    _metric("kv_cache_usage", lambda k: k.kv_cache_percent, PERCENTAGE),
+    _metric("running_requests", lambda k: k.running, None, lambda n: n.running),
+    _metric("waiting_requests", lambda k: k.waiting, None, lambda n: n.waiting),
+    _metric(
+        "kv_cache_usage", lambda k: k.kv_cache_percent, PERCENTAGE, lambda n: n.kv_cache
+    ),
     _metric(
         "prompt_tokens_per_second",
         lambda k: k.prompt_tokens_per_s,
         UNIT_TOKENS_PER_SECOND,
+        lambda n: n.prompt_tokens,
     ),
     _metric(
         "generation_tokens_per_second",
         lambda k: k.generation_tokens_per_s,
         UNIT_TOKENS_PER_SECOND,
+        lambda n: n.generation_tokens,
     ),
     _metric(
         "server_requests_per_minute",
         lambda k: k.requests_per_minute,
         UNIT_REQUESTS_PER_MINUTE,
-        kinds=_VLLM_ONLY,
+        lambda n: n.requests,
     ),
     _metric(
         "prefix_cache_hit_rate",
         lambda k: k.prefix_cache_hit_percent,
         PERCENTAGE,
-        kinds=_VLLM_ONLY,
+        lambda n: n.cache_hits,
     ),
-    *_quantiles("server_ttft", lambda k: k.ttft),
-    *_quantiles("server_latency", lambda k: k.e2e),
-    *_quantiles("inter_token_latency", lambda k: k.inter_token),
-    *_quantiles("queue_time", lambda k: k.queue),
+    _metric(
+        "preemptions_per_minute",
+        lambda k: k.preemptions_per_minute,
+        UNIT_PER_MINUTE,
+        lambda n: n.preemptions,
+        entity_registry_enabled_default=False,
+    ),
+    *_quantiles("server_ttft", lambda k: k.ttft, lambda n: n.ttft),
+    *_quantiles("server_latency", lambda k: k.e2e, lambda n: n.e2e),
+    *_quantiles(
+        "inter_token_latency", lambda k: k.inter_token, lambda n: n.inter_token
+    ),
+    *_quantiles("queue_time", lambda k: k.queue, lambda n: n.queue),
 )
 
 SERVED_MODELS: Final = ServerSensorEntityDescription(
@@ -316,7 +352,7 @@ class ServerSensor(ServerEntity, SensorEntity):
 
 
 class MetricsSensor(ServerEntity, SensorEntity):
-    """A KPI of a vLLM or llama.cpp server."""
+    """A KPI of an OpenAI-compatible server."""
 
     entity_description: MetricsSensorEntityDescription
 
@@ -354,9 +390,13 @@ class ModelSensor(ServerEntity, SensorEntity):
 
 
 class QuerySensor(ServerEntity, SensorEntity):
-    """The value of one PromQL query; unavailable while the query fails."""
+    """The value of one PromQL query: unknown, with its problem, while the query gives none.
+
+    Unavailable only while the Prometheus server itself cannot be read.
+    """
 
     _attr_state_class = SensorStateClass.MEASUREMENT
+    _unrecorded_attributes = frozenset({ATTR_PROBLEM_DETAIL})
 
     def __init__(
         self,
@@ -374,23 +414,22 @@ class QuerySensor(ServerEntity, SensorEntity):
         if query.translation_key is None:
             self._attr_name = query.name
         self.query = query
-        self._attr_extra_state_attributes = {ATTR_QUERY: query.promql}
 
     @property
     @override
-    def available(self) -> bool:
-        """Return True while the server answers and the query gives a value."""
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the query, and why it gave no number where it gave none."""
+        attributes: dict[str, Any] = {ATTR_QUERY: self.query.promql}
         sample: PrometheusSample | None = self.sample
-        return (
-            super().available
-            and sample is not None
-            and self.query.key not in sample.errors
-        )
+        if sample is not None and (problem := sample.problems.get(self.query.key)):
+            attributes[ATTR_PROBLEM] = problem.problem.value
+            attributes[ATTR_PROBLEM_DETAIL] = str(problem)
+        return attributes
 
     @property
     @override
     def native_value(self) -> StateType:
-        """Return the query's value from the latest poll."""
+        """Return the query's value from the latest poll (unknown when it gave none)."""
         sample: PrometheusSample | None = self.sample
         return None if sample is None else sample.values.get(self.query.key)
 
@@ -414,7 +453,7 @@ def server_sensors(
             sensors.extend(
                 MetricsSensor(coordinator, d, collector)
                 for d in METRICS_SENSORS
-                if collector.metrics.kind in d.kinds
+                if d.offered_fn(collector.metrics.names)
             )
         elif isinstance(collector, PrometheusCollector):
             sensors.extend(
@@ -464,6 +503,14 @@ class ReachableBinarySensor(ServerEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return True when the server's latest poll succeeded."""
         return self.coordinator.data.source_ok(self.source or "")
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Say when the server answers but is too busy to give its figures now."""
+        if isinstance(self.sample, OpenAICompatibleSample):
+            return {ATTR_BUSY: self.sample.busy}
+        return None
 
 
 class LoadedBinarySensor(ServerEntity, BinarySensorEntity):

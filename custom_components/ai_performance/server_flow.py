@@ -37,6 +37,7 @@ from .collectors.servers.openai_compatible import served_models, server_kind
 from .collectors.servers.prometheus import (
     PRESETS,
     QueryError,
+    QueryProblem,
     async_run_query,
     configured_queries,
     user_query_key,
@@ -74,6 +75,8 @@ ERROR_NO_METRICS: Final = "no_metrics"
 ERROR_NO_QUERIES: Final = "no_queries"
 ERROR_QUERY_INVALID: Final = "query_invalid"
 ERROR_QUERY_FAILED: Final = "query_failed"
+# What a query may give when it is added: a fleet with nothing to show yet, or no number now.
+PASSING_PROBLEMS: Final = frozenset({QueryProblem.EMPTY, QueryProblem.NOT_FINITE})
 
 ERROR_UNKNOWN: Final = "unknown"
 ERROR_UNEXPECTED_ANSWER: Final = "unexpected_answer"
@@ -82,7 +85,8 @@ _PROBLEM_ERRORS: Final = {
     ServerProblem.INVALID_AUTH: "invalid_auth",
     ServerProblem.CANNOT_CONNECT: "cannot_connect",
     ServerProblem.TIMEOUT: "cannot_connect",
-    ServerProblem.BAD_STATUS: "cannot_connect",
+    ServerProblem.BAD_STATUS: "server_error",
+    ServerProblem.NOT_FOUND: ERROR_UNEXPECTED_ANSWER,
     ServerProblem.TOO_LARGE: ERROR_UNEXPECTED_ANSWER,
     ServerProblem.MALFORMED: ERROR_UNEXPECTED_ANSWER,
 }
@@ -303,7 +307,7 @@ class OllamaSubentryFlow(ServerSubentryFlow):
 
 
 class OpenAICompatibleSubentryFlow(ServerSubentryFlow):
-    """A vLLM or llama.cpp server: its metrics must be found."""
+    """A vLLM, llama.cpp, SGLang or TGI server: its metrics must be found."""
 
     kind_name = "OpenAI-compatible"
     own_errors = frozenset({ERROR_NO_METRICS})
@@ -368,6 +372,8 @@ class PrometheusSubentryFlow(ServerSubentryFlow):
             try:
                 await async_run_query(client, query.promql)
             except QueryError as err:
+                if err.problem in PASSING_PROBLEMS:
+                    continue
                 raise FlowError(
                     ERROR_QUERY_FAILED, CONF_QUERIES, name=query.name, error=str(err)
                 ) from None

@@ -124,9 +124,12 @@ test_venv() { # test_venv HA_VERSION: prints the path of the test venv for that 
   # shellcheck disable=SC2046
   ensure_venv "$dir" "$python" -r "$REPO_ROOT/requirements_test.txt" \
     $(manifest_requirements) --override "$override"
-  # The tests run the real conversation (built-in agent), Assist pipeline and AI Task components:
-  # install what those need, at the versions this Home Assistant pins (AI Task imports camera).
-  install_component_requirements "$dir" conversation assist_pipeline ai_task camera
+  # The tests run the real conversation (built-in agent), Assist pipeline and AI Task components,
+  # and Home Assistant's own LLM integrations (OpenAI, llama.cpp) as the agents under test against
+  # a real llama-server: install what those need, at the versions this Home Assistant pins (AI
+  # Task imports camera).
+  install_component_requirements "$dir" conversation assist_pipeline ai_task camera \
+    openai_conversation llama_cpp
   echo "$dir"
 }
 
@@ -143,6 +146,17 @@ install_component_requirements() {
   "$uv" pip install -q --python "$dir/bin/python" -r "$dir/component-requirements.txt" \
     -c "$(cat "$dir/constraints-path")"
   echo "$*" >"$stamp"
+}
+
+real_servers() { # prints KEY=VALUE lines: the real servers the tests run (provisioned once, cached)
+  "$REPO_ROOT/scripts/lib/provision-real-servers.sh" "$CACHE_DIR/real-servers"
+}
+
+export_real_servers() { # exports AIP_LLAMA_SERVER, AIP_LLAMA_MODEL, AIP_PROMETHEUS, AIP_NODE_EXPORTER
+  local line
+  while IFS= read -r line; do
+    export "AIP_${line%%=*}=${line#*=}"
+  done < <(real_servers)
 }
 
 develop_venv() { # prints the path of the venv ./scripts/develop runs Home Assistant in

@@ -49,22 +49,8 @@ hashlib.sha256(b""); lzma.compress(b"x"); bz2.compress(b"x"); zlib.compress(b"x"
 EOF
 }
 
-debian_archive() { # the Debian archive this machine already uses, from its own apt configuration
-  local uri
-  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -1)
-  [ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk '{print $2}' | grep -v -- '-security' | head -1)
-  [ -n "$uri" ] || die "no Debian archive is configured in /etc/apt"
-  echo "$uri"
-}
-
-apt_opts() { # private apt state for suite $1
-  local d=$APTDIR/$1
-  printf '%s\n' -o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=/dev/null" \
-    -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=/dev/null" \
-    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o "APT::Sandbox::User=root" \
-    -o "Acquire::Languages=none"
-}
+# shellcheck source=private-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/private-apt.sh"
 
 apt_candidate() { # apt_candidate SUITE -> the python3.14-minimal version that suite offers
   local s=$1 d=$APTDIR/$1 opts

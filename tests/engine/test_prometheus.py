@@ -25,7 +25,6 @@ from ..servers.fake_servers import (
     LATENCY_BUCKETS,
     VllmState,
     fixture_text,
-    llamacpp_exposition,
     vllm_exposition,
 )
 
@@ -200,13 +199,75 @@ def test_interval_quantiles_describe_only_the_last_interval() -> None:
 
 def test_detect_kind_from_metric_names() -> None:
     assert detect_kind(vllm_exposition(VllmState())) is ServerKind.VLLM
-    assert detect_kind(llamacpp_exposition(VllmState())) is ServerKind.LLAMACPP
+    assert detect_kind(llamacpp_text(0, 0, 0)) is ServerKind.LLAMACPP
+    assert detect_kind(sglang_text(0, 0, 0, [])) is ServerKind.SGLANG
+    assert detect_kind(tgi_text(0, 0, [])) is ServerKind.TGI
     assert detect_kind("# HELP up up\nup 1\n") is None
 
 
 def _scrape(metrics: ServerMetrics, state: VllmState, at: float) -> ServerKpis:
-    render = vllm_exposition if metrics.kind is ServerKind.VLLM else llamacpp_exposition
-    return metrics.update(metrics.parse(render(state)), at)
+    return metrics.update(metrics.parse(vllm_exposition(state)), at)
+
+
+def llamacpp_text(processed: float, cached: float, predicted: float) -> str:
+    """Counters named as llama-server b11669 writes them (checked in tests/real)."""
+    return (
+        "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed, "
+        "excluding cached tokens\n# TYPE llamacpp:prompt_tokens_total counter\n"
+        f"llamacpp:prompt_tokens_total {processed}\n"
+        f"llamacpp:prompt_tokens_cached_total {cached}\n"
+        f"llamacpp:tokens_predicted_total {predicted}\n"
+        "llamacpp:requests_processing 1\nllamacpp:requests_deferred 0\n"
+    )
+
+
+def sglang_text(
+    prompt: float, generation: float, cached: float, ttft: list[float]
+) -> str:
+    """Series named as sgl-project/sglang python/sglang/srt/metrics/collector.py names them."""
+    labels = 'model_name="Qwen/Qwen3-8B",engine_type="unified",tp_rank="0",pp_rank="0"'
+    lines = [
+        f"sglang:num_running_reqs{{{labels}}} 3.0",
+        f"sglang:num_queue_reqs{{{labels}}} 2.0",
+        f"sglang:token_usage{{{labels}}} 0.25",
+        f'sglang:prompt_tokens_total{{model_name="Qwen/Qwen3-8B"}} {prompt}',
+        f'sglang:generation_tokens_total{{model_name="Qwen/Qwen3-8B"}} {generation}',
+        f'sglang:cached_tokens_total{{model_name="Qwen/Qwen3-8B"}} {cached}',
+        f'sglang:num_requests_total{{model_name="Qwen/Qwen3-8B"}} {len(ttft)}',
+    ]
+    for le in (0.1, 0.5, 1.0, 2.0):
+        count = sum(1 for value in ttft if value <= le)
+        lines.append(
+            f'sglang:time_to_first_token_seconds_bucket{{le="{le}",'
+            f'model_name="Qwen/Qwen3-8B"}} {count}'
+        )
+    lines.append(
+        'sglang:time_to_first_token_seconds_bucket{le="+Inf",model_name="Qwen/Qwen3-8B"} '
+        f"{len(ttft)}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def tgi_text(input_tokens: float, generated: float, durations: list[float]) -> str:
+    """Series named as huggingface/text-generation-inference router/src/server.rs names them.
+
+    Its counters carry no ``_total``; token counts are the sums of per-request histograms.
+    """
+    lines = [
+        "# TYPE tgi_queue_size gauge",
+        "tgi_queue_size 4",
+        "tgi_batch_current_size 2",
+        f"tgi_request_success {len(durations)}",
+        f"tgi_request_input_length_sum {input_tokens}",
+        f"tgi_request_input_length_count {len(durations)}",
+        f"tgi_request_generated_tokens_sum {generated}",
+        f"tgi_request_generated_tokens_count {len(durations)}",
+    ]
+    for le in (0.5, 1.0, 2.0, 4.0):
+        count = sum(1 for value in durations if value <= le)
+        lines.append(f'tgi_request_duration_bucket{{le="{le}"}} {count}')
+    lines.append(f'tgi_request_duration_bucket{{le="+Inf"}} {len(durations)}')
+    return "\n".join(lines) + "\n"
 
 
 def test_vllm_rates_percentiles_and_gauges_between_two_scrapes() -> None:
@@ -254,14 +315,51 @@ def test_renamed_vllm_metrics_are_read_through_the_alias_table() -> None:
     assert kpis.inter_token[0] == pytest.approx(0.015)
 
 
-def test_llamacpp_has_rates_and_queue_gauges_but_no_histograms() -> None:
+def test_llamacpp_cache_hits_count_the_cached_among_all_prompt_tokens() -> None:
     metrics = ServerMetrics(ServerKind.LLAMACPP)
-    state = VllmState(running=1, waiting=3)
-    _scrape(metrics, state, at=0.0)
-    state.generation_tokens += 900
-    kpis = _scrape(metrics, state, at=30.0)
-    assert (kpis.running, kpis.waiting) == (1, 3)
+    metrics.update(metrics.parse(llamacpp_text(100, 0, 10)), 0.0)
+    # 300 prompt tokens read, 100 of them processed and 200 from the cache.
+    kpis = metrics.update(metrics.parse(llamacpp_text(200, 200, 910)), 30.0)
+    assert kpis.prefix_cache_hit_percent == pytest.approx(200 / 300 * 100, abs=0.01)
     assert kpis.generation_tokens_per_s == 30.0
-    # llama.cpp removed its KV cache gauge and has no latency histograms.
+    assert kpis.prompt_tokens_per_s == pytest.approx(100 / 30, abs=1e-3)
+    assert (kpis.running, kpis.waiting) == (1, 0)
     assert kpis.kv_cache_percent is None
     assert kpis.ttft == (None, None, None)
+
+
+def test_vllm_cached_prompt_tokens_and_preemptions() -> None:
+    metrics = ServerMetrics(ServerKind.VLLM)
+    state = VllmState()
+    _scrape(metrics, state, at=0.0)
+    state.preemptions += 6
+    kpis = _scrape(metrics, state, at=60.0)
+    assert kpis.preemptions_per_minute == 6.0
+
+
+def test_sglang_through_its_alias_table() -> None:
+    metrics = ServerMetrics(ServerKind.SGLANG)
+    metrics.update(metrics.parse(sglang_text(0, 0, 0, [])), 0.0)
+    kpis = metrics.update(
+        metrics.parse(sglang_text(3000, 600, 750, [0.05] * 19 + [1.5])), 30.0
+    )
+    assert (kpis.running, kpis.waiting) == (3, 2)
+    assert kpis.kv_cache_percent == 25.0
+    assert kpis.prompt_tokens_per_s == 100.0
+    assert kpis.generation_tokens_per_s == 20.0
+    # SGLang counts cached tokens among its prompt tokens.
+    assert kpis.prefix_cache_hit_percent == 25.0
+    assert kpis.requests_per_minute == 40.0
+    assert kpis.ttft[0] == pytest.approx(0.05, abs=0.05)
+
+
+def test_tgi_through_its_alias_table() -> None:
+    metrics = ServerMetrics(ServerKind.TGI)
+    metrics.update(metrics.parse(tgi_text(0, 0, [])), 0.0)
+    kpis = metrics.update(metrics.parse(tgi_text(1500, 300, [0.8] * 10)), 30.0)
+    assert (kpis.running, kpis.waiting) == (2, 4)
+    assert kpis.prompt_tokens_per_s == 50.0
+    assert kpis.generation_tokens_per_s == 10.0
+    assert kpis.requests_per_minute == 20.0
+    assert 0.5 <= kpis.e2e[0] <= 1.0
+    assert kpis.kv_cache_percent is None

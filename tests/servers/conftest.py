@@ -3,8 +3,8 @@
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryDataWithId
-from homeassistant.const import CONF_SCAN_INTERVAL, CONF_URL
+from homeassistant.config_entries import SOURCE_USER, ConfigSubentryDataWithId
+from homeassistant.const import CONF_SCAN_INTERVAL, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -54,6 +54,31 @@ async def poll(
 ) -> None:
     """Let ``seconds`` pass and run one coordinator tick."""
     await tick(hass, freezer, seconds)
+
+
+def flow_input(url: str, **extra: Any) -> dict[str, Any]:
+    """Return a server flow's form as a user fills it in."""
+    return {
+        CONF_URL: url,
+        CONF_VERIFY_SSL: True,
+        CONF_SCAN_INTERVAL: 60,
+        CONF_OUTAGE_MINUTES: 15,
+        **extra,
+    }
+
+
+async def start_flow(hass: HomeAssistant, subentry_type: str) -> dict[str, Any]:
+    """Open the flow that adds a server of ``subentry_type``."""
+    return await hass.config_entries.subentries.async_init(
+        (ENTRY_ID, subentry_type), context={"source": SOURCE_USER}
+    )
+
+
+async def submit_flow(
+    hass: HomeAssistant, flow_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit a server flow's form."""
+    return await hass.config_entries.subentries.async_configure(flow_id, data)
 
 
 @pytest.fixture(autouse=True)

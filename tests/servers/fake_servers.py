@@ -1,9 +1,10 @@
 """Model servers for the tests: real aiohttp servers on 127.0.0.1 speaking each API's shape.
 
-Payload shapes follow the servers' documentation: Ollama's /api/ps, /api/version, /api/tags and
-/api/generate (durations in nanoseconds); vLLM's and llama.cpp's Prometheus text; Prometheus's
-/api/v1/query. Each server can be told to fail: refuse the token, answer 5xx, answer slowly,
-truncate or inflate its payload, or go away altogether.
+Only for what cannot run on these machines (Ollama, vLLM); llama.cpp and Prometheus run for real
+in tests/real. Payload shapes follow the servers' documentation: Ollama's /api/ps, /api/version,
+/api/tags and /api/generate (durations in nanoseconds); vLLM's Prometheus text. Each server can
+be told to fail: refuse the token, answer 5xx, answer slowly, truncate or inflate its payload, or
+go away altogether.
 """
 
 import asyncio
@@ -93,6 +94,15 @@ async def serve(routes: dict[tuple[str, str], Handler]) -> AsyncIterator[FakeSer
 # --- Ollama -----------------------------------------------------------------------------------
 
 
+# The fake Ollama follows ollama/ollama at fb30760 (v0.33.0-rc2; v0.12.6 answers the same):
+# routes in server/routes.go (version 1880, GenerateHandler 245 with unload 403-415 and load
+# 476-486, PsHandler 2271), answer types in api/types.go (ProcessModelResponse 835,
+# GenerateResponse and Metrics 891-930: durations in nanoseconds, every metric omitempty) and
+# docs/api.md ("List Running Models", "Load a model", "Unload a model"). Where it is simpler:
+# a prompted generation answers the fixture's timings whatever the model's state, and does not
+# load the model it names.
+
+
 @dataclass
 class OllamaState:
     """What the fake Ollama holds: its loaded models (``/api/ps`` items) and installed ones."""
@@ -114,11 +124,15 @@ FOREVER = "2318-08-23T01:33:27.873373227+01:00"
 
 
 def load_or_unload(state: OllamaState, body: dict[str, Any]) -> web.Response:
-    """Answer a generate request without a prompt as Ollama does: load or unload the model."""
+    """Answer a generate request with an empty prompt as Ollama does: load or unload the model.
+
+    A model already loaded keeps its entry (the same runner): only its expiry moves.
+    """
     name = body["model"]
     if name not in state.installed:
         return web.json_response({"error": f"model '{name}' not found"}, status=404)
     keep_alive = body.get("keep_alive", 300)
+    known = next((m for m in state.loaded if m["name"] == name), None)
     state.loaded = [m for m in state.loaded if m["name"] != name]
     reason = "unload"
     if keep_alive != 0:
@@ -129,13 +143,23 @@ def load_or_unload(state: OllamaState, body: dict[str, Any]) -> web.Response:
         )
         size = 2 * 1024**3
         state.loaded.append(
-            {
+            {**known, "expires_at": expires}
+            if known is not None
+            else {
                 "name": name,
                 "model": name,
                 "size": size,
-                "size_vram": size,
-                "details": {"parameter_size": "3B", "quantization_level": "Q4_K_M"},
+                "digest": "0" * 64,
+                "details": {
+                    "parent_model": "",
+                    "format": "gguf",
+                    "family": "llama",
+                    "families": ["llama"],
+                    "parameter_size": "3B",
+                    "quantization_level": "Q4_K_M",
+                },
                 "expires_at": expires,
+                "size_vram": size,
                 "context_length": 4096,
             }
         )
@@ -159,7 +183,13 @@ async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
         return web.json_response({"version": state.version})
 
     async def ps(_request: web.Request) -> web.Response:
-        return web.json_response({"models": state.loaded})
+        # Longest time left first, as PsHandler sorts them.
+        by_expiry = sorted(
+            state.loaded,
+            key=lambda m: datetime.fromisoformat(m["expires_at"]),
+            reverse=True,
+        )
+        return web.json_response({"models": by_expiry})
 
     async def tags(_request: web.Request) -> web.Response:
         return web.json_response(
@@ -168,7 +198,7 @@ async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
 
     async def generate(request: web.Request) -> web.Response:
         body = await request.json()
-        if "prompt" in body:
+        if body.get("prompt"):
             if state.generate_status is not None:
                 return web.json_response(
                     {"error": "model requires more system memory"},
@@ -188,7 +218,7 @@ async def ollama_server(state: OllamaState) -> AsyncIterator[FakeServer]:
         yield server
 
 
-# --- vLLM and llama.cpp -----------------------------------------------------------------------
+# --- vLLM -----------------------------------------------------------------------
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
                    2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)  # fmt: skip
@@ -207,6 +237,8 @@ class VllmState:
     requests: int = 10
     prefix_queries: int = 800
     prefix_hits: int = 200
+    cached_prompt_tokens: int = 250
+    preemptions: int = 0
     # Observations of each histogram (seconds); rendered as cumulative buckets.
     ttft: list[float] = field(default_factory=list)
     e2e: list[float] = field(default_factory=list)
@@ -236,7 +268,11 @@ def _sample(kind: str, name: str, labels: str, value: float) -> list[str]:
 
 
 def vllm_exposition(state: VllmState) -> str:
-    """Render ``state`` as vLLM's /metrics does (prometheus_client text format 0.0.4)."""
+    """Render ``state`` as vLLM's /metrics does (prometheus_client text format 0.0.4).
+
+    Names, labels and HELP texts follow vllm-project/vllm ``vllm/v1/metrics/loggers.py``
+    (commit ea5790cc); prometheus_client adds ``_total`` to the counters.
+    """
     labels = f'engine="0",model_name="{state.model}"'
     kv = (
         "vllm:gpu_cache_usage_perc"
@@ -258,6 +294,24 @@ def vllm_exposition(state: VllmState) -> str:
         ),
         *_sample("counter", "vllm:prefix_cache_hits_total", labels, state.prefix_hits),
         *_sample("counter", "vllm:prompt_tokens_total", labels, state.prompt_tokens),
+        "# HELP vllm:prompt_tokens_by_source_total Number of prompt tokens by source.",
+        "# TYPE vllm:prompt_tokens_by_source_total counter",
+        (
+            f'vllm:prompt_tokens_by_source_total{{{labels},source="local_compute"}} '
+            f"{state.prompt_tokens - state.cached_prompt_tokens}"
+        ),
+        (
+            f'vllm:prompt_tokens_by_source_total{{{labels},source="local_cache_hit"}} '
+            f"{state.cached_prompt_tokens}"
+        ),
+        f'vllm:prompt_tokens_by_source_total{{{labels},source="external_kv_transfer"}} 0.0',
+        *_sample(
+            "counter",
+            "vllm:prompt_tokens_cached_total",
+            labels,
+            state.cached_prompt_tokens,
+        ),
+        *_sample("counter", "vllm:num_preemptions_total", labels, state.preemptions),
         *_sample(
             "counter", "vllm:generation_tokens_total", labels, state.generation_tokens
         ),
@@ -287,7 +341,7 @@ def vllm_exposition(state: VllmState) -> str:
 async def vllm_server(
     state: VllmState, render: Callable[[VllmState], str] = vllm_exposition
 ) -> AsyncIterator[FakeServer]:
-    """Run a fake vLLM (or, with another ``render``, llama.cpp) serving ``state``."""
+    """Run a fake vLLM (or, with another ``render``, another server) serving ``state``."""
 
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(
@@ -313,46 +367,4 @@ async def vllm_server(
     async with serve(
         {("GET", "/metrics"): metrics, ("GET", "/v1/models"): models}
     ) as server:
-        yield server
-
-
-def llamacpp_exposition(state: VllmState) -> str:
-    """Render ``state`` as llama.cpp's server does with --metrics (no histograms)."""
-    return (
-        fixture_text("llamacpp_metrics.txt")
-        .replace("{prompt_tokens}", str(state.prompt_tokens))
-        .replace("{generation_tokens}", str(state.generation_tokens))
-        .replace("{running}", str(state.running))
-        .replace("{waiting}", str(state.waiting))
-    )
-
-
-# --- Prometheus -------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def prometheus_server(
-    answers: dict[str, Any],
-) -> AsyncIterator[FakeServer]:
-    """Run a fake Prometheus answering each query in ``answers`` (a number, a list of numbers
-    for a vector of several series, or an error text); other queries are bad_data errors."""
-
-    async def query(request: web.Request) -> web.Response:
-        promql = request.query.get("query", "")
-        answer = answers.get(promql, f'parse error: unknown query "{promql[:20]}"')
-        if isinstance(answer, str):
-            return web.json_response(
-                {"status": "error", "errorType": "bad_data", "error": answer},
-                status=400,
-            )
-        values = answer if isinstance(answer, list) else [answer]
-        result = [
-            {"metric": {"instance": f"gpu-{i}"}, "value": [1763700000.123, str(value)]}
-            for i, value in enumerate(values)
-        ]
-        return web.json_response(
-            {"status": "success", "data": {"resultType": "vector", "result": result}}
-        )
-
-    async with serve({("GET", "/api/v1/query"): query}) as server:
         yield server

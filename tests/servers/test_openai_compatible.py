@@ -1,10 +1,16 @@
-"""vLLM and llama.cpp servers: KPIs from their Prometheus metrics, through Home Assistant."""
+"""vLLM servers (a fake: vLLM needs a GPU) through Home Assistant; llama.cpp runs for real in
+tests/real."""
+
+import asyncio
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ai_performance.collectors.servers import base as server_base
 from custom_components.ai_performance.const import (
     CONF_SERVER_KIND,
     SUBENTRY_OPENAI_COMPATIBLE,
@@ -12,7 +18,7 @@ from custom_components.ai_performance.const import (
 
 from ..conftest import our_entry, setup_integration
 from .conftest import poll, server_state, server_subentry
-from .fake_servers import VllmState, llamacpp_exposition, vllm_server
+from .fake_servers import VllmState, vllm_server
 
 
 async def test_vllm_kpis_over_the_last_interval(
@@ -80,28 +86,6 @@ async def test_vllm_restart_and_missing_series(
         assert server_state(hass, "sensor", "kv_cache_usage").state == "42.0"
 
 
-async def test_llamacpp_gets_only_what_it_exposes(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory
-) -> None:
-    state = VllmState(running=1, waiting=0)
-    async with vllm_server(state, llamacpp_exposition) as server:
-        subentry = server_subentry(
-            SUBENTRY_OPENAI_COMPATIBLE, server.url, **{CONF_SERVER_KIND: "llamacpp"}
-        )
-        await setup_integration(hass, our_entry(subentries=[subentry]))
-        state.generation_tokens += 300
-        await poll(hass, freezer)
-
-        assert server_state(hass, "sensor", "running_requests").state == "1"
-        assert (
-            server_state(hass, "sensor", "generation_tokens_per_second").state == "10.0"
-        )
-        # No KV gauge in newer builds: unknown. No histograms: no percentile entities.
-        assert server_state(hass, "sensor", "kv_cache_usage").state == STATE_UNKNOWN
-        assert server_state(hass, "sensor", "server_ttft_p50") is None
-        assert server_state(hass, "sensor", "prefix_cache_hit_rate") is None
-
-
 @pytest.mark.parametrize(
     "body",
     [b"vllm:num_requests_running{model_name=", b"# HELP up\nup 1\n"],
@@ -120,3 +104,52 @@ async def test_bad_metrics_make_the_server_unavailable(
         assert (
             server_state(hass, "sensor", "running_requests").state == STATE_UNAVAILABLE
         )
+
+
+async def _poll_until_answered(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Poll the server now, and once more after its poll has ended (answered or timed out)."""
+    coordinator = entry.runtime_data.coordinator
+    (server,) = [c for c in coordinator.collectors if c.key.startswith("server:")]
+    server.poll_next_tick()
+    await coordinator.async_refresh()
+    await asyncio.sleep(server_base.POLL_TIMEOUT_S + 0.1)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+
+async def test_metrics_too_slow_while_requests_run_is_busy_not_down(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = VllmState(running=2, waiting=1)
+    with patch.object(server_base, "POLL_TIMEOUT_S", 0.3):
+        async with vllm_server(state) as server:
+            subentry = server_subentry(
+                SUBENTRY_OPENAI_COMPATIBLE, server.url, **{CONF_SERVER_KIND: "vllm"}
+            )
+            entry = our_entry(subentries=[subentry])
+            await setup_integration(hass, entry)
+
+            # Requests were running at the last answer: a late answer means busy.
+            server.behaviour.delay_s = 0.6
+            await _poll_until_answered(hass, entry)
+            reachable = server_state(hass, "binary_sensor", "reachable")
+            assert reachable.state == STATE_ON
+            assert reachable.attributes["busy"] is True
+            assert server_state(hass, "sensor", "running_requests").state == "2"
+
+            # Idle at its last answer, then silent: down.
+            server.behaviour.delay_s = 0.0
+            state.running = state.waiting = 0
+            await _poll_until_answered(hass, entry)
+            reachable = server_state(hass, "binary_sensor", "reachable")
+            assert reachable.attributes["busy"] is False
+            server.behaviour.delay_s = 0.6
+            await _poll_until_answered(hass, entry)
+            assert server_state(hass, "binary_sensor", "reachable").state == STATE_OFF
+            assert (
+                server_state(hass, "sensor", "running_requests").state
+                == STATE_UNAVAILABLE
+            )
+            # The log names the server by its title, never by its subentry id.
+            assert "Source openai_compatible test is unavailable" in caplog.text
+            assert subentry["subentry_id"] not in caplog.text

@@ -9,6 +9,7 @@ from custom_components.ai_performance.collectors.servers.openai_compatible impor
 )
 from custom_components.ai_performance.collectors.servers.prometheus import (
     QueryError,
+    QueryProblem,
     query_value,
 )
 
@@ -20,33 +21,52 @@ def _vector(*values: Any) -> dict[str, Any]:
 
 def test_query_values() -> None:
     assert query_value(_vector("2.5")) == 2.5
-    assert query_value(_vector()) is None
-    assert query_value(_vector("NaN")) is None
     scalar = {"status": "success", "data": {"resultType": "scalar", "result": [1, "7"]}}
     assert query_value(scalar) == 7.0
 
 
 @pytest.mark.parametrize(
-    ("payload", "message"),
+    ("payload", "problem", "message"),
     [
-        ("nope", "not a Prometheus answer"),
-        ({"status": "error", "error": "bad_data: x"}, "bad_data: x"),
-        ({"status": "success", "data": []}, "not a Prometheus answer"),
-        (_vector("1", "2"), "gives 2 series; aggregate it to one"),
-        (_vector("one"), "not a Prometheus sample"),
+        ("nope", QueryProblem.NOT_A_NUMBER, "not a Prometheus answer"),
+        (
+            {"status": "error", "errorType": "bad_data", "error": "x"},
+            QueryProblem.REFUSED,
+            "x",
+        ),
+        (
+            {"status": "error", "errorType": "timeout", "error": "query timed out"},
+            QueryProblem.TIMEOUT,
+            "query timed out",
+        ),
+        (
+            {"status": "success", "data": []},
+            QueryProblem.NOT_A_NUMBER,
+            "not a Prometheus answer",
+        ),
+        (_vector(), QueryProblem.EMPTY, "no series matched"),
+        (_vector("NaN"), QueryProblem.NOT_FINITE, "NaN"),
+        (_vector("+Inf"), QueryProblem.NOT_FINITE, "Inf"),
+        (_vector("1", "2"), QueryProblem.SEVERAL_SERIES, "gives 2 series; aggregate"),
+        (_vector("one"), QueryProblem.NOT_A_NUMBER, "not a Prometheus sample"),
         (
             {"status": "success", "data": {"resultType": "scalar", "result": 3}},
+            QueryProblem.NOT_A_NUMBER,
             "sample",
         ),
         (
             {"status": "success", "data": {"resultType": "matrix", "result": []}},
+            QueryProblem.NOT_A_NUMBER,
             "matrix",
         ),
     ],
 )
-def test_query_answers_that_are_not_one_number(payload: Any, message: str) -> None:
-    with pytest.raises(QueryError, match=message):
+def test_query_answers_that_are_not_one_number(
+    payload: Any, problem: QueryProblem, message: str
+) -> None:
+    with pytest.raises(QueryError, match=message) as raised:
         query_value(payload)
+    assert raised.value.problem is problem
 
 
 def test_served_models() -> None:

@@ -2,13 +2,7 @@
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import (
-    CONF_API_KEY,
-    CONF_SCAN_INTERVAL,
-    CONF_URL,
-    CONF_VERIFY_SSL,
-)
+from homeassistant.const import CONF_API_KEY, CONF_SCAN_INTERVAL, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
@@ -17,48 +11,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance import server_flow
 from custom_components.ai_performance.const import (
-    CONF_OUTAGE_MINUTES,
-    CONF_PRESETS,
     CONF_PROBE_MINUTES,
     CONF_PROBE_MODEL,
-    CONF_QUERIES,
     CONF_SERVER_KIND,
     DOMAIN,
     SUBENTRY_OLLAMA,
     SUBENTRY_OPENAI_COMPATIBLE,
-    SUBENTRY_PROMETHEUS,
 )
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
-from .fake_servers import (
-    OllamaState,
-    VllmState,
-    ollama_server,
-    prometheus_server,
-    vllm_server,
-)
-
-
-def _input(url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        CONF_URL: url,
-        CONF_VERIFY_SSL: True,
-        CONF_SCAN_INTERVAL: 60,
-        CONF_OUTAGE_MINUTES: 15,
-        **extra,
-    }
-
-
-async def _start(hass: HomeAssistant, subentry_type: str) -> dict[str, Any]:
-    return await hass.config_entries.subentries.async_init(
-        (ENTRY_ID, subentry_type), context={"source": SOURCE_USER}
-    )
-
-
-async def _submit(
-    hass: HomeAssistant, flow_id: str, data: dict[str, Any]
-) -> dict[str, Any]:
-    return await hass.config_entries.subentries.async_configure(flow_id, data)
+from .conftest import flow_input, start_flow, submit_flow
+from .fake_servers import OllamaState, VllmState, ollama_server, vllm_server
 
 
 async def test_add_ollama_offering_home_assistants_own_and_recovering_from_errors(
@@ -69,43 +32,49 @@ async def test_add_ollama_offering_home_assistants_own_and_recovering_from_error
         MockConfigEntry(domain="ollama", data={CONF_URL: server.url}).add_to_hass(hass)
         await setup_integration(hass, our_entry())
 
-        result = await _start(hass, SUBENTRY_OLLAMA)
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
         assert result["type"] is FlowResultType.FORM
         url_field = next(k for k in result["data_schema"].schema if k == CONF_URL)
         selector = result["data_schema"].schema[url_field]
         assert selector.config["options"] == [server.url]  # HA's own Ollama offered
 
-        result = await _submit(hass, result["flow_id"], _input("ftp://nas"))
+        result = await submit_flow(hass, result["flow_id"], flow_input("ftp://nas"))
         assert result["errors"] == {CONF_URL: "invalid_url"}
 
         server.behaviour.status = 500
-        result = await _submit(hass, result["flow_id"], _input(server.url))
-        assert result["errors"] == {"base": "cannot_connect"}
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
+        assert result["errors"] == {"base": "server_error"}
         assert result["description_placeholders"]["error"] == "/api/version: HTTP 500"
+
+        # Something answers, but has no such path: not an Ollama.
+        server.behaviour.status = 404
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
+        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["description_placeholders"]["error"] == "/api/version: HTTP 404"
 
         server.behaviour.status = None
         server.behaviour.token = "right"
-        result = await _submit(hass, result["flow_id"], _input(server.url))
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "invalid_auth"}
 
         server.behaviour.body = b"<html>not ollama</html>"
-        result = await _submit(
-            hass, result["flow_id"], _input(server.url, **{CONF_API_KEY: "right"})
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "right"})
         )
         assert result["errors"] == {"base": "unexpected_answer"}
 
         server.behaviour.body = None
-        result = await _submit(
+        result = await submit_flow(
             hass,
             result["flow_id"],
-            _input(server.url, **{CONF_API_KEY: "right", CONF_PROBE_MINUTES: 10}),
+            flow_input(server.url, **{CONF_API_KEY: "right", CONF_PROBE_MINUTES: 10}),
         )
         assert result["errors"] == {CONF_PROBE_MODEL: "probe_model_missing"}
 
-        result = await _submit(
+        result = await submit_flow(
             hass,
             result["flow_id"],
-            _input(
+            flow_input(
                 server.url,
                 **{
                     CONF_API_KEY: "right",
@@ -117,10 +86,10 @@ async def test_add_ollama_offering_home_assistants_own_and_recovering_from_error
         assert result["errors"] == {CONF_PROBE_MODEL: "probe_model_unknown"}
         assert result["description_placeholders"]["models"] == "llama3.2:3b, qwen3:8b"
 
-        result = await _submit(
+        result = await submit_flow(
             hass,
             result["flow_id"],
-            _input(
+            flow_input(
                 server.url + "/",
                 **{
                     CONF_API_KEY: "right",
@@ -145,9 +114,9 @@ async def test_add_ollama_offering_home_assistants_own_and_recovering_from_error
         assert hass.states.get(entity_id).state == "on"
 
         # The same server again is refused.
-        result = await _start(hass, SUBENTRY_OLLAMA)
-        result = await _submit(
-            hass, result["flow_id"], _input(server.url, **{CONF_API_KEY: "right"})
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "right"})
         )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "already_configured"
@@ -159,8 +128,8 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
     async with ollama_server(OllamaState()) as server:
         await setup_integration(hass, our_entry())
         server.behaviour.body = b'{"version": 7}'
-        result = await _start(hass, SUBENTRY_OLLAMA)
-        result = await _submit(hass, result["flow_id"], _input(server.url))
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "unexpected_answer"}
         assert result["description_placeholders"]["error"] == "no version"
 
@@ -168,7 +137,7 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
             raise RuntimeError
 
         monkeypatch.setattr(server_flow, "parse_version", broken)
-        result = await _submit(hass, result["flow_id"], _input(server.url))
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "unknown"}
 
 
@@ -176,9 +145,9 @@ async def test_reconfigure_keeps_the_saved_key_and_reloads(hass: HomeAssistant) 
     async with ollama_server(OllamaState()) as server:
         server.behaviour.token = "secret"
         await setup_integration(hass, our_entry())
-        result = await _start(hass, SUBENTRY_OLLAMA)
-        result = await _submit(
-            hass, result["flow_id"], _input(server.url, **{CONF_API_KEY: "secret"})
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "secret"})
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
@@ -192,8 +161,8 @@ async def test_reconfigure_keeps_the_saved_key_and_reloads(hass: HomeAssistant) 
         assert not (key_field.description or {}).get("suggested_value")
         url_field = next(k for k in result["data_schema"].schema if k == CONF_URL)
         assert url_field.description["suggested_value"] == server.url
-        result = await _submit(
-            hass, result["flow_id"], _input(server.url, **{CONF_SCAN_INTERVAL: 120})
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(server.url, **{CONF_SCAN_INTERVAL: 120})
         )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "reconfigure_successful"
@@ -207,52 +176,12 @@ async def test_add_vllm_detects_the_kind(hass: HomeAssistant) -> None:
     async with vllm_server(VllmState()) as server:
         await setup_integration(hass, our_entry())
         server.behaviour.body = b"# HELP up\nup 1\n"
-        result = await _start(hass, SUBENTRY_OPENAI_COMPATIBLE)
-        result = await _submit(hass, result["flow_id"], _input(server.url))
+        result = await start_flow(hass, SUBENTRY_OPENAI_COMPATIBLE)
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "no_metrics"}
 
         server.behaviour.body = None
-        result = await _submit(hass, result["flow_id"], _input(server.url))
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_SERVER_KIND] == "vllm"
-        await hass.async_block_till_done()
-
-
-async def test_add_prometheus_checks_every_query(hass: HomeAssistant) -> None:
-    good = "sum(vllm:num_requests_waiting)"
-    async with prometheus_server({good: 3}) as server:
-        await setup_integration(hass, our_entry())
-        result = await _start(hass, SUBENTRY_PROMETHEUS)
-
-        result = await _submit(hass, result["flow_id"], _input(server.url))
-        assert result["errors"] == {CONF_QUERIES: "no_queries"}
-
-        mine = [{"name": "Waiting", "query": good}, {"name": "waiting", "query": good}]
-        result = await _submit(
-            hass, result["flow_id"], _input(server.url, **{CONF_QUERIES: mine})
-        )
-        assert result["errors"] == {CONF_QUERIES: "query_invalid"}
-
-        result = await _submit(
-            hass,
-            result["flow_id"],
-            _input(server.url, **{CONF_PRESETS: ["vllm_fleet"]}),
-        )
-        assert result["errors"] == {CONF_QUERIES: "query_failed"}
-        assert result["description_placeholders"]["name"] == (
-            "vLLM fleet time to first token (p95)"
-        )
-        assert "parse error" in result["description_placeholders"]["error"]
-
-        result = await _submit(
-            hass,
-            result["flow_id"],
-            _input(
-                server.url, **{CONF_QUERIES: [{"name": " Waiting ", "query": good}]}
-            ),
-        )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["data"][CONF_QUERIES] == [
-            {"name": "Waiting", "query": good, "unit": ""}
-        ]
         await hass.async_block_till_done()

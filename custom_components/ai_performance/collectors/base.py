@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -51,6 +51,12 @@ class Collector[SampleT](Protocol):
 
     async def async_stop(self) -> None:
         """Release everything async_start acquired; called once on unload."""
+
+
+def source_name(collector: Collector[Any]) -> str:
+    """Return how logs name a source: a model server by its title, others by their key."""
+    title = getattr(getattr(collector, "settings", None), "title", None)
+    return title if isinstance(title, str) and title else collector.key
 
 
 class Need(NamedTuple):

@@ -12,11 +12,19 @@ is finished in one of three ways, whichever comes first, and each turn is counte
 - the log is deleted, or the next user message arrives.
 
 Times come from the messages' own ``created`` stamps, so finishing a turn late never changes
-its latency. The subscription API is semi-private, so it is imported guardedly: without it this
+its latency.
+
+Token counts come from the turn's conversation trace. A direct ``async_converse`` opens the
+trace before the user's message is added, so the trace is current then; an Assist pipeline adds
+the user's message first and only then calls the agent, so its turn finds its trace later: in a
+message added while the agent runs, or among Home Assistant's recent traces (the newest trace
+of the same conversation that began after the user's message, and that no other turn took). The subscription API is semi-private, so it is imported guardedly: without it this
 part turns itself off and everything else keeps running.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 import time
 from typing import Any, Final
 
@@ -38,6 +46,10 @@ TRACE_WAIT_S: Final = 5.0
 TURN_TIMEOUT_S: Final = 600.0
 # At most this many turns followed at once; the oldest is given up beyond it.
 MAX_OPEN_TURNS: Final = 256
+# A pipeline's trace begins after its user message; allow for the two clocks' rounding.
+TRACE_CLOCK_SLACK_S: Final = 0.001
+# Traces already taken by a turn, remembered so that no trace is counted for two turns.
+MAX_TAKEN_TRACES: Final = 1024
 
 AI_TASK_PREFIX: Final = "ai_task."
 
@@ -57,6 +69,8 @@ class ChatLogWatcher:
         self._cancel_settle: CALLBACK_TYPE | None = None
         self._live_logs: Callable[[], dict[str, Any] | None] = lambda: None
         self._current_trace: Callable[[], Any] = lambda: None
+        self._recent_traces: Callable[[], list[Any]] = list
+        self._taken_traces: OrderedDict[object, None] = OrderedDict()
         # Called when a turn opens (the GPU energy meter reads its counters then).
         self.on_turn_open: Callable[[], None] = lambda: None
 
@@ -78,6 +92,8 @@ class ChatLogWatcher:
             self._live_logs = lambda: self.hass.data.get(logs_key)
         if (current := getattr(trace, "_current_trace", None)) is not None:
             self._current_trace = current.get
+        if (recent := getattr(trace, "async_get_traces", None)) is not None:
+            self._recent_traces = recent
         self._unsubscribe = subscribe(self.hass, self._on_chat_log_event)
         self.available = True
 
@@ -126,6 +142,8 @@ class ChatLogWatcher:
             elif turn is not None:
                 turn.add(content)
                 turn.seen_at = time.monotonic()
+                if turn.trace is None:  # an agent adding messages runs in its trace
+                    turn.trace = self._take_trace(self._current_trace())
                 if turn.answered:
                     self._arm()
         elif event_type == "updated" and turn is not None:
@@ -142,7 +160,7 @@ class ChatLogWatcher:
             start,
             seen_at=time.monotonic(),
             opened_at=time.monotonic(),
-            trace=self._current_trace(),
+            trace=self._take_trace(self._current_trace()),
         )
         self._arm()
         self.on_turn_open()
@@ -183,6 +201,8 @@ class ChatLogWatcher:
         now = time.monotonic()
         for open_turn in list(self._turns.values()):
             turn = open_turn if open_turn.answered else self._read_live_log(open_turn)
+            if turn.trace is None:
+                turn.trace = self._find_trace(turn)
             quiet = now - turn.seen_at >= SETTLE_S
             trace_done = (
                 turn.trace is None
@@ -210,6 +230,8 @@ class ChatLogWatcher:
             return
         tokens: dict[str, int] = {}
         error = turn.error
+        if turn.trace is None:
+            turn.trace = self._find_trace(turn)
         if turn.trace is not None:
             tokens = token_stats(_trace_events(turn.trace))
             error = result_error(getattr(turn.trace, "_result", None)) or error
@@ -235,6 +257,51 @@ class ChatLogWatcher:
             ),
             name=_friendly_name(self.hass, turn.agent_id),
         )
+
+    def _take_trace(self, trace: Any) -> Any:
+        """Return ``trace`` for a turn, unless another turn took it already."""
+        if trace is None or _trace_key(trace) in self._taken_traces:
+            return None
+        self._taken_traces[_trace_key(trace)] = None
+        while len(self._taken_traces) > MAX_TAKEN_TRACES:
+            self._taken_traces.popitem(last=False)
+        return trace
+
+    def _find_trace(self, turn: Turn) -> Any:
+        """Return the recent trace of the turn's agent call, where a pipeline made one."""
+        for trace in reversed(self._recent_traces()):
+            if _trace_key(trace) in self._taken_traces:
+                continue
+            events = _trace_events(trace)
+            if not events or events[0][0] != "async_process":
+                continue
+            data = events[0][1] or {}
+            began = _trace_start(trace)
+            if (
+                data.get("conversation_id") == turn.conversation_id
+                and began is not None
+                and began >= turn.start - TRACE_CLOCK_SLACK_S
+            ):
+                return self._take_trace(trace)
+        return None
+
+
+def _trace_key(trace: Any) -> object:
+    """Return what tells a trace from every other."""
+    return getattr(trace, "trace_id", None) or id(trace)
+
+
+def _trace_start(trace: Any) -> float | None:
+    """Return when a trace's first event was written (seconds since the epoch)."""
+    stamp: Any = None
+    if (events := getattr(trace, "_events", None)) is not None:
+        stamp = getattr(events[0], "timestamp", None) if events else None
+    elif events := trace.as_dict()["events"]:
+        stamp = events[0].get("timestamp")
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else None
+    except TypeError, ValueError:
+        return None
 
 
 def _trace_events(trace: Any) -> list[tuple[str, Any]]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from .requests import is_cold_start
+from .requests import RequestRecord, is_cold_start
 
 NS_PER_MS: Final = 1_000_000
 # Ollama writes a far-future expiry for models kept loaded forever (keep_alive -1), and Go's
@@ -155,6 +155,19 @@ class GenerationTimings:
         """Return True when loading the model took most of the request's time."""
         return is_cold_start(self.load_ms, self.total_ms)
 
+    def fill(self, record: RequestRecord) -> None:
+        """Put the generation's own timings and token counts into its ``record``."""
+        record.end = record.start + self.total_ms / 1000
+        record.ttft_ms = self.ttft_ms
+        record.load_ms = round(self.load_ms, 3)
+        record.input_tokens = self.prompt_tokens
+        record.output_tokens = self.output_tokens
+        record.cached_input_tokens = self.cached_prompt_tokens
+        # Ollama times the generation itself (eval_count tokens in eval_duration).
+        if self.eval_ms > 0:
+            record.decode_tokens = self.output_tokens
+            record.decode_ms = self.eval_ms
+
 
 def parse_generation(payload: Any) -> GenerationTimings:
     """Return the timings of a final (``done``) generate or chat answer."""
@@ -167,7 +180,8 @@ def parse_generation(payload: Any) -> GenerationTimings:
         load_ms=_ns_to_ms(payload, "load_duration", required=False),
         prompt_eval_ms=_ns_to_ms(payload, "prompt_eval_duration", required=False),
         eval_ms=_ns_to_ms(payload, "eval_duration", required=False),
-        # A prompt served entirely from the cache reports no prompt_eval_count.
+        # prompt_eval_count is the whole prompt (cached tokens included, Ollama >= 0.30.1);
+        # older builds left it out when the cache served it all.
         prompt_tokens=_int(payload, "prompt_eval_count", required=False) or 0,
         output_tokens=_int(payload, "eval_count", required=False) or 0,
         cached_prompt_tokens=cached,

@@ -16,7 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 # Bounds of one subject's log: at most this many records, none older than this. 20 000 rows of
-# 16 float64 take 2.5 MB; a home's busiest agent rarely does 2 000 requests a day.
+# 18 float64 take 2.9 MB; a home's busiest agent rarely does 2 000 requests a day.
 DEFAULT_CAPACITY: Final = 20_000
 MAX_AGE_S: Final = 24 * 3600.0
 # The newest full records kept per subject (for attributes and ratings).
@@ -31,6 +31,24 @@ MAX_TOKENS: Final = 10_000_000
 LOCAL_AGENT: Final = "conversation.home_assistant"
 # A request whose model load took at least this share of its time was a cold start.
 COLD_START_SHARE: Final = 0.5
+
+
+def decoding_after_first_token(
+    ttft_ms: float | None, output_tokens: float | None, answer_ms: float
+) -> tuple[float, float] | None:
+    """Return (tokens after the first, ms after the first token) of an answer, where known.
+
+    ``answer_ms`` is the time from the request to its last token, and the time to first token
+    is counted from the same start.
+    """
+    if ttft_ms is None or output_tokens is None:
+        return None
+    if math.isnan(ttft_ms) or math.isnan(output_tokens) or output_tokens < 2:
+        return None
+    after_first_ms = answer_ms - ttft_ms
+    if after_first_ms <= 0:
+        return None
+    return (output_tokens - 1, after_first_ms)
 
 
 def is_cold_start(load_ms: float | None, duration_ms: float) -> bool:
@@ -87,11 +105,30 @@ class RequestRecord:
     error: str | None = None
     cost: float | None = None
     energy_wh: float | None = None
+    # Generation after the first token: how many tokens and how long, where it was measured
+    # (a server's own timings). Left None, it is derived from the time to first token.
+    decode_tokens: int | None = None
+    decode_ms: float | None = None
 
     @property
     def duration_ms(self) -> float:
         """Return how long the request took, in milliseconds."""
         return round((self.end - self.start) * 1000, 3)
+
+    def decoding(self) -> tuple[float, float] | None:
+        """Return the tokens generated after the first one and the time they took.
+
+        From the server's own timings where the record has them, else from the time to first
+        token: the output tokens but one over the time after the first token. None where
+        neither is known, so that speed is never a blend with the time to the first token.
+        """
+        if self.decode_tokens is not None and self.decode_ms is not None:
+            return (float(self.decode_tokens), self.decode_ms)
+        return decoding_after_first_token(
+            self.ttft_ms,
+            self.output_tokens,
+            self.agent_ms if self.agent_ms is not None else self.duration_ms,
+        )
 
     @property
     def complexity(self) -> Complexity:
@@ -150,6 +187,8 @@ COLUMNS: Final = (
     "cost",
     "energy_wh",
     "cold",
+    "decode_tokens",
+    "decode_ms",
 )
 _COL: Final = {name: index for index, name in enumerate(COLUMNS)}
 BYTES_PER_ROW: Final = len(COLUMNS) * 8
@@ -300,6 +339,7 @@ class RequestLog:
         row = seq % size
         if seq >= size:
             self._evicted_until = max(self._evicted_until, self._rows[row, 0])
+        decode_tokens, decode_ms = record.decoding() or (math.nan, math.nan)
         self._rows[row] = (
             record.end,
             record.duration_ms,
@@ -317,6 +357,8 @@ class RequestLog:
             _num(record.cost),
             _num(record.energy_wh),
             _num(record.cold),
+            decode_tokens,
+            decode_ms,
         )
         self._appended = seq + 1
         self.recent.append(record)
@@ -333,6 +375,16 @@ class RequestLog:
         row = self._rows[seq % size]
         for name, value in values.items():
             row[_COL[name]] = _num(value)
+        if "ttft_ms" in values and math.isnan(row[_COL["decode_ms"]]):
+            # A time to first token known only now (from a pipeline) times the generation.
+            agent_ms = row[_COL["agent_ms"]]
+            decoding = decoding_after_first_token(
+                row[_COL["ttft_ms"]],
+                row[_COL["output_tokens"]],
+                row[_COL["duration_ms"]] if math.isnan(agent_ms) else agent_ms,
+            )
+            if decoding is not None:
+                row[_COL["decode_tokens"]], row[_COL["decode_ms"]] = decoding
         return True
 
     def rows_within(self, now: float, window_s: float) -> np.ndarray:
@@ -467,16 +519,19 @@ def window_stats(
 
 
 def _output_tokens_per_s(rows: np.ndarray) -> float | None:
-    """Return output tokens over generation time (after the first token, where TTFT is known)."""
-    output = rows[:, _COL["output_tokens"]]
-    rated = ~np.isnan(output)
-    if not rated.any():
+    """Return the generation speed: tokens after the first over the time after the first.
+
+    Only requests whose generation was timed count (see ``RequestRecord.decoding``); without
+    any, the speed is unknown rather than tokens over the whole latency.
+    """
+    tokens = rows[:, _COL["decode_tokens"]]
+    timed = ~np.isnan(tokens) & ~np.isnan(rows[:, _COL["decode_ms"]])
+    if not timed.any():
         return None
-    ttft = np.nan_to_num(rows[rated, _COL["ttft_ms"]], nan=0.0)
-    generating_s = float((rows[rated, _COL["duration_ms"]] - ttft).sum()) / 1000
+    generating_s = float(rows[timed, _COL["decode_ms"]].sum()) / 1000
     if generating_s <= 0:
         return None
-    return round(float(output[rated].sum()) / generating_s, 3)
+    return round(float(tokens[timed].sum()) / generating_s, 3)
 
 
 def _cache_hit_percent(rows: np.ndarray) -> float | None:

@@ -1,10 +1,20 @@
-"""KPIs of OpenAI-compatible model servers (vLLM, llama.cpp) from their Prometheus metrics.
+"""KPIs of OpenAI-compatible model servers from their Prometheus metrics.
 
-Metric names move between releases, so each KPI lists its names newest first and the first one
-a server exposes is used (vLLM renamed ``gpu_cache_usage_perc`` to ``kv_cache_usage_perc`` and
+vLLM, llama.cpp, SGLang and Hugging Face TGI each name their series their own way, and names move
+between releases, so each KPI lists its names newest first and the first one a server exposes is
+used (vLLM renamed ``gpu_cache_usage_perc`` to ``kv_cache_usage_perc`` and
 ``time_per_output_token_seconds`` to ``inter_token_latency_seconds``; llama.cpp removed its KV
-cache gauges). Counters become rates between two scrapes and survive server restarts;
-histograms become p50 / p95 / p99 of the requests of the last interval.
+cache gauges and added ``prompt_tokens_cached_total``). Counters become rates between two scrapes
+and survive server restarts; histograms become p50 / p95 / p99 of the requests of the last
+interval. Where the names come from:
+
+- vLLM: vllm-project/vllm ``vllm/v1/metrics/loggers.py`` (counters get ``_total`` on /metrics).
+- llama.cpp: ggml-org/llama.cpp ``tools/server/README.md`` and ``server-task.cpp``
+  (``to_metrics``), checked against a running llama-server (b11669) in tests/real.
+- SGLang: sgl-project/sglang ``python/sglang/srt/metrics/collector.py``.
+- TGI: huggingface/text-generation-inference ``router/src/server.rs`` and
+  ``docs/source/reference/metrics.md`` (its counters carry no ``_total``; the token counts are
+  the sums of its per-request histograms).
 """
 
 from collections.abc import Mapping
@@ -23,6 +33,8 @@ class ServerKind(StrEnum):
 
     VLLM = "vllm"
     LLAMACPP = "llamacpp"
+    SGLANG = "sglang"
+    TGI = "tgi"
 
 
 type Names = tuple[str, ...]
@@ -41,6 +53,11 @@ class MetricNames:
     requests: Names = ()
     prefix_queries: Names = ()
     prefix_hits: Names = ()
+    # Prompt tokens served from the cache; ``prompt_tokens`` counts them too unless
+    # ``prompt_excludes_cached`` (llama.cpp counts only the tokens it processed).
+    cached_prompt_tokens: Names = ()
+    prompt_excludes_cached: bool = False
+    preemptions: Names = ()
     # Histograms, in seconds.
     ttft: Names = ()
     e2e: Names = ()
@@ -61,9 +78,16 @@ class MetricNames:
                 self.requests,
                 self.prefix_queries,
                 self.prefix_hits,
+                self.cached_prompt_tokens,
+                self.preemptions,
             )
             for name in names
         )
+
+    @property
+    def cache_hits(self) -> bool:
+        """Return True when the server says how much of the prompts its cache served."""
+        return bool(self.prefix_queries or self.cached_prompt_tokens)
 
     @property
     def histograms(self) -> frozenset[str]:
@@ -76,7 +100,10 @@ METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
         running=("vllm:num_requests_running",),
         waiting=("vllm:num_requests_waiting",),
         kv_cache=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
-        prompt_tokens=("vllm:prompt_tokens_total",),
+        prompt_tokens=(
+            "vllm:prompt_tokens_total",
+            "vllm:prompt_tokens_by_source_total",
+        ),
         generation_tokens=("vllm:generation_tokens_total",),
         requests=("vllm:request_success_total",),
         prefix_queries=(
@@ -94,6 +121,8 @@ METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
             "vllm:time_per_output_token_seconds",
         ),
         queue=("vllm:request_queue_time_seconds",),
+        cached_prompt_tokens=("vllm:prompt_tokens_cached_total",),
+        preemptions=("vllm:num_preemptions_total",),
     ),
     ServerKind.LLAMACPP: MetricNames(
         running=("llamacpp:requests_processing",),
@@ -102,17 +131,47 @@ METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
         kv_cache=("llamacpp:kv_cache_usage_ratio",),
         prompt_tokens=("llamacpp:prompt_tokens_total",),
         generation_tokens=("llamacpp:tokens_predicted_total",),
+        cached_prompt_tokens=("llamacpp:prompt_tokens_cached_total",),
+        prompt_excludes_cached=True,
+    ),
+    ServerKind.SGLANG: MetricNames(
+        running=("sglang:num_running_reqs",),
+        waiting=("sglang:num_queue_reqs",),
+        kv_cache=("sglang:token_usage",),
+        prompt_tokens=("sglang:prompt_tokens_total",),
+        generation_tokens=("sglang:generation_tokens_total",),
+        requests=("sglang:num_requests_total",),
+        cached_prompt_tokens=("sglang:cached_tokens_total",),
+        ttft=("sglang:time_to_first_token_seconds",),
+        e2e=("sglang:e2e_request_latency_seconds",),
+        inter_token=(
+            "sglang:inter_token_latency_seconds",
+            "sglang:time_per_output_token_seconds",
+        ),
+        queue=("sglang:queue_time_seconds",),
+    ),
+    ServerKind.TGI: MetricNames(
+        running=("tgi_batch_current_size",),
+        waiting=("tgi_queue_size",),
+        prompt_tokens=("tgi_request_input_length_sum",),
+        generation_tokens=("tgi_request_generated_tokens_sum",),
+        requests=("tgi_request_success",),
+        e2e=("tgi_request_duration",),
+        inter_token=("tgi_request_mean_time_per_token_duration",),
+        queue=("tgi_request_queue_duration",),
     ),
 }
 
 
-_PREFIX = re.compile(r"^(?:# (?:HELP|TYPE) )?(vllm|llamacpp):", re.MULTILINE)
+_PREFIX = re.compile(
+    r"^(?:# (?:HELP|TYPE) )?(?:(vllm|llamacpp|sglang):|(tgi)_)", re.MULTILINE
+)
 
 
 def detect_kind(text: str) -> ServerKind | None:
     """Return which server wrote an exposition, or None for one we do not know."""
     match = _PREFIX.search(text)
-    return None if match is None else ServerKind(match.group(1))
+    return None if match is None else ServerKind(match.group(1) or match.group(2))
 
 
 type Quantiles = tuple[float | None, float | None, float | None]
@@ -130,6 +189,7 @@ class ServerKpis:
     generation_tokens_per_s: float | None = None
     requests_per_minute: float | None = None
     prefix_cache_hit_percent: float | None = None
+    preemptions_per_minute: float | None = None
     # Seconds, over the last interval.
     ttft: Quantiles = NO_QUANTILES
     e2e: Quantiles = NO_QUANTILES
@@ -188,13 +248,19 @@ class ServerMetrics:
         """Take one scrape read at monotonic time ``at``; return its KPIs."""
         names, values = self.names, series.values
         kv_cache = _first(values, names.kv_cache)
-        prompt_rate, _ = self._counter("prompt", values, names.prompt_tokens, at)
+        prompt_rate, prompt = self._counter("prompt", values, names.prompt_tokens, at)
         generation_rate, _ = self._counter(
             "generation", values, names.generation_tokens, at
         )
         request_rate, _ = self._counter("requests", values, names.requests, at)
+        preemption_rate, _ = self._counter("preemptions", values, names.preemptions, at)
         _, queries = self._counter("queries", values, names.prefix_queries, at)
         _, hits = self._counter("hits", values, names.prefix_hits, at)
+        _, cached = self._counter("cached", values, names.cached_prompt_tokens, at)
+        if queries <= 0 and names.cached_prompt_tokens:
+            # No prefix-cache counters: the share of the prompt tokens the cache served.
+            hits = cached
+            queries = prompt + cached if names.prompt_excludes_cached else prompt
         return ServerKpis(
             running=_count(_first(values, names.running)),
             waiting=_count(_first(values, names.waiting)),
@@ -206,6 +272,9 @@ class ServerMetrics:
             ),
             prefix_cache_hit_percent=(
                 round(min(hits / queries, 1.0) * 100, 2) if queries > 0 else None
+            ),
+            preemptions_per_minute=_round(
+                None if preemption_rate is None else preemption_rate * 60
             ),
             ttft=self._histogram("ttft", series, names.ttft),
             e2e=self._histogram("e2e", series, names.e2e),

@@ -19,6 +19,9 @@ class SourceResult:
     duration_ms: float
     loop_ms: float = 0.0
     executor_ms: float = 0.0
+    # True when the source had not answered by the time this snapshot was published: the
+    # result is its previous one, and its answer lands in the next snapshot.
+    late: bool = False
 
     @property
     def ok(self) -> bool:

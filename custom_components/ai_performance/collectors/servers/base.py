@@ -35,6 +35,9 @@ from .client import ServerClient, ServerError, ServerProblem
 POLL_TIMEOUT_S: Final = DEFAULT_COLLECT_TIMEOUT - 2
 # Ticks come every 30 s give or take scheduling: poll when at most this early.
 INTERVAL_SLACK_S: Final = 2.0
+# A server too busy to answer its metrics (see ``_busy_sample``) counts as busy for this long
+# after its last answer, and as down after that.
+BUSY_LIMIT_S: Final = 600.0
 
 
 def server_source(subentry_id: str) -> str:
@@ -117,6 +120,7 @@ class ServerCollector[SampleT]:
         self._error: ServerError | None = None
         self._next_poll = 0.0
         self._failing_since: float | None = None
+        self._answered_at = time.monotonic()
         # An issue may be left from before a restart: the first good poll clears it.
         self._issue_raised = True
 
@@ -144,6 +148,14 @@ class ServerCollector[SampleT]:
             raise self._error or ServerError(ServerProblem.CANNOT_CONNECT, "not polled")
         return self._sample
 
+    def _busy_sample(self, error: ServerError) -> SampleT | None:
+        """Return the sample to show when ``error`` means the server is busy, not down.
+
+        None by default: a server that cannot be read is down.
+        """
+        del error
+        return None
+
     async def _async_poll_once(self) -> None:
         try:
             async with asyncio.timeout(POLL_TIMEOUT_S):
@@ -158,6 +170,13 @@ class ServerCollector[SampleT]:
             self._error = ServerError(ServerProblem.MALFORMED, str(err))
         else:
             self._error = None
+        if self._error is None:
+            self._answered_at = time.monotonic()
+        elif time.monotonic() - self._answered_at < BUSY_LIMIT_S and (
+            busy := self._busy_sample(self._error)
+        ):
+            self._sample, self._error = busy, None
+            return
         self._track_outage()
 
     def _track_outage(self) -> None:

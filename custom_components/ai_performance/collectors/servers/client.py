@@ -18,6 +18,9 @@ from homeassistant.util.json import json_loads
 MAX_METRICS_BYTES: Final = 4 * 1024 * 1024
 MAX_JSON_BYTES: Final = 1024 * 1024
 CHUNK_BYTES: Final = 64 * 1024
+HTTP_ERROR: Final = 400
+# Answers that say the path does not exist here (or not for this method).
+NOT_FOUND_STATUSES: Final = (404, 405)
 
 
 class ServerProblem(StrEnum):
@@ -27,6 +30,8 @@ class ServerProblem(StrEnum):
     INVALID_AUTH = "invalid_auth"
     TIMEOUT = "timeout"
     BAD_STATUS = "bad_status"
+    # Something answers at the address, but has no such path: not this kind of server.
+    NOT_FOUND = "not_found"
     TOO_LARGE = "too_large"
     MALFORMED = "malformed"
 
@@ -60,7 +65,7 @@ class ServerClient:
 
     async def get_text(self, path: str, max_bytes: int = MAX_METRICS_BYTES) -> str:
         """Return the body of ``GET path`` as text."""
-        body = await self._request("GET", path, max_bytes, self.timeout)
+        _, body = await self._request("GET", path, max_bytes, self.timeout)
         try:
             return body.decode()
         except UnicodeDecodeError:
@@ -73,8 +78,12 @@ class ServerClient:
         max_bytes: int = MAX_JSON_BYTES,
         body_statuses: tuple[int, ...] = (),
     ) -> Any:
-        """Return the JSON body of ``GET path`` (also for error ``body_statuses``)."""
-        body = await self._request(
+        """Return the JSON body of ``GET path`` (also for error ``body_statuses``).
+
+        An error status among ``body_statuses`` whose body is not JSON (a proxy's page, say)
+        is a bad status all the same.
+        """
+        status, body = await self._request(
             "GET",
             path,
             max_bytes,
@@ -82,13 +91,18 @@ class ServerClient:
             params=params,
             body_statuses=body_statuses,
         )
+        if status >= HTTP_ERROR:
+            try:
+                return json_loads(body)
+            except ValueError:
+                raise _bad_status(path, status) from None
         return _json(path, body)
 
     async def post_json(
         self, path: str, payload: dict[str, Any], seconds: float
     ) -> Any:
         """Return the JSON body of ``POST path`` with a JSON ``payload``."""
-        body = await self._request(
+        _, body = await self._request(
             "POST", path, MAX_JSON_BYTES, seconds, payload=payload
         )
         return _json(path, body)
@@ -103,7 +117,8 @@ class ServerClient:
         params: dict[str, str] | None = None,
         payload: dict[str, Any] | None = None,
         body_statuses: tuple[int, ...] = (),
-    ) -> bytes:
+    ) -> tuple[int, bytes]:
+        """Return the status and the body of a request; ServerError for any failure."""
         url = f"{self._base}/{path.lstrip('/')}"
         try:
             async with asyncio.timeout(seconds):
@@ -115,11 +130,14 @@ class ServerClient:
                             ServerProblem.INVALID_AUTH,
                             f"{path}: HTTP {response.status}",
                         )
-                    if response.status >= 400 and response.status not in body_statuses:
-                        raise ServerError(
-                            ServerProblem.BAD_STATUS, f"{path}: HTTP {response.status}"
-                        )
-                    return await _read_capped(response, path, max_bytes)
+                    if (
+                        response.status >= HTTP_ERROR
+                        and response.status not in body_statuses
+                    ):
+                        raise _bad_status(path, response.status)
+                    return response.status, await _read_capped(
+                        response, path, max_bytes
+                    )
         except TimeoutError:
             raise ServerError(
                 ServerProblem.TIMEOUT, f"{path}: no answer within {seconds:g} s"
@@ -129,6 +147,15 @@ class ServerClient:
             raise ServerError(
                 ServerProblem.CANNOT_CONNECT, f"{path}: {type(err).__name__}"
             ) from None
+
+
+def _bad_status(path: str, status: int) -> ServerError:
+    problem = (
+        ServerProblem.NOT_FOUND
+        if status in NOT_FOUND_STATUSES
+        else ServerProblem.BAD_STATUS
+    )
+    return ServerError(problem, f"{path}: HTTP {status}")
 
 
 async def _read_capped(

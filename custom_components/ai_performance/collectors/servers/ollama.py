@@ -228,12 +228,7 @@ class OllamaCollector(ServerCollector[OllamaSample]):
                 "Probe of %s on %s failed: %s", model, self.settings.title, err
             )
         else:
-            record.end = started + timings.total_ms / 1000
-            record.ttft_ms = timings.ttft_ms
-            record.load_ms = round(timings.load_ms, 3)
-            record.input_tokens = timings.prompt_tokens
-            record.output_tokens = timings.output_tokens
-            record.cached_input_tokens = timings.cached_prompt_tokens
+            timings.fill(record)
         self.ledger.add(record, name=f"{self.settings.title} probe: {model}")
         return record
 

@@ -1,11 +1,11 @@
-"""An OpenAI-compatible server exposing Prometheus metrics (vLLM, llama.cpp).
+"""An OpenAI-compatible server exposing Prometheus metrics (vLLM, llama.cpp, SGLang, TGI).
 
 Each poll scrapes ``/metrics`` and lists ``/v1/models`` concurrently. Parsing runs on the event
 loop: it takes well under a millisecond for a vLLM scrape (see docs/performance.md).
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import time
 from typing import Any, override
 
@@ -24,6 +24,8 @@ class OpenAICompatibleSample:
     kind: ServerKind
     models: tuple[str, ...]
     kpis: ServerKpis
+    # True when the server was too busy to answer: the figures are from its last answer.
+    busy: bool = False
 
 
 def served_models(payload: Any) -> tuple[str, ...]:
@@ -44,13 +46,14 @@ def server_kind(text: str) -> ServerKind:
     kind = detect_kind(text)
     if kind is None:
         raise ServerError(
-            ServerProblem.MALFORMED, "/metrics: no vLLM or llama.cpp metrics"
+            ServerProblem.MALFORMED,
+            "/metrics: no vLLM, llama.cpp, SGLang or TGI metrics",
         )
     return kind
 
 
 class OpenAICompatibleCollector(ServerCollector[OpenAICompatibleSample]):
-    """Scrapes one vLLM or llama.cpp server."""
+    """Scrapes one vLLM, llama.cpp, SGLang or TGI server."""
 
     def __init__(
         self, hass: HomeAssistant, entry_id: str, settings: ServerSettings
@@ -58,6 +61,20 @@ class OpenAICompatibleCollector(ServerCollector[OpenAICompatibleSample]):
         """Prepare scraping; the kind found when the server was added is expected."""
         super().__init__(hass, entry_id, settings)
         self.metrics = ServerMetrics(ServerKind(settings.data[CONF_SERVER_KIND]))
+
+    @override
+    def _busy_sample(self, error: ServerError) -> OpenAICompatibleSample | None:
+        """Keep the last figures when the metrics time out while requests were running.
+
+        llama.cpp answers /metrics from the same queue as generation, so a long prompt being
+        read holds the answer back: the server is busy, not down.
+        """
+        last = self._sample
+        if error.problem is not ServerProblem.TIMEOUT or last is None:
+            return None
+        if not (last.kpis.running or last.kpis.waiting):
+            return None
+        return replace(last, busy=True)
 
     @override
     async def _async_poll(self) -> OpenAICompatibleSample:

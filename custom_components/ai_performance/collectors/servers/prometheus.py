@@ -1,13 +1,16 @@
 """A Prometheus server: instant PromQL queries over a fleet, each query a sensor.
 
 Presets cover a vLLM fleet and a DCGM GPU fleet; users add their own queries. A query must give
-one number (a scalar, or a vector of at most one series: aggregate with ``sum()``/``avg()``); an
-empty vector is an unknown value. A query that fails makes only its own sensor unavailable.
+one number (a scalar, or a vector of at most one series: aggregate with ``sum()``/``avg()``).
+A query's own problem (Prometheus refused or timed it out, no series, several series, NaN or
+±Inf, an answer too large) is that query's alone: its sensor is unknown and says why in its
+``problem`` attribute. The server counts as down only when no query got an answer from it.
 """
 
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 import math
 from typing import Any, Final, override
 
@@ -17,12 +20,25 @@ from homeassistant.util import slugify
 
 from ...const import CONF_PRESETS, CONF_QUERIES, CONF_QUERY, UNIT_TOKENS_PER_SECOND
 from .base import ServerCollector, ServerSettings
-from .client import ServerClient, ServerError
+from .client import ServerClient, ServerError, ServerProblem
 
 QUERY_PATH: Final = "/api/v1/query"
-# Prometheus answers a bad query with 400 and a query it could not run with 422, both with a
-# JSON body that says why.
-QUERY_ERROR_STATUSES: Final = (400, 422)
+# Prometheus answers a bad query with 400, one it could not run with 422, a timed-out or
+# cancelled one with 503 and its own failure with 500, each with a JSON body that says why
+# (docs/querying/api.md, "Format overview").
+QUERY_ERROR_STATUSES: Final = (400, 422, 500, 503)
+
+
+class QueryProblem(StrEnum):
+    """Why a query gave no number; the values are the ``problem`` attribute's states."""
+
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    EMPTY = "empty"
+    SEVERAL_SERIES = "several_series"
+    NOT_FINITE = "not_finite"
+    TOO_LARGE = "too_large"
+    NOT_A_NUMBER = "not_a_number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +66,10 @@ PRESETS: Final[Mapping[str, tuple[Query, ...]]] = {
         Query(
             "vllm_fleet_tokens_per_second",
             "vLLM fleet tokens per second",
-            'sum(rate({__name__=~"vllm:(prompt|generation)_tokens_total"}[5m]))',
+            # Two sums: rate() of both counters in one selector drops their names and leaves
+            # two series with one label set, which Prometheus refuses.
+            "sum(rate(vllm:prompt_tokens_total[5m]))"
+            " + sum(rate(vllm:generation_tokens_total[5m]))",
             UNIT_TOKENS_PER_SECOND,
             "vllm_fleet_tokens_per_second",
         ),
@@ -113,66 +132,85 @@ def configured_queries(data: Mapping[str, Any]) -> list[Query]:
 
 
 class QueryError(Exception):
-    """Prometheus refused or could not run a query; ``str()`` is its explanation."""
+    """A query gave no number; ``str()`` is the explanation, ``problem`` the reason."""
+
+    def __init__(self, problem: QueryProblem, detail: str) -> None:
+        """Describe why the query gave no number."""
+        super().__init__(detail)
+        self.problem = problem
 
 
-def query_value(payload: Any) -> float | None:
-    """Return the single number of an instant query's answer (None for an empty vector)."""
+# Prometheus's errorType for a query that ran out of time.
+_TIMEOUT_ERRORS: Final = ("timeout", "canceled")
+
+
+def query_value(payload: Any) -> float:
+    """Return the single number of an instant query's answer; QueryError for none."""
     if not isinstance(payload, dict):
-        msg = "not a Prometheus answer"
-        raise QueryError(msg)
+        raise QueryError(QueryProblem.NOT_A_NUMBER, "not a Prometheus answer")
     if payload.get("status") != "success":
-        raise QueryError(str(payload.get("error") or "query failed")[:200])
+        problem = (
+            QueryProblem.TIMEOUT
+            if payload.get("errorType") in _TIMEOUT_ERRORS
+            else QueryProblem.REFUSED
+        )
+        raise QueryError(problem, str(payload.get("error") or "query failed")[:200])
     data = payload.get("data")
     if not isinstance(data, dict):
-        msg = "not a Prometheus answer"
-        raise QueryError(msg)
+        raise QueryError(QueryProblem.NOT_A_NUMBER, "not a Prometheus answer")
     result = data.get("result")
     match data.get("resultType"):
         case "scalar":
             return _sample_value(result)
         case "vector" if isinstance(result, list):
             if not result:
-                return None
+                raise QueryError(QueryProblem.EMPTY, "no series matched")
             if len(result) > 1:
                 msg = (
                     f"gives {len(result)} series; aggregate it to one, e.g. with sum()"
                 )
-                raise QueryError(msg)
+                raise QueryError(QueryProblem.SEVERAL_SERIES, msg)
             return _sample_value(
                 result[0].get("value") if isinstance(result[0], dict) else None
             )
         case other:
-            msg = f"gives a {other}, not a number"
-            raise QueryError(msg)
+            raise QueryError(
+                QueryProblem.NOT_A_NUMBER, f"gives a {other}, not a number"
+            )
 
 
-def _sample_value(sample: Any) -> float | None:
+def _sample_value(sample: Any) -> float:
     if not isinstance(sample, list) or len(sample) != 2:
-        msg = "not a Prometheus sample"
-        raise QueryError(msg)
+        raise QueryError(QueryProblem.NOT_A_NUMBER, "not a Prometheus sample")
     try:
         value = float(sample[1])
     except TypeError, ValueError:
-        msg = "not a Prometheus sample"
-        raise QueryError(msg) from None
-    return value if math.isfinite(value) else None
+        raise QueryError(QueryProblem.NOT_A_NUMBER, "not a Prometheus sample") from None
+    if not math.isfinite(value):
+        raise QueryError(QueryProblem.NOT_FINITE, f"the value is {sample[1]}")
+    return value
 
 
-async def async_run_query(client: ServerClient, promql: str) -> float | None:
-    """Run one instant query; QueryError when Prometheus refuses it."""
-    payload = await client.get_json(
-        QUERY_PATH, params={"query": promql}, body_statuses=QUERY_ERROR_STATUSES
-    )
+async def async_run_query(client: ServerClient, promql: str) -> float:
+    """Run one instant query; QueryError when it gives no number."""
+    try:
+        payload = await client.get_json(
+            QUERY_PATH, params={"query": promql}, body_statuses=QUERY_ERROR_STATUSES
+        )
+    except ServerError as err:
+        if err.problem is ServerProblem.TOO_LARGE:
+            # One query's huge answer says nothing about the server.
+            raise QueryError(QueryProblem.TOO_LARGE, str(err)) from None
+        raise
     return query_value(payload)
 
 
 @dataclass(frozen=True, slots=True)
 class PrometheusSample:
-    """One poll: each query's value, or why it failed."""
+    """One poll: each query's value, or why it gave none."""
 
-    values: Mapping[str, float | None]
-    errors: Mapping[str, str]
+    values: Mapping[str, float]
+    problems: Mapping[str, QueryError]
 
 
 class PrometheusCollector(ServerCollector[PrometheusSample]):
@@ -195,13 +233,16 @@ class PrometheusCollector(ServerCollector[PrometheusSample]):
         if server_errors and len(server_errors) == len(results):
             # Not one query got through: the server is down (or refuses our token).
             raise server_errors[0]
-        values: dict[str, float | None] = {}
-        errors: dict[str, str] = {}
+        values: dict[str, float] = {}
+        problems: dict[str, QueryError] = {}
         for query, result in zip(self.queries, results, strict=True):
-            if isinstance(result, (QueryError, ServerError)):
-                errors[query.key] = str(result)
+            if isinstance(result, QueryError):
+                problems[query.key] = result
+            elif isinstance(result, ServerError):
+                # Others got through: this query alone met the failure.
+                problems[query.key] = QueryError(QueryProblem.REFUSED, str(result))
             elif isinstance(result, BaseException):
                 raise result
             else:
                 values[query.key] = result
-        return PrometheusSample(values=values, errors=errors)
+        return PrometheusSample(values=values, problems=problems)

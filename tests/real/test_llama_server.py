@@ -1,0 +1,99 @@
+"""A real llama-server added as a model server: its KPIs against its own counters.
+
+Ground truth: the server's ``/metrics``, read by the test right before each of our polls, at
+moments when no request runs (so the counters stand still between the two reads).
+"""
+
+import time
+
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ai_performance.collectors.servers.base import ServerCollector
+from custom_components.ai_performance.const import (
+    CONF_SERVER_KIND,
+    SUBENTRY_OPENAI_COMPATIBLE,
+)
+
+from ..conftest import ENTRY_ID, our_entry, setup_integration
+from ..real_servers import LlamaServer
+from ..servers.conftest import flow_input, server_state, start_flow, submit_flow
+
+PROMPT = "List the days of the week."
+
+
+async def _add_llama_server(hass: HomeAssistant, llama: LlamaServer) -> str:
+    """Add the server through the flow, as a user does; return its subject."""
+    result = await start_flow(hass, SUBENTRY_OPENAI_COMPATIBLE)
+    result = await submit_flow(hass, result["flow_id"], flow_input(llama.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert result["data"][CONF_SERVER_KIND] == "llamacpp"
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    (subentry,) = entry.subentries.values()
+    return f"server_{subentry.subentry_id}"
+
+
+async def _poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Poll the server now (its interval is a minute) and publish the snapshot."""
+    for collector in entry.runtime_data.coordinator.collectors:
+        if isinstance(collector, ServerCollector):
+            collector.poll_next_tick()
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+
+def _value(hass: HomeAssistant, key: str, subject: str) -> float:
+    state = server_state(hass, "sensor", key, subject)
+    assert state is not None, key
+    return float(state.state)
+
+
+async def test_llama_server_rates_and_cache_match_its_own_counters(
+    hass: HomeAssistant, llama: LlamaServer
+) -> None:
+    await setup_integration(hass, our_entry())
+    subject = await _add_llama_server(hass, llama)
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+
+    state = server_state(hass, "sensor", "served_models", subject)
+    assert state.attributes["models"] == [llama.alias]
+    before, started = llama.metrics(), time.monotonic()
+    await _poll(hass, entry)
+    # The same prompt twice: the second one finds its prefix in the server's cache.
+    for _ in range(2):
+        llama.chat(PROMPT, max_tokens=24)
+    after, ended = llama.metrics(), time.monotonic()
+    await _poll(hass, entry)
+
+    seconds = ended - started
+    generated = (
+        after["llamacpp:tokens_predicted_total"]
+        - before["llamacpp:tokens_predicted_total"]
+    )
+    processed = (
+        after["llamacpp:prompt_tokens_total"] - before["llamacpp:prompt_tokens_total"]
+    )
+    cached = (
+        after["llamacpp:prompt_tokens_cached_total"]
+        - before["llamacpp:prompt_tokens_cached_total"]
+    )
+    assert generated > 0
+    assert cached > 0
+    assert _value(hass, "generation_tokens_per_second", subject) == pytest.approx(
+        generated / seconds, rel=0.01
+    )
+    assert _value(hass, "prompt_tokens_per_second", subject) == pytest.approx(
+        processed / seconds, rel=0.01
+    )
+    # llama.cpp counts processed prompt tokens without the cached ones.
+    assert _value(hass, "prefix_cache_hit_rate", subject) == pytest.approx(
+        cached / (processed + cached) * 100, abs=0.01
+    )
+    assert _value(hass, "running_requests", subject) == 0
+    assert _value(hass, "waiting_requests", subject) == 0
+    # This build has no KV-cache gauge and no latency histograms.
+    assert server_state(hass, "sensor", "kv_cache_usage", subject).state == "unknown"
+    assert server_state(hass, "sensor", "server_ttft_p50", subject) is None
