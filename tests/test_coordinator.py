@@ -253,3 +253,61 @@ async def test_listener_updates_are_charged_to_the_next_snapshot(
     unsubscribe()
 
     assert coordinator.data.loop_ms >= 10
+
+
+async def test_a_slow_source_is_collected_every_tick_and_shown_one_tick_late(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    # Every collection of "slow" takes longer than a tick waits (0.25 s), less than a tick lasts.
+    async def slowly() -> object:
+        await asyncio.sleep(0.4)
+        return f"answer {slow.collect_calls}"
+
+    slow = ScriptedCollector("slow", collect=slowly)
+    fast = ScriptedCollector("fast")
+    coordinator = await _started_coordinator(hass, mock_config_entry, [slow, fast])
+    assert coordinator.data.sources["slow"].sample == "answer 1"  # the first tick waits
+
+    shown = []
+    for _ in range(4):
+        started = time.monotonic()
+        await coordinator.async_refresh()
+        # The fast source publishes on time, every tick.
+        assert time.monotonic() - started < 0.35
+        assert coordinator.data.sources["fast"].late is False
+        shown.append(
+            (
+                coordinator.data.sources["slow"].sample,
+                coordinator.data.sources["slow"].late,
+            )
+        )
+        await asyncio.sleep(0.5)  # the rest of the tick
+
+    # Polled at every tick, each answer shown at the next one.
+    assert slow.collect_calls == 5
+    assert fast.collect_calls == 5
+    assert shown == [
+        ("answer 1", True),
+        ("answer 2", False),
+        ("answer 3", False),
+        ("answer 4", False),
+    ]
+
+
+async def test_an_unload_during_a_tick_leaves_nothing_running(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    coordinator = await _started_coordinator(
+        hass,
+        mock_config_entry,
+        [ScriptedCollector("slow", timeout=0.5, collect=hang_forever)],
+    )
+    # The first tick waited for the source's own timeout; this one is still waiting for it.
+    refresh = hass.async_create_task(coordinator.async_refresh())
+    await asyncio.sleep(0.05)
+
+    await coordinator.async_shutdown()
+    await refresh
+
+    assert coordinator.last_update_success
+    assert coordinator.data.sources["slow"].late

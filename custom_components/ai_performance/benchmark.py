@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+import inspect
 import time
 from typing import Any, Final
 
@@ -33,6 +34,13 @@ from .engine.requests import RequestRecord, RequestSource
 from .ledger import BENCHMARK_CONVERSATION_PREFIX, RequestLedger
 from .model_control import async_check_installed
 
+# Home Assistant 2026.11 makes the first caller's user the owner of a conversation: the
+# benchmark acts for nobody (as a satellite does). 2026.10 knows no owners.
+_NO_OWNER: Final[dict[str, None]] = (
+    {"context": None}
+    if "context" in inspect.signature(chat_session.async_get_chat_session).parameters
+    else {}
+)
 # How long a finished agent turn may take to show up in the chat logs (its tokens).
 CLAIM_WAIT_S: Final = 8.0
 # Answers of a model target are cut short: the speed is measured, not the prose.
@@ -277,7 +285,7 @@ class BenchmarkRunner:
         try:
             with (
                 chat_session.async_get_chat_session(
-                    self._hass, conversation_id
+                    self._hass, conversation_id, **_NO_OWNER
                 ) as session,
                 conversation.async_get_chat_log(
                     self._hass, session, chat_log_delta_listener=streamed.on_delta

@@ -100,6 +100,7 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         # Each source's collection still running (started by an earlier tick), and its last
         # result, shown while a newer one is late.
         self._running: dict[str, asyncio.Task[SourceResult]] = {}
+        self._unpublished: dict[str, SourceResult] = {}
         self._last: dict[str, SourceResult] = {}
         # Loop time of the last entity update, charged to the next snapshot's overhead.
         self._listeners_ms = 0.0
@@ -143,28 +144,51 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         return snapshot
 
     async def _collect_all(self, *, first: bool) -> dict[str, SourceResult]:
-        """Start every source not still busy, then wait for them up to the publish deadline."""
+        """Collect every source not still busy, waiting for them up to the publish deadline.
+
+        Each source is collected every tick unless its previous collection still runs; an
+        answer that came after its tick was published is shown now, unless a newer one came.
+        """
+        self._take_finished()
         for collector in self.collectors:
             if collector.key not in self._running:
                 self._running[collector.key] = self.hass.async_create_background_task(
                     self._collect(collector), f"{DOMAIN} collect {collector.key}"
                 )
-        await asyncio.wait(
-            self._running.values(), timeout=None if first else PUBLISH_WAIT_S
-        )
+        if self._running:
+            await asyncio.wait(
+                self._running.values(), timeout=None if first else PUBLISH_WAIT_S
+            )
+        self._take_finished()
         sources: dict[str, SourceResult] = {}
         for collector in self.collectors:
-            task = self._running[collector.key]
-            if task.done():
-                del self._running[collector.key]
-                self._last[collector.key] = sources[collector.key] = task.result()
-            else:
+            key = collector.key
+            if (result := self._unpublished.pop(key, None)) is not None:
+                self._last[key] = sources[key] = result
+            elif (last := self._last.get(key)) is not None:
                 # Late: show the last result again, its cost already counted once.
-                last = self._last[collector.key]
-                sources[collector.key] = replace(
-                    last, loop_ms=0.0, executor_ms=0.0, late=True
-                )
+                sources[key] = replace(last, loop_ms=0.0, executor_ms=0.0, late=True)
+            else:  # stopped before it ever answered (an unload during the first tick)
+                sources[key] = SourceResult(None, "stopped", 0.0, late=True)
         return sources
+
+    def _take_finished(self) -> None:
+        """Move the results of finished collections to those waiting to be published."""
+        for key, task in list(self._running.items()):
+            if not task.done():
+                continue
+            del self._running[key]
+            if task.cancelled():
+                continue
+            result = task.result()
+            if (earlier := self._unpublished.get(key)) is not None:
+                # Superseded before it was shown: only its cost still counts.
+                result = replace(
+                    result,
+                    loop_ms=round(result.loop_ms + earlier.loop_ms, 3),
+                    executor_ms=round(result.executor_ms + earlier.executor_ms, 3),
+                )
+            self._unpublished[key] = result
 
     async def _collect(self, collector: Collector[Any]) -> SourceResult:
         """Collect one source (in a task of its own) under its timeout, timing its parts."""
@@ -215,8 +239,11 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
     async def async_shutdown(self) -> None:
         """Stop polling, then stop every collector that was started (newest first)."""
         await super().async_shutdown()
-        for task in self._running.values():
+        running = list(self._running.values())
+        for task in running:
             task.cancel()
+        # Let them end (an executor call finishes first) before their sources are stopped.
+        await asyncio.gather(*running, return_exceptions=True)
         self._running.clear()
         await self._async_stop_collectors()
 

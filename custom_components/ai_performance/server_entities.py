@@ -307,6 +307,13 @@ METRICS_SENSORS: Final = (
         lambda n: n.cache_hits,
     ),
     _metric(
+        "draft_acceptance_rate",
+        lambda k: k.draft_acceptance_percent,
+        PERCENTAGE,
+        lambda n: n.draft_tokens,
+        entity_registry_enabled_default=False,
+    ),
+    _metric(
         "preemptions_per_minute",
         lambda k: k.preemptions_per_minute,
         UNIT_PER_MINUTE,

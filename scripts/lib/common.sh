@@ -153,10 +153,11 @@ real_servers() { # prints KEY=VALUE lines: the real servers the tests run (provi
 }
 
 export_real_servers() { # exports AIP_LLAMA_SERVER, AIP_LLAMA_MODEL, AIP_PROMETHEUS, AIP_NODE_EXPORTER
-  local line
+  local line found
+  found=$(real_servers) || die "the real servers the tests run could not be provisioned (see above)"
   while IFS= read -r line; do
     export "AIP_${line%%=*}=${line#*=}"
-  done < <(real_servers)
+  done <<<"$found"
 }
 
 develop_venv() { # prints the path of the venv ./scripts/develop runs Home Assistant in

@@ -209,7 +209,13 @@ def _scrape(metrics: ServerMetrics, state: VllmState, at: float) -> ServerKpis:
     return metrics.update(metrics.parse(vllm_exposition(state)), at)
 
 
-def llamacpp_text(processed: float, cached: float, predicted: float) -> str:
+def llamacpp_text(
+    processed: float,
+    cached: float,
+    predicted: float,
+    drafted: float = 0,
+    accepted: float = 0,
+) -> str:
     """Counters named as llama-server b11669 writes them (checked in tests/real)."""
     return (
         "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed, "
@@ -217,6 +223,8 @@ def llamacpp_text(processed: float, cached: float, predicted: float) -> str:
         f"llamacpp:prompt_tokens_total {processed}\n"
         f"llamacpp:prompt_tokens_cached_total {cached}\n"
         f"llamacpp:tokens_predicted_total {predicted}\n"
+        f"llamacpp:spec_decode_num_draft_tokens_total {drafted}\n"
+        f"llamacpp:spec_decode_num_accepted_tokens_total {accepted}\n"
         "llamacpp:requests_processing 1\nllamacpp:requests_deferred 0\n"
     )
 
@@ -326,6 +334,25 @@ def test_llamacpp_cache_hits_count_the_cached_among_all_prompt_tokens() -> None:
     assert (kpis.running, kpis.waiting) == (1, 0)
     assert kpis.kv_cache_percent is None
     assert kpis.ttft == (None, None, None)
+    # No draft model: no acceptance rate.
+    assert kpis.draft_acceptance_percent is None
+
+
+def test_llamacpp_without_a_cache_counter_has_no_cache_hit_rate() -> None:
+    # Builds before prompt_tokens_cached_total: unknown, never a false 0 %.
+    metrics = ServerMetrics(ServerKind.LLAMACPP)
+    old_build = "llamacpp:prompt_tokens_total {}\nllamacpp:tokens_predicted_total 0\n"
+    metrics.update(metrics.parse(old_build.format(100)), 0.0)
+    kpis = metrics.update(metrics.parse(old_build.format(400)), 30.0)
+    assert kpis.prompt_tokens_per_s == 10.0
+    assert kpis.prefix_cache_hit_percent is None
+
+
+def test_llamacpp_speculative_decoding_acceptance() -> None:
+    metrics = ServerMetrics(ServerKind.LLAMACPP)
+    metrics.update(metrics.parse(llamacpp_text(0, 0, 0, 100, 60)), 0.0)
+    kpis = metrics.update(metrics.parse(llamacpp_text(0, 0, 0, 500, 360)), 30.0)
+    assert kpis.draft_acceptance_percent == 75.0
 
 
 def test_vllm_cached_prompt_tokens_and_preemptions() -> None:

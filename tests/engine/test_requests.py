@@ -106,7 +106,7 @@ def test_records_older_than_the_age_bound_are_left_out() -> None:
 
 def test_tokens_cache_tools_and_local_share() -> None:
     log = RequestLog()
-    # 2 s requests with 0.5 s to the first token: 1.5 s generating the 29 tokens after it.
+    # 2 s requests with 0.5 s to the first token, each with two tool calls.
     for _ in range(2):
         log.append(
             record(
@@ -123,7 +123,8 @@ def test_tokens_cache_tools_and_local_share() -> None:
         )
     log.append(record(5, 0.2, processed_locally=True))
     stats = log.stats(NOW, 300)
-    assert stats.output_tokens_per_s == pytest.approx(29 / 1.5, abs=1e-3)
+    # Turns with tool calls have no generation speed (see the next tests).
+    assert stats.output_tokens_per_s is None
     assert stats.cache_hit_percent == pytest.approx(25.0)
     assert stats.tool_failure_rate == pytest.approx(50.0)
     assert stats.local_percent == pytest.approx(100 / 3, abs=1e-3)
@@ -200,3 +201,24 @@ def test_log_line_carries_the_id_and_leaves_unknowns_out() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         RequestLog(capacity=0)
+
+
+def test_output_speed_is_the_tokens_after_the_first_over_the_time_after_it() -> None:
+    log = RequestLog()
+    # 2 s requests with 0.5 s to the first token: 1.5 s generating the 29 tokens after it.
+    for _ in range(2):
+        log.append(record(10, 2.0, output_tokens=30, ttft_ms=500))
+    # Without a time to first token: no speed, rather than 30 tokens over the whole 2 s.
+    log.append(record(10, 2.0, output_tokens=30))
+    assert log.stats(NOW, 300).output_tokens_per_s == pytest.approx(29 / 1.5, abs=1e-3)
+
+
+def test_no_output_speed_for_a_turn_with_tool_calls() -> None:
+    # Its tokens span several model calls and its time after the first token a tool round.
+    log = RequestLog()
+    log.append(record(10, 2.0, output_tokens=30, ttft_ms=500, tool_calls=1))
+    assert log.stats(NOW, 300).output_tokens_per_s is None
+    # Nor when the time to first token comes later, from its pipeline.
+    seq = log.append(record(10, 2.0, output_tokens=30, tool_calls=1))
+    log.amend(seq, ttft_ms=500)
+    assert log.stats(NOW, 300).output_tokens_per_s is None

@@ -51,16 +51,9 @@ async def _refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 @pytest.fixture(autouse=True)
-def quick_settle() -> None:
+def quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Finish turns 50 ms after their answer instead of 500 ms."""
-    chat_logs.SETTLE_S = 0.05
-
-
-@pytest.fixture(autouse=True)
-def _restore_settle() -> object:
-    saved = chat_logs.SETTLE_S
-    yield
-    chat_logs.SETTLE_S = saved
+    monkeypatch.setattr(chat_logs, "SETTLE_S", 0.05)
 
 
 async def test_openai_agent_tokens_are_the_servers_in_both_paths(

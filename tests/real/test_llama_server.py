@@ -8,12 +8,14 @@ import time
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance.collectors.servers.base import ServerCollector
 from custom_components.ai_performance.const import (
     CONF_SERVER_KIND,
+    DOMAIN,
     SUBENTRY_OPENAI_COMPATIBLE,
 )
 
@@ -94,6 +96,14 @@ async def test_llama_server_rates_and_cache_match_its_own_counters(
     )
     assert _value(hass, "running_requests", subject) == 0
     assert _value(hass, "waiting_requests", subject) == 0
+    # No draft model: the speculative-decoding counters stay at 0, the rate unknown.
+    assert after["llamacpp:spec_decode_num_draft_tokens_total"] == 0
+    registry = er.async_get(hass)
+    draft = registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{ENTRY_ID}_{subject}_draft_acceptance_rate"
+    )
+    assert draft is not None
+    assert registry.async_get(draft).disabled_by is er.RegistryEntryDisabler.INTEGRATION
     # This build has no KV-cache gauge and no latency histograms.
     assert server_state(hass, "sensor", "kv_cache_usage", subject).state == "unknown"
     assert server_state(hass, "sensor", "server_ttft_p50", subject) is None

@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ai_performance.const import DOMAIN
 
 from ..conftest import setup_integration
-from ..llm_agent import AT_LEAST_2026_11, FIRST_TOKEN_DELAY_S
+from ..llm_agent import AT_LEAST_2026_11, CALL_STATS, FIRST_TOKEN_DELAY_S
 from .test_agents import requests_collector, sensor_state, settle_and_refresh
 
 
@@ -118,3 +118,23 @@ async def test_a_changed_store_turns_pipelines_off_with_a_repair_issue(
     # Agents are still measured.
     await settle_and_refresh(hass, mock_config_entry)
     assert sensor_state(hass, "conversation.test_llm", "requests") == "1"
+
+
+async def test_an_agent_asked_through_a_pipeline_keeps_its_tokens(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    # In a pipeline the user's message comes before the agent's conversation trace exists:
+    # the turn must still find the trace that holds the provider's token counts.
+    await setup_integration(hass, mock_config_entry)
+
+    conversation_id = None
+    for _ in range(2):
+        events = await run_text(hass, "hello", conversation_id)
+        conversation_id = events[0].data["conversation_id"]  # type: ignore[index]
+    await settle_and_refresh(hass, mock_config_entry)
+
+    input_tokens, _cached, output_tokens = CALL_STATS[0]  # one model call per answer
+    agent = "conversation.test_llm"
+    assert sensor_state(hass, agent, "requests") == "2"
+    assert sensor_state(hass, agent, "input_tokens") == str(2 * input_tokens)
+    assert sensor_state(hass, agent, "output_tokens") == str(2 * output_tokens)

@@ -137,6 +137,16 @@ async def test_metrics_too_slow_while_requests_run_is_busy_not_down(
             assert reachable.attributes["busy"] is True
             assert server_state(hass, "sensor", "running_requests").state == "2"
 
+            # Failing, then silent: down, whatever its last figures showed.
+            server.behaviour.delay_s = 0.0
+            server.behaviour.status = 500
+            await _poll_until_answered(hass, entry)
+            assert server_state(hass, "binary_sensor", "reachable").state == STATE_OFF
+            server.behaviour.status = None
+            server.behaviour.delay_s = 0.6
+            await _poll_until_answered(hass, entry)
+            assert server_state(hass, "binary_sensor", "reachable").state == STATE_OFF
+
             # Idle at its last answer, then silent: down.
             server.behaviour.delay_s = 0.0
             state.running = state.waiting = 0

@@ -4,12 +4,18 @@ from typing import Any
 
 import pytest
 
+from custom_components.ai_performance.collectors.servers.base import POLL_TIMEOUT_S
+from custom_components.ai_performance.collectors.servers.client import (
+    ServerError,
+    ServerProblem,
+)
 from custom_components.ai_performance.collectors.servers.openai_compatible import (
     served_models,
 )
 from custom_components.ai_performance.collectors.servers.prometheus import (
     QueryError,
     QueryProblem,
+    async_run_query,
     query_value,
 )
 
@@ -73,3 +79,36 @@ def test_served_models() -> None:
     assert served_models({"data": [{"id": "a"}, {"id": 3}, "b"]}) == ("a",)
     with pytest.raises(ValueError, match="no data list"):
         served_models({"object": "list"})
+
+
+class _Client:
+    """Stands in for a ServerClient: records the request, answers or fails as told."""
+
+    def __init__(self, answer: Any = None, error: Exception | None = None) -> None:
+        self.answer = answer
+        self.error = error
+        self.params: dict[str, str] = {}
+        self.seconds: float | None = None
+
+    async def get_json(self, _path: str, **kwargs: Any) -> Any:
+        self.params = kwargs["params"]
+        self.seconds = kwargs["seconds"]
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+async def test_prometheus_gives_up_on_a_query_before_we_give_up_on_the_poll() -> None:
+    client = _Client(answer=_vector("1"))
+    assert await async_run_query(client, "sum(up)") == 1.0  # type: ignore[arg-type]
+    poll_s = POLL_TIMEOUT_S
+    assert client.params == {"query": "sum(up)", "timeout": f"{poll_s * 0.75:g}s"}
+    assert client.seconds is not None
+    assert poll_s * 0.75 < client.seconds < poll_s
+
+
+async def test_a_query_too_large_is_its_own_problem() -> None:
+    client = _Client(error=ServerError(ServerProblem.TOO_LARGE, "too large"))
+    with pytest.raises(QueryError) as raised:
+        await async_run_query(client, "everything")  # type: ignore[arg-type]
+    assert raised.value.problem is QueryProblem.TOO_LARGE

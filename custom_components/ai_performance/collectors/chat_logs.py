@@ -268,9 +268,14 @@ class ChatLogWatcher:
         return trace
 
     def _find_trace(self, turn: Turn) -> Any:
-        """Return the recent trace of the turn's agent call, where a pipeline made one."""
+        """Return the recent trace of the turn's agent call, where a pipeline made one.
+
+        Never the trace running now (the next turn's, when this one is finished by its
+        successor's message) nor one that began after this turn's answer.
+        """
+        running = self._current_trace()
         for trace in reversed(self._recent_traces()):
-            if _trace_key(trace) in self._taken_traces:
+            if trace is running or _trace_key(trace) in self._taken_traces:
                 continue
             events = _trace_events(trace)
             if not events or events[0][0] != "async_process":
@@ -281,6 +286,7 @@ class ChatLogWatcher:
                 data.get("conversation_id") == turn.conversation_id
                 and began is not None
                 and began >= turn.start - TRACE_CLOCK_SLACK_S
+                and (turn.end is None or began <= turn.end)
             ):
                 return self._take_trace(trace)
         return None

@@ -119,11 +119,15 @@ class RequestRecord:
         """Return the tokens generated after the first one and the time they took.
 
         From the server's own timings where the record has them, else from the time to first
-        token: the output tokens but one over the time after the first token. None where
-        neither is known, so that speed is never a blend with the time to the first token.
+        token: the output tokens but one over the time after the first token (not for a turn
+        with tool calls, whose tokens span several model calls). None where neither is known,
+        so that speed is never a blend with the time to the first token.
         """
         if self.decode_tokens is not None and self.decode_ms is not None:
             return (float(self.decode_tokens), self.decode_ms)
+        if self.tool_calls:
+            # The tokens and the time after the first include tool rounds: not generation.
+            return None
         return decoding_after_first_token(
             self.ttft_ms,
             self.output_tokens,
@@ -375,7 +379,11 @@ class RequestLog:
         row = self._rows[seq % size]
         for name, value in values.items():
             row[_COL[name]] = _num(value)
-        if "ttft_ms" in values and math.isnan(row[_COL["decode_ms"]]):
+        if (
+            "ttft_ms" in values
+            and math.isnan(row[_COL["decode_ms"]])
+            and not row[_COL["tool_calls"]]
+        ):
             # A time to first token known only now (from a pipeline) times the generation.
             agent_ms = row[_COL["agent_ms"]]
             decoding = decoding_after_first_token(

@@ -58,6 +58,9 @@ class MetricNames:
     cached_prompt_tokens: Names = ()
     prompt_excludes_cached: bool = False
     preemptions: Names = ()
+    # Speculative decoding: tokens the draft model proposed, and those the model accepted.
+    draft_tokens: Names = ()
+    accepted_tokens: Names = ()
     # Histograms, in seconds.
     ttft: Names = ()
     e2e: Names = ()
@@ -80,6 +83,8 @@ class MetricNames:
                 self.prefix_hits,
                 self.cached_prompt_tokens,
                 self.preemptions,
+                self.draft_tokens,
+                self.accepted_tokens,
             )
             for name in names
         )
@@ -133,6 +138,8 @@ METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
         generation_tokens=("llamacpp:tokens_predicted_total",),
         cached_prompt_tokens=("llamacpp:prompt_tokens_cached_total",),
         prompt_excludes_cached=True,
+        draft_tokens=("llamacpp:spec_decode_num_draft_tokens_total",),
+        accepted_tokens=("llamacpp:spec_decode_num_accepted_tokens_total",),
     ),
     ServerKind.SGLANG: MetricNames(
         running=("sglang:num_running_reqs",),
@@ -190,6 +197,8 @@ class ServerKpis:
     requests_per_minute: float | None = None
     prefix_cache_hit_percent: float | None = None
     preemptions_per_minute: float | None = None
+    # Share of the draft model's tokens the model accepted, over the last interval.
+    draft_acceptance_percent: float | None = None
     # Seconds, over the last interval.
     ttft: Quantiles = NO_QUANTILES
     e2e: Quantiles = NO_QUANTILES
@@ -257,7 +266,9 @@ class ServerMetrics:
         _, queries = self._counter("queries", values, names.prefix_queries, at)
         _, hits = self._counter("hits", values, names.prefix_hits, at)
         _, cached = self._counter("cached", values, names.cached_prompt_tokens, at)
-        if queries <= 0 and names.cached_prompt_tokens:
+        _, drafted = self._counter("drafted", values, names.draft_tokens, at)
+        _, accepted = self._counter("accepted", values, names.accepted_tokens, at)
+        if queries <= 0 and _first(values, names.cached_prompt_tokens) is not None:
             # No prefix-cache counters: the share of the prompt tokens the cache served.
             hits = cached
             queries = prompt + cached if names.prompt_excludes_cached else prompt
@@ -275,6 +286,9 @@ class ServerMetrics:
             ),
             preemptions_per_minute=_round(
                 None if preemption_rate is None else preemption_rate * 60
+            ),
+            draft_acceptance_percent=(
+                round(min(accepted / drafted, 1.0) * 100, 2) if drafted > 0 else None
             ),
             ttft=self._histogram("ttft", series, names.ttft),
             e2e=self._histogram("e2e", series, names.e2e),

@@ -172,9 +172,12 @@ class ServerCollector[SampleT]:
             self._error = None
         if self._error is None:
             self._answered_at = time.monotonic()
-        elif time.monotonic() - self._answered_at < BUSY_LIMIT_S and (
-            busy := self._busy_sample(self._error)
+        elif (
+            self._failing_since is None
+            and time.monotonic() - self._answered_at < BUSY_LIMIT_S
+            and (busy := self._busy_sample(self._error))
         ):
+            # Its last poll was answered: busy, not down (never once it failed).
             self._sample, self._error = busy, None
             return
         self._track_outage()

@@ -19,6 +19,8 @@ MAX_METRICS_BYTES: Final = 4 * 1024 * 1024
 MAX_JSON_BYTES: Final = 1024 * 1024
 CHUNK_BYTES: Final = 64 * 1024
 HTTP_ERROR: Final = 400
+# How long a connection may take to be accepted (at most half of a request's time).
+CONNECT_TIMEOUT_S: Final = 5.0
 # Answers that say the path does not exist here (or not for this method).
 NOT_FOUND_STATUSES: Final = (404, 405)
 
@@ -77,6 +79,7 @@ class ServerClient:
         params: dict[str, str] | None = None,
         max_bytes: int = MAX_JSON_BYTES,
         body_statuses: tuple[int, ...] = (),
+        seconds: float | None = None,
     ) -> Any:
         """Return the JSON body of ``GET path`` (also for error ``body_statuses``).
 
@@ -87,7 +90,7 @@ class ServerClient:
             "GET",
             path,
             max_bytes,
-            self.timeout,
+            self.timeout if seconds is None else seconds,
             params=params,
             body_statuses=body_statuses,
         )
@@ -123,7 +126,15 @@ class ServerClient:
         try:
             async with asyncio.timeout(seconds):
                 async with self._session.request(
-                    method, url, params=params, json=payload, headers=self._headers
+                    method,
+                    url,
+                    params=params,
+                    json=payload,
+                    headers=self._headers,
+                    # A host that never takes the connection is down, not slow to answer.
+                    timeout=aiohttp.ClientTimeout(
+                        sock_connect=min(CONNECT_TIMEOUT_S, seconds / 2)
+                    ),
                 ) as response:
                     if response.status in (401, 403):
                         raise ServerError(
@@ -138,6 +149,10 @@ class ServerClient:
                     return response.status, await _read_capped(
                         response, path, max_bytes
                     )
+        except aiohttp.ConnectionTimeoutError:
+            raise ServerError(
+                ServerProblem.CANNOT_CONNECT, f"{path}: the connection was not taken"
+            ) from None
         except TimeoutError:
             raise ServerError(
                 ServerProblem.TIMEOUT, f"{path}: no answer within {seconds:g} s"

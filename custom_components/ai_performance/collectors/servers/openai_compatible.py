@@ -66,8 +66,9 @@ class OpenAICompatibleCollector(ServerCollector[OpenAICompatibleSample]):
     def _busy_sample(self, error: ServerError) -> OpenAICompatibleSample | None:
         """Keep the last figures when the metrics time out while requests were running.
 
-        llama.cpp answers /metrics from the same queue as generation, so a long prompt being
-        read holds the answer back: the server is busy, not down.
+        llama.cpp answers /metrics from its task queue, between two steps of its work, so
+        where one step takes long (a large model on the CPU) the answer waits for it: the
+        server is busy, not down.
         """
         last = self._sample
         if error.problem is not ServerProblem.TIMEOUT or last is None:

@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import slugify
 
 from ...const import CONF_PRESETS, CONF_QUERIES, CONF_QUERY, UNIT_TOKENS_PER_SECOND
+from . import base
 from .base import ServerCollector, ServerSettings
 from .client import ServerClient, ServerError, ServerProblem
 
@@ -27,6 +28,10 @@ QUERY_PATH: Final = "/api/v1/query"
 # cancelled one with 503 and its own failure with 500, each with a JSON body that says why
 # (docs/querying/api.md, "Format overview").
 QUERY_ERROR_STATUSES: Final = (400, 422, 500, 503)
+# Shares of a poll's time limit: Prometheus's own limit for a query (its ``timeout``
+# parameter), and how long we wait for its answer.
+QUERY_SHARE: Final = 0.75
+CLIENT_SHARE: Final = 0.9
 
 
 class QueryProblem(StrEnum):
@@ -192,10 +197,18 @@ def _sample_value(sample: Any) -> float:
 
 
 async def async_run_query(client: ServerClient, promql: str) -> float:
-    """Run one instant query; QueryError when it gives no number."""
+    """Run one instant query; QueryError when it gives no number.
+
+    Prometheus is asked to give up on the query before we give up on the poll, so that a slow
+    query answers "timeout" as its own problem instead of taking the whole poll with it.
+    """
+    poll_s = base.POLL_TIMEOUT_S
     try:
         payload = await client.get_json(
-            QUERY_PATH, params={"query": promql}, body_statuses=QUERY_ERROR_STATUSES
+            QUERY_PATH,
+            params={"query": promql, "timeout": f"{poll_s * QUERY_SHARE:g}s"},
+            body_statuses=QUERY_ERROR_STATUSES,
+            seconds=poll_s * CLIENT_SHARE,
         )
     except ServerError as err:
         if err.problem is ServerProblem.TOO_LARGE:
@@ -240,7 +253,12 @@ class PrometheusCollector(ServerCollector[PrometheusSample]):
                 problems[query.key] = result
             elif isinstance(result, ServerError):
                 # Others got through: this query alone met the failure.
-                problems[query.key] = QueryError(QueryProblem.REFUSED, str(result))
+                problem = (
+                    QueryProblem.TIMEOUT
+                    if result.problem is ServerProblem.TIMEOUT
+                    else QueryProblem.REFUSED
+                )
+                problems[query.key] = QueryError(problem, str(result))
             elif isinstance(result, BaseException):
                 raise result
             else:
