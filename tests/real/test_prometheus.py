@@ -239,7 +239,10 @@ async def test_a_server_that_is_not_prometheus_is_named_so(
 
 
 async def test_a_hung_prometheus_delays_no_other_source(
-    hass: HomeAssistant, real_paths: dict[str, str], workdir: Path
+    hass: HomeAssistant,
+    real_paths: dict[str, str],
+    workdir: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with (
         patch.object(server_base, "POLL_TIMEOUT_S", 2.0),
@@ -279,5 +282,8 @@ async def test_a_hung_prometheus_delays_no_other_source(
             up = server_state(hass, "sensor", user_query_key("Up"))
             assert up.state == STATE_UNAVAILABLE
             assert server_state(hass, "binary_sensor", "reachable").state == STATE_OFF
+            # The log names the server by its title, never by its subentry id.
+            assert "Source prometheus test is unavailable" in caplog.text
+            assert SERVER_ID not in caplog.text
         finally:
             hung.process.resume()
