@@ -75,7 +75,8 @@ async def test_a_failing_source_is_reported(
     collector._poll_lock.acquire()  # a poll that never ends
     await coordinator.async_refresh()  # published without the GPU, still waiting
     await asyncio.sleep(NVML_LOCK_WAIT + 0.2)  # the GPU gives up waiting
-    await coordinator.async_refresh()  # its late answer lands (the next one waits again)
+    # Its late answer lands (the next poll waits for the lock again).
+    await coordinator.async_refresh()
     collector._poll_lock.release()
 
     assert (await _info(hass))["gpu"].startswith("failing: GpuBusyError")

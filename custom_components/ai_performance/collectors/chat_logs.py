@@ -18,8 +18,10 @@ Token counts come from the turn's conversation trace. A direct ``async_converse`
 trace before the user's message is added, so the trace is current then; an Assist pipeline adds
 the user's message first and only then calls the agent, so its turn finds its trace later: in a
 message added while the agent runs, or among Home Assistant's recent traces (the newest trace
-of the same conversation that began after the user's message, and that no other turn took). The subscription API is semi-private, so it is imported guardedly: without it this
-part turns itself off and everything else keeps running.
+of the same conversation that began after the user's message, and that no other turn took).
+
+The subscription API is semi-private, so it is imported guardedly: without it this part turns
+itself off and everything else keeps running.
 """
 
 from collections import OrderedDict

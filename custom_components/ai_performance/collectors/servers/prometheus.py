@@ -24,9 +24,9 @@ from .base import ServerCollector, ServerSettings
 from .client import ServerClient, ServerError, ServerProblem
 
 QUERY_PATH: Final = "/api/v1/query"
-# Prometheus answers a bad query with 400, one it could not run with 422, a timed-out or
-# cancelled one with 503 and its own failure with 500, each with a JSON body that says why
-# (docs/querying/api.md, "Format overview").
+# Prometheus answers a bad query with 400, one it could not run with 422, a timed-out one with
+# 503 and its own failure with 500, each with a JSON body that says why (docs/querying/api.md,
+# "Format overview"; web/api/v1/api.go, getDefaultErrorCode).
 QUERY_ERROR_STATUSES: Final = (400, 422, 500, 503)
 # Shares of a poll's time limit: Prometheus's own limit for a query (its ``timeout``
 # parameter), and how long we wait for its answer.
