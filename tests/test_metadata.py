@@ -55,6 +55,7 @@ from custom_components.ai_performance.server_entities import (
     OLLAMA_SENSORS,
     REACHABLE,
     SERVED_MODELS,
+    USER_QUERY,
 )
 from custom_components.ai_performance.server_flow import (
     COMMON_ERRORS,
@@ -118,6 +119,9 @@ def _entity_descriptions() -> dict[str, list[EntityDescription]]:
         SensorEntityDescription(key=q.key, translation_key=q.translation_key)
         for queries in PRESETS.values()
         for q in queries
+    )
+    found["sensor"].append(
+        SensorEntityDescription(key="query_mine", translation_key=USER_QUERY)
     )
     found.setdefault("binary_sensor", []).extend((REACHABLE, LOADED))
     found["binary_sensor"].extend((*ALERT_BINARY_SENSORS.values(), CONFIG_DISK_ALERT))

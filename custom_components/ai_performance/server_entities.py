@@ -47,12 +47,14 @@ from .const import (
 )
 from .coordinator import AIPerformanceCoordinator
 from .engine.ollama import LoadedModel
-from .engine.server_metrics import MetricNames, Quantiles, ServerKind, ServerKpis
+from .engine.server_metrics import KIND_NAMES, MetricNames, Names, Quantiles, ServerKpis
 from .entity import AIPerformanceEntity, server_collectors
 
 NEED_POLL: Final = "poll"
 ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"
+# The translation key of the user's own queries (named "{name}").
+USER_QUERY: Final = "prometheus_query"
 # A server that answers, but too slowly to give its figures now (they are its last ones).
 ATTR_BUSY: Final = "busy"
 # Why a query gave no number (a QueryProblem), and the explanation.
@@ -63,18 +65,12 @@ _SERVER_MODELS: Final = {
     OllamaCollector: "Ollama",
     PrometheusCollector: "Prometheus",
 }
-_KIND_MODELS: Final = {
-    ServerKind.VLLM: "vLLM",
-    ServerKind.LLAMACPP: "llama.cpp",
-    ServerKind.SGLANG: "SGLang",
-    ServerKind.TGI: "Text Generation Inference",
-}
 
 
 def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
     """Return the device of one server."""
     if isinstance(collector, OpenAICompatibleCollector):
-        model = _KIND_MODELS[collector.metrics.kind]
+        model = KIND_NAMES[collector.metrics.kind]
     else:
         model = _SERVER_MODELS[type(collector)]
     return DeviceInfo(
@@ -130,6 +126,13 @@ class ServerEntity(AIPerformanceEntity):
         )
         self.model = model
         self.subentry_id = subentry_id
+        self._collector = collector
+
+    @override
+    async def async_update(self) -> None:
+        """Read the server now (``homeassistant.update_entity``), whatever its interval."""
+        self._collector.poll_next_tick()
+        await super().async_update()
 
     @property
     def sample(self) -> Any:
@@ -164,7 +167,7 @@ class MetricsSensorEntityDescription(SensorEntityDescription):
     """
 
     value_fn: Callable[[ServerKpis], StateType]
-    offered_fn: Callable[[MetricNames], object]
+    offered_fn: Callable[[MetricNames], Names]
 
 
 def _bytes(
@@ -239,7 +242,7 @@ def _quantile_ms(
 def _quantiles(
     key: str,
     read: Callable[[ServerKpis], Quantiles],
-    offered: Callable[[MetricNames], object],
+    offered: Callable[[MetricNames], Names],
 ) -> tuple[MetricsSensorEntityDescription, ...]:
     """Describe p50 / p95 / p99 of one latency histogram (p99 disabled by default)."""
     return tuple(
@@ -262,7 +265,7 @@ def _metric(
     key: str,
     read: Callable[[ServerKpis], StateType],
     unit: str | None,
-    offered: Callable[[MetricNames], object],
+    offered: Callable[[MetricNames], Names],
     **kwargs: Any,
 ) -> MetricsSensorEntityDescription:
     return MetricsSensorEntityDescription(
@@ -293,6 +296,18 @@ METRICS_SENSORS: Final = (
         lambda k: k.generation_tokens_per_s,
         UNIT_TOKENS_PER_SECOND,
         lambda n: n.generation_tokens,
+    ),
+    _metric(
+        "prompt_speed",
+        lambda k: k.prompt_speed,
+        UNIT_TOKENS_PER_SECOND,
+        lambda n: n.prompt_seconds,
+    ),
+    _metric(
+        "generation_speed",
+        lambda k: k.generation_speed,
+        UNIT_TOKENS_PER_SECOND,
+        lambda n: n.generation_seconds,
     ),
     _metric(
         "server_requests_per_minute",
@@ -414,12 +429,12 @@ class QuerySensor(ServerEntity, SensorEntity):
         """Initialise the sensor of ``query``."""
         description = SensorEntityDescription(
             key=query.key,
-            translation_key=query.translation_key,
+            # A user's query is named by the user; its attributes are translated all the same.
+            translation_key=query.translation_key or USER_QUERY,
             native_unit_of_measurement=query.unit,
         )
         super().__init__(coordinator, description, collector)
-        if query.translation_key is None:
-            self._attr_name = query.name
+        self._attr_translation_placeholders = {"name": query.name}
         self.query = query
 
     @property
@@ -460,7 +475,7 @@ def server_sensors(
             sensors.extend(
                 MetricsSensor(coordinator, d, collector)
                 for d in METRICS_SENSORS
-                if d.offered_fn(collector.metrics.names)
+                if collector.metrics.offers(d.offered_fn(collector.metrics.names))
             )
         elif isinstance(collector, PrometheusCollector):
             sensors.extend(

@@ -60,6 +60,7 @@ from .const import (
     SUBENTRY_PROMETHEUS,
 )
 from .engine.ollama import parse_installed_models, parse_version
+from .engine.server_metrics import KIND_NAMES, ServerKind
 
 OLLAMA_DOMAIN: Final = "ollama"
 MAX_PROBE_MINUTES: Final = 1440
@@ -241,10 +242,16 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 return self.async_abort(reason="already_configured")
         if step_id == "user":
             host = urlsplit(data[CONF_URL]).netloc.rpartition("@")[2]
-            return self.async_create_entry(title=f"{self.kind_name} {host}", data=data)
+            return self.async_create_entry(
+                title=f"{self._title_kind(data)} {host}", data=data
+            )
         return self.async_update_and_abort(
             entry, self._get_reconfigure_subentry(), data=data
         )
+
+    def _title_kind(self, data: dict[str, Any]) -> str:  # noqa: ARG002 - kinds may read it
+        """Return how the new server's title names its kind."""
+        return self.kind_name
 
     def _client(self, data: dict[str, Any]) -> ServerClient:
         return ServerClient(
@@ -325,6 +332,9 @@ class OpenAICompatibleSubentryFlow(ServerSubentryFlow):
             raise FlowError(ERROR_NO_METRICS, error=str(err)) from None
         served_models(await client.get_json("/v1/models"))
         return {CONF_SERVER_KIND: kind.value}
+
+    def _title_kind(self, data: dict[str, Any]) -> str:
+        return KIND_NAMES[ServerKind(data[CONF_SERVER_KIND])]
 
 
 class PrometheusSubentryFlow(ServerSubentryFlow):

@@ -338,6 +338,34 @@ def test_llamacpp_cache_hits_count_the_cached_among_all_prompt_tokens() -> None:
     assert kpis.draft_acceptance_percent is None
 
 
+def test_llamacpp_speed_is_tokens_over_its_own_time() -> None:
+    metrics = ServerMetrics(ServerKind.LLAMACPP)
+    counters = (
+        "llamacpp:prompt_tokens_total {}\nllamacpp:prompt_seconds_total {}\n"
+        "llamacpp:tokens_predicted_total {}\nllamacpp:tokens_predicted_seconds_total {}\n"
+    )
+    metrics.update(metrics.parse(counters.format(0, 0, 0, 0)), 0.0)
+    # 200 tokens generated in 4 s of the server's time, within 60 s of wall time.
+    kpis = metrics.update(metrics.parse(counters.format(300, 1.5, 200, 4.0)), 60.0)
+    assert kpis.generation_speed == 50.0
+    assert kpis.generation_tokens_per_s == pytest.approx(200 / 60, abs=1e-3)
+    assert kpis.prompt_speed == 200.0
+    # Nothing generated since: no speed (rather than 0).
+    kpis = metrics.update(metrics.parse(counters.format(300, 1.5, 200, 4.0)), 90.0)
+    assert kpis.generation_speed is None
+    assert kpis.generation_tokens_per_s == 0.0
+
+
+def test_only_the_series_a_server_shows_are_offered() -> None:
+    metrics = ServerMetrics(ServerKind.LLAMACPP)
+    names = metrics.names
+    assert metrics.offers(names.kv_cache)  # never read: everything its kind may show
+    metrics.parse(llamacpp_text(0, 0, 0))
+    assert not metrics.offers(names.kv_cache)
+    assert metrics.offers(names.cache_hits)
+    assert not metrics.offers(())
+
+
 def test_llamacpp_without_a_cache_counter_has_no_cache_hit_rate() -> None:
     # Builds before prompt_tokens_cached_total: unknown, never a false 0 %.
     metrics = ServerMetrics(ServerKind.LLAMACPP)

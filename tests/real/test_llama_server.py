@@ -9,6 +9,7 @@ import time
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -104,6 +105,49 @@ async def test_llama_server_rates_and_cache_match_its_own_counters(
     )
     assert draft is not None
     assert registry.async_get(draft).disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    # This build has no KV-cache gauge and no latency histograms.
-    assert server_state(hass, "sensor", "kv_cache_usage", subject).state == "unknown"
+    # Speed: the server's own tokens over the server's own time spent on them.
+    assert _value(hass, "generation_speed", subject) == pytest.approx(
+        generated
+        / (
+            after["llamacpp:tokens_predicted_seconds_total"]
+            - before["llamacpp:tokens_predicted_seconds_total"]
+        ),
+        rel=1e-3,
+    )
+    assert _value(hass, "prompt_speed", subject) == pytest.approx(
+        processed
+        / (
+            after["llamacpp:prompt_seconds_total"]
+            - before["llamacpp:prompt_seconds_total"]
+        ),
+        rel=1e-3,
+    )
+    # This build shows no KV-cache gauge and no latency histograms: no sensors for them.
+    assert "llamacpp:kv_cache_usage_ratio" not in after
+    assert (
+        registry.async_get_entity_id(
+            "sensor", DOMAIN, f"{ENTRY_ID}_{subject}_kv_cache_usage"
+        )
+        is None
+    )
     assert server_state(hass, "sensor", "server_ttft_p50", subject) is None
+
+
+async def test_updating_a_server_sensor_reads_the_server_now(
+    hass: HomeAssistant, llama: LlamaServer
+) -> None:
+    await setup_integration(hass, our_entry())
+    subject = await _add_llama_server(hass, llama)
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{ENTRY_ID}_{subject}_generation_tokens_per_second"
+    )
+    llama.chat(PROMPT, max_tokens=8)
+
+    # Its interval is a minute: only an update asked for reads it again now.
+    await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": entity_id}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+    assert float(hass.states.get(entity_id).state) > 0

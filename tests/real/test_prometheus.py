@@ -181,7 +181,7 @@ async def test_a_query_problem_stays_with_its_query(
         state = server_state(hass, "sensor", user_query_key(name))
         assert state is not None, name
         assert state.attributes["query"] == promql
-        assert state.attributes["friendly_name"].endswith(name)
+        assert state.attributes["friendly_name"] == f"prometheus test {name}"
         if problem is None:
             assert float(state.state) == pytest.approx(prometheus.value(promql))
             assert state.attributes["unit_of_measurement"] == "W"

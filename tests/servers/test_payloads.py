@@ -102,7 +102,10 @@ async def test_prometheus_gives_up_on_a_query_before_we_give_up_on_the_poll() ->
     client = _Client(answer=_vector("1"))
     assert await async_run_query(client, "sum(up)") == 1.0  # type: ignore[arg-type]
     poll_s = POLL_TIMEOUT_S
-    assert client.params == {"query": "sum(up)", "timeout": f"{poll_s * 0.75:g}s"}
+    assert client.params == {
+        "query": "sum(up)",
+        "timeout": f"{round(poll_s * 0.75 * 1000)}ms",
+    }
     assert client.seconds is not None
     assert poll_s * 0.75 < client.seconds < poll_s
 

@@ -37,6 +37,14 @@ class ServerKind(StrEnum):
     TGI = "tgi"
 
 
+# How people call each kind of server (device models, server titles).
+KIND_NAMES: Final = {
+    ServerKind.VLLM: "vLLM",
+    ServerKind.LLAMACPP: "llama.cpp",
+    ServerKind.SGLANG: "SGLang",
+    ServerKind.TGI: "Text Generation Inference",
+}
+
 type Names = tuple[str, ...]
 
 
@@ -50,6 +58,9 @@ class MetricNames:
     kv_cache: Names = ()
     prompt_tokens: Names = ()
     generation_tokens: Names = ()
+    # Seconds the server spent reading prompts and generating (llama.cpp counts them).
+    prompt_seconds: Names = ()
+    generation_seconds: Names = ()
     requests: Names = ()
     prefix_queries: Names = ()
     prefix_hits: Names = ()
@@ -78,6 +89,8 @@ class MetricNames:
                 self.kv_cache,
                 self.prompt_tokens,
                 self.generation_tokens,
+                self.prompt_seconds,
+                self.generation_seconds,
                 self.requests,
                 self.prefix_queries,
                 self.prefix_hits,
@@ -90,9 +103,9 @@ class MetricNames:
         )
 
     @property
-    def cache_hits(self) -> bool:
-        """Return True when the server says how much of the prompts its cache served."""
-        return bool(self.prefix_queries or self.cached_prompt_tokens)
+    def cache_hits(self) -> Names:
+        """Return the series that say how much of the prompts the cache served."""
+        return (*self.prefix_queries, *self.cached_prompt_tokens)
 
     @property
     def histograms(self) -> frozenset[str]:
@@ -136,6 +149,8 @@ METRIC_NAMES: Final[Mapping[ServerKind, MetricNames]] = {
         kv_cache=("llamacpp:kv_cache_usage_ratio",),
         prompt_tokens=("llamacpp:prompt_tokens_total",),
         generation_tokens=("llamacpp:tokens_predicted_total",),
+        prompt_seconds=("llamacpp:prompt_seconds_total",),
+        generation_seconds=("llamacpp:tokens_predicted_seconds_total",),
         cached_prompt_tokens=("llamacpp:prompt_tokens_cached_total",),
         prompt_excludes_cached=True,
         draft_tokens=("llamacpp:spec_decode_num_draft_tokens_total",),
@@ -192,8 +207,12 @@ class ServerKpis:
     running: int | None = None
     waiting: int | None = None
     kv_cache_percent: float | None = None
+    # Throughput: tokens per second of wall time between two polls.
     prompt_tokens_per_s: float | None = None
     generation_tokens_per_s: float | None = None
+    # Speed: tokens per second of the server's own time spent reading or generating them.
+    prompt_speed: float | None = None
+    generation_speed: float | None = None
     requests_per_minute: float | None = None
     prefix_cache_hit_percent: float | None = None
     preemptions_per_minute: float | None = None
@@ -240,6 +259,8 @@ class ServerMetrics:
     """Turns successive scrapes of one server into KPIs."""
 
     kind: ServerKind
+    # Every series of ours a scrape of this server has shown (to offer only their sensors).
+    exposed: set[str] = field(default_factory=set)
     _counters: dict[str, _Counter] = field(default_factory=dict)
     _quantiles: dict[str, IntervalQuantiles] = field(default_factory=dict)
 
@@ -251,15 +272,27 @@ class ServerMetrics:
     def parse(self, text: str) -> Series:
         """Read this kind's series out of an exposition."""
         names = self.names
-        return parse_series(text, names.values, names.histograms)
+        series = parse_series(text, names.values, names.histograms)
+        self.exposed.update(series.values, series.buckets)
+        return series
+
+    def offers(self, names: Names) -> bool:
+        """Return True when the server shows one of ``names`` (or was never read yet)."""
+        return bool(names) and (
+            not self.exposed or any(name in self.exposed for name in names)
+        )
 
     def update(self, series: Series, at: float) -> ServerKpis:
         """Take one scrape read at monotonic time ``at``; return its KPIs."""
         names, values = self.names, series.values
         kv_cache = _first(values, names.kv_cache)
         prompt_rate, prompt = self._counter("prompt", values, names.prompt_tokens, at)
-        generation_rate, _ = self._counter(
+        generation_rate, generated = self._counter(
             "generation", values, names.generation_tokens, at
+        )
+        _, prompt_s = self._counter("prompt_s", values, names.prompt_seconds, at)
+        _, generation_s = self._counter(
+            "generation_s", values, names.generation_seconds, at
         )
         request_rate, _ = self._counter("requests", values, names.requests, at)
         preemption_rate, _ = self._counter("preemptions", values, names.preemptions, at)
@@ -278,6 +311,10 @@ class ServerMetrics:
             kv_cache_percent=None if kv_cache is None else round(kv_cache * 100, 2),
             prompt_tokens_per_s=_round(prompt_rate),
             generation_tokens_per_s=_round(generation_rate),
+            prompt_speed=_round(prompt / prompt_s) if prompt_s > 0 else None,
+            generation_speed=(
+                _round(generated / generation_s) if generation_s > 0 else None
+            ),
             requests_per_minute=_round(
                 None if request_rate is None else request_rate * 60
             ),

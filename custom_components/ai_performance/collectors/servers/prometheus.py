@@ -206,7 +206,11 @@ async def async_run_query(client: ServerClient, promql: str) -> float:
     try:
         payload = await client.get_json(
             QUERY_PATH,
-            params={"query": promql, "timeout": f"{poll_s * QUERY_SHARE:g}s"},
+            # Prometheus reads whole numbers of a unit only ("1.5s" is refused).
+            params={
+                "query": promql,
+                "timeout": f"{round(poll_s * QUERY_SHARE * 1000)}ms",
+            },
             body_statuses=QUERY_ERROR_STATUSES,
             seconds=poll_s * CLIENT_SHARE,
         )
