@@ -4,6 +4,7 @@ Ground truth: the server's ``/metrics``, read by the test right before each of o
 moments when no request runs (so the counters stand still between the two reads).
 """
 
+import asyncio
 import time
 
 from homeassistant.core import HomeAssistant
@@ -68,6 +69,9 @@ async def test_llama_server_rates_and_cache_match_its_own_counters(
     # The same prompt twice: the second one finds its prefix in the server's cache.
     for _ in range(2):
         llama.chat(PROMPT, max_tokens=24)
+    # The counters stand still now; a window of seconds makes the few milliseconds between
+    # the test's read and our poll at either end a small share of it.
+    await asyncio.sleep(2.5)
     after, ended = llama.metrics(), time.monotonic()
     await _poll(hass, entry)
 
