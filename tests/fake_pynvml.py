@@ -5,6 +5,12 @@ Faithful where our code can tell: the real function names and signatures, real r
 (the module's own ctypes structs, device handles and friendly objects), values in NVML's units
 (mW, mJ, bytes, MHz, KB/s), and the real error classes, raised as the real library raises them
 (``pynvml.NVMLError(code)`` maps a code to its subclass). Constants come from the real module.
+
+It follows the real module it wraps, nvidia-ml-py's ``pynvml.py`` (installed with the
+integration's requirements: its function names, structs and NVML_ERROR codes), and NVIDIA's NVML
+API reference (docs.nvidia.com/deploy/nvml-api: "Device Queries" for units, "Field Value Queries"
+for nvmlDeviceGetFieldValues, "Events" for XID errors). NVML itself needs an NVIDIA GPU and its
+driver, which these machines do not have.
 """
 
 import ctypes
