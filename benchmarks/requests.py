@@ -47,10 +47,8 @@ from custom_components.ai_performance.engine.energy import (
     Span,
     share_energy,
 )
-from custom_components.ai_performance.engine.requests import (
-    BYTES_PER_ROW,
-    DEFAULT_CAPACITY,
-)
+from custom_components.ai_performance.engine.requests import DEFAULT_CAPACITY
+from custom_components.ai_performance.engine.windows import BYTES_PER_ROW
 from custom_components.ai_performance.ledger import RequestLedger
 
 

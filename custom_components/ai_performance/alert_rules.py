@@ -23,8 +23,8 @@ from .const import (
     SUBJECT_OVERVIEW,
 )
 from .engine.alerts import Direction, Thresholds
-from .engine.requests import WindowStats
 from .engine.snapshot import Snapshot
+from .engine.windows import WindowStats
 from .ledger import AGENT_LEVEL_KINDS
 
 # Shares (error rate, cache hits) over fewer requests than this say nothing yet.

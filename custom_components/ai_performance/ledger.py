@@ -2,31 +2,46 @@
 
 Sources (chat logs, pipeline runs, the record_request action) add finished requests here; the
 requests collector aggregates the ledger once per tick. Totals are saved with a debounced write
-and flushed when Home Assistant stops or the entry unloads, so no request is ever counted twice
-or lost across a restart. Window records are kept in memory only.
+(at most SAVE_DELAY_S after a change); the request logs behind the windowed figures every
+LOG_SAVE_INTERVAL_S while requests come in. Both are written when Home Assistant stops or the
+entry unloads (every reload, every options save) and read back at setup, so a reload or a
+restart changes no figure: no request is counted twice, and only a crash loses the requests of
+the last save interval from the windows.
 """
 
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 import json
 import logging
+import time
 from typing import Any, Final
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .engine.cost import ModelPrice, MonthlySpend, price_for, request_cost
-from .engine.requests import RequestLog, RequestRecord, RequestSource, Totals
+from .engine.requests import (
+    CombinedWindows,
+    RequestLog,
+    RequestRecord,
+    RequestSource,
+    Totals,
+)
 from .engine.usage import UsageProfile
 
 STORAGE_VERSION: Final = 1
 # Totals are written at most this often while requests come in (and always on stop).
 SAVE_DELAY_S: Final = 30
+# The request logs (megabytes for a busy install) are written this often while requests come in,
+# and always on stop: a crash loses at most this much of the windowed figures' requests.
+LOG_SAVE_INTERVAL_S: Final = 300
 # Conversations remembered to attach a pipeline's time to first token to its agent's request.
 MAX_LINKED_CONVERSATIONS: Final = 256
 
@@ -114,6 +129,19 @@ class RequestLedger:
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
         )
         self._save_pending = False
+        # The logs are built into plain strings on the loop and serialised in a thread.
+        self._log_store: Store[dict[str, Any]] = Store(
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.{entry_id}.request_logs",
+            atomic_writes=True,
+            serialize_in_event_loop=False,
+        )
+        # Requests added since the logs were last written.
+        self._logs_changed = False
+        self._cancel_log_saves: CALLBACK_TYPE | None = None
+        # The overview's figures: every agent-level subject's requests together.
+        self.overall = CombinedWindows()
         # conversation id -> (subject, sequence number) of its newest agent request, and the
         # time to first token a pipeline measured before that request was recorded.
         self._agent_requests: OrderedDict[str, tuple[str, int]] = OrderedDict()
@@ -122,16 +150,25 @@ class RequestLedger:
         self._claims: dict[str, asyncio.Future[RequestRecord]] = {}
 
     async def async_load(self) -> None:
-        """Read the saved subjects and totals."""
+        """Read the saved subjects, totals and request logs; then save the logs periodically."""
         data = await self._store.async_load() or {}
         for key, saved in data.get("subjects", {}).items():
-            self.subjects[key] = Subject(
-                key,
-                SubjectKind(saved["kind"]),
-                saved["name"],
-                Totals.from_dict(saved["totals"]),
-                usage=UsageProfile.from_dict(saved.get("usage") or {}),
+            self._track(
+                Subject(
+                    key,
+                    SubjectKind(saved["kind"]),
+                    saved["name"],
+                    Totals.from_dict(saved["totals"]),
+                    usage=UsageProfile.from_dict(saved.get("usage") or {}),
+                )
             )
+        await self._async_load_logs()
+        self._cancel_log_saves = async_track_time_interval(
+            self.hass,
+            self._async_save_logs_if_changed,
+            timedelta(seconds=LOG_SAVE_INTERVAL_S),
+            name=f"{DOMAIN} request logs",
+        )
         if (spend := data.get("monthly_spend")) is not None:
             self.monthly_spend = MonthlySpend(spend["month"], spend["cost"])
         self.model_last_used.update(
@@ -140,10 +177,42 @@ class RequestLedger:
             if isinstance(at, int | float)
         )
 
+    async def _async_load_logs(self) -> None:
+        saved_logs = (await self._log_store.async_load() or {}).get("logs") or {}
+        for key, saved in saved_logs.items():
+            if (subject := self.subjects.get(key)) is None:
+                continue
+            try:
+                log = RequestLog.restored(saved)
+            except ValueError as err:
+                LOGGER.warning("The saved requests of %s are unreadable: %s", key, err)
+                continue
+            self._replace_log(subject, log)
+
     async def async_save(self) -> None:
-        """Write the totals now (on unload)."""
+        """Write the totals and the request logs now (on unload and stop)."""
+        if self._cancel_log_saves is not None:
+            self._cancel_log_saves()
+            self._cancel_log_saves = None
         self._save_pending = False
         await self._store.async_save(self._data_to_save())
+        await self._async_save_logs()
+
+    async def _async_save_logs_if_changed(self, _now: Any = None) -> None:
+        if self._logs_changed:
+            await self._async_save_logs()
+
+    async def _async_save_logs(self) -> None:
+        self._logs_changed = False
+        now = time.time()
+        await self._log_store.async_save(
+            {
+                "logs": {
+                    key: subject.log.as_saved(now)
+                    for key, subject in self.subjects.items()
+                }
+            }
+        )
 
     @callback
     def _data_to_save(self) -> dict[str, Any]:
@@ -176,10 +245,23 @@ class RequestLedger:
     def subject(self, key: str, kind: SubjectKind, name: str | None = None) -> Subject:
         """Return the subject ``key``, creating it on first sight."""
         if (subject := self.subjects.get(key)) is None:
-            subject = self.subjects[key] = Subject(key, kind, name or key)
+            subject = self._track(Subject(key, kind, name or key))
         elif name and subject.name != name:
             subject.name = name
         return subject
+
+    def _track(self, subject: Subject) -> Subject:
+        """Hold ``subject``; an agent-level one counts in the overall figures."""
+        self.subjects[subject.key] = subject
+        if subject.kind in AGENT_LEVEL_KINDS:
+            self.overall.attach(subject.log)
+        return subject
+
+    def _replace_log(self, subject: Subject, log: RequestLog) -> None:
+        self.overall.detach(subject.log)
+        subject.log = log
+        if subject.kind in AGENT_LEVEL_KINDS:
+            self.overall.attach(log)
 
     @callback
     def claim(self, conversation_id: str) -> asyncio.Future[RequestRecord]:
@@ -226,6 +308,7 @@ class RequestLedger:
         if conversation_id is not None:
             self._link(conversation_id, record.subject, seq)
         subject.totals.add(record)
+        self._logs_changed = True
         self.schedule_save()
         if self.on_agent_request is not None and subject.kind in AGENT_LEVEL_KINDS:
             self.on_agent_request(subject.key, seq, record)
@@ -269,6 +352,7 @@ class RequestLedger:
         subject = self.subjects[subject_key]
         subject.log.amend(seq, energy_wh=energy_wh)
         subject.totals.energy_wh += energy_wh
+        self._logs_changed = True
         self.schedule_save()
 
     @callback
@@ -278,6 +362,7 @@ class RequestLedger:
         if link is not None:
             subject_key, seq = link
             self.subjects[subject_key].log.amend(seq, ttft_ms=ttft_ms)
+            self._logs_changed = True
             return
         self._early_ttft[conversation_id] = ttft_ms
         while len(self._early_ttft) > MAX_LINKED_CONVERSATIONS:
@@ -300,9 +385,10 @@ class RequestLedger:
         for key in keys:
             subject = self.subjects[key]
             subject.totals = Totals()
-            subject.log = RequestLog()
+            self._replace_log(subject, RequestLog())
         if set(keys) == set(self.subjects):
             self.monthly_spend = MonthlySpend()
+        self._logs_changed = True
         self.schedule_save()
         return before
 

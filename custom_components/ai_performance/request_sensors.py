@@ -36,8 +36,9 @@ from .const import (
 )
 from .coordinator import AIPerformanceCoordinator
 from .costs import with_costs
-from .engine.requests import Totals, WindowStats
+from .engine.requests import Totals
 from .engine.sla import WINDOWS_H, SlaFigures
+from .engine.windows import WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
 from .sla import SLA_KINDS

@@ -7,7 +7,6 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.ai_performance.engine.requests import (
-    BYTES_PER_ROW,
     Complexity,
     RequestLog,
     RequestRecord,
@@ -16,6 +15,7 @@ from custom_components.ai_performance.engine.requests import (
     combined_stats,
 )
 from custom_components.ai_performance.engine.stats import percentile
+from custom_components.ai_performance.engine.windows import BYTES_PER_ROW
 
 NOW = 1_800_000_000.0
 

@@ -8,21 +8,15 @@ aggregates for the entities.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import time
-from typing import Final
 
 from homeassistant.core import HomeAssistant
 
 from ..const import DEFAULT_COLLECT_TIMEOUT, SOURCE_REQUESTS
 from ..engine.energy import EnergyReading
-from ..engine.requests import (
-    WINDOWS_S,
-    RequestRecord,
-    Totals,
-    WindowStats,
-    combined_stats,
-)
+from ..engine.requests import WINDOWS_S, RequestRecord, Totals
 from ..engine.sla import SlaFigures
-from ..ledger import AGENT_LEVEL_KINDS, RequestLedger, SubjectKind, current_month
+from ..engine.windows import WindowStats
+from ..ledger import RequestLedger, SubjectKind, current_month
 from ..request_energy import RequestEnergy
 from ..sla import OVERALL, SLA_KINDS, SlaLedger
 from .chat_logs import ChatLogWatcher
@@ -31,9 +25,6 @@ from .pipelines import PipelineWatcher
 # The 5-minute window gives rates; the entities show the hour, with 5 minutes and the day as
 # attributes.
 RATE_WINDOW_S, MAIN_WINDOW_S, DAY_WINDOW_S = WINDOWS_S
-# Subjects whose requests make up the overview's overall figures. Pipeline runs wrap an agent
-# request, so counting them too would count most voice requests twice.
-OVERALL_KINDS: Final = AGENT_LEVEL_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +97,11 @@ class RequestsCollector:
         self.pipelines.start()
 
     async def async_collect(self) -> RequestsSample:
-        """Aggregate every subject over every window (on the loop: numpy, no I/O)."""
+        """Aggregate every subject over every window (on the loop: no I/O).
+
+        Each log's figures are kept up to date incrementally, so this costs what changed since
+        the last tick, not what the logs hold.
+        """
         # Runs that finished since the last 2 s poll count in this snapshot already (cheap:
         # the store holds at most 10 runs per pipeline, and known runs are skipped).
         self.pipelines.poll()
@@ -125,12 +120,9 @@ class RequestsCollector:
             )
             for key, subject in self.ledger.subjects.items()
         }
-        overall_logs = [
-            s.log for s in self.ledger.subjects.values() if s.kind in OVERALL_KINDS
-        ]
         return RequestsSample(
             subjects=subjects,
-            overall={w: combined_stats(overall_logs, now, w) for w in WINDOWS_S},
+            overall={w: self.ledger.overall.stats(now, w) for w in WINDOWS_S},
             overall_sla=self.sla.figures(OVERALL),
             open_turns=self.chat_logs.open_turns,
             abandoned_turns=self.chat_logs.abandoned,

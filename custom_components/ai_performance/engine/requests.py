@@ -2,18 +2,23 @@
 
 A subject is what gets a device: a conversation agent or AI Task entity, an Assist pipeline, or a
 name that an automation reports requests under. Each subject's log keeps its newest records in a
-numpy ring (one row of floats per request), so that appending is O(1) and the aggregates of a
-window are exact vectorised reductions over the rows inside it, never sketches.
+numpy ring (one row of floats per request), so that appending is O(1), and keeps each window's
+figures up to date as rows arrive and age out (see windows.py): exact, never sketches. A log
+saves to and restores from a compact form, so that no figure moves across a restart.
 """
 
+import base64
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
+from heapq import heapify, heappop, heappush
 import math
 from typing import Any, Final
 
 import numpy as np
+
+from .windows import COL, COLUMNS, WindowAggregate, WindowStats, window_stats
 
 # Bounds of one subject's log: at most this many records, none older than this. 20 000 rows of
 # 18 float64 take 2.9 MB; a home's busiest agent rarely does 2 000 requests a day.
@@ -157,6 +162,20 @@ class RequestRecord:
             return self.cold_start
         return None if self.model_loaded is None else not self.model_loaded
 
+    def as_dict(self) -> dict[str, Any]:
+        """Return the record as plain JSON values (for storage)."""
+        data = asdict(self)
+        data["source"] = self.source.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestRecord:
+        """Return a record read back from ``as_dict``; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["source"] = RequestSource(values["source"])
+        return cls(**values)
+
     def as_log_dict(self) -> dict[str, Any]:
         """Return the record as the JSON object of its DEBUG log line (unknown fields left out)."""
         data = {
@@ -173,34 +192,9 @@ class RequestRecord:
         return data
 
 
-# The row layout of a log: one float64 per column, NaN where a value is unknown.
-COLUMNS: Final = (
-    "end",
-    "duration_ms",
-    "ttft_ms",
-    "stt_ms",
-    "agent_ms",
-    "perceived_ms",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "tool_calls",
-    "tool_failures",
-    "error",  # 0 without error, else 1 + the index of the error code in the log's code list
-    "local",
-    "cost",
-    "energy_wh",
-    "cold",
-    "decode_tokens",
-    "decode_ms",
-)
-_COL: Final = {name: index for index, name in enumerate(COLUMNS)}
-BYTES_PER_ROW: Final = len(COLUMNS) * 8
-
-
 def column(rows: np.ndarray, name: str) -> np.ndarray:
     """Return column ``name`` (see COLUMNS) of log rows."""
-    values: np.ndarray = rows[:, _COL[name]]
+    values: np.ndarray = rows[:, COL[name]]
     return values
 
 
@@ -269,40 +263,15 @@ class Totals:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
-@dataclass(frozen=True, slots=True)
-class WindowStats:
-    """Aggregates of the requests that ended within one window (times in ms, shares in %)."""
-
-    window_s: float
-    count: int
-    requests_per_minute: float
-    error_rate: float | None = None
-    errors_by_code: Mapping[str, int] = field(default_factory=dict)
-    latency_p50: float | None = None
-    latency_p95: float | None = None
-    latency_p99: float | None = None
-    latency_max: float | None = None
-    ttft_p50: float | None = None
-    ttft_p95: float | None = None
-    stt_p95: float | None = None
-    agent_p95: float | None = None
-    perceived_p95: float | None = None
-    output_tokens_per_s: float | None = None
-    cache_hit_percent: float | None = None
-    local_percent: float | None = None
-    tool_failure_rate: float | None = None
-    cost_p50: float | None = None
-    energy_wh_mean: float | None = None
-    # False when records of this window were pushed out by the count bound: the aggregates then
-    # cover only the newest DEFAULT_CAPACITY requests of the window.
-    complete: bool = True
-
-
 class RequestLog:
     """The bounded log of one subject: newest ``capacity`` requests, aggregated per window.
 
     Rows are stored in append order in a ring that grows by doubling up to ``capacity``, so a
-    quiet subject costs little memory and a busy one never more than ``capacity`` rows.
+    quiet subject costs little memory and a busy one never more than ``capacity`` rows. The
+    figures of each window in WINDOWS_S are kept by a ``WindowAggregate``: ``refresh`` adds the
+    rows appended since the last call and takes away those that aged out, so its cost follows
+    what changed, not how much the log holds. A log can also feed a shared set of aggregates
+    (``attach``): the overview's figures over several subjects.
     """
 
     def __init__(
@@ -321,6 +290,17 @@ class RequestLog:
         # The error codes seen, in order: the error column holds 1 + an index into it.
         self.error_codes: list[str] = []
         self.recent: deque[RequestRecord] = deque(maxlen=RECENT_RECORDS)
+        self.windows = [WindowAggregate() for _ in WINDOWS_S]
+        self._horizons = [min(window, max_age_s) for window in WINDOWS_S]
+        # Aggregates shared with other logs, fed the same rows (None: none).
+        self._mirror: list[WindowAggregate] | None = None
+        # Rows before this sequence number have been put into the windows they belong to.
+        self._applied = 0
+        # Per ring slot, bit i set while its row counts in window i.
+        self._member = bytearray(self._rows.shape[0])
+        # Per window, (end, sequence number) of the rows in it, soonest to age out first.
+        self._expiry: list[list[tuple[float, int]]] = [[] for _ in WINDOWS_S]
+        self._refreshed_at = -math.inf
 
     def __len__(self) -> int:
         """Return how many records the log holds now."""
@@ -333,39 +313,48 @@ class RequestLog:
 
     def append(self, record: RequestRecord) -> int:
         """Add a finished request; return its sequence number (for ``amend``)."""
+        decode_tokens, decode_ms = record.decoding() or (math.nan, math.nan)
+        seq = self._append_row(
+            (
+                record.end,
+                record.duration_ms,
+                _num(record.ttft_ms),
+                _num(record.stt_ms),
+                _num(record.agent_ms),
+                _num(record.perceived_ms),
+                _num(record.input_tokens),
+                _num(record.output_tokens),
+                _num(record.cached_input_tokens),
+                record.tool_calls,
+                record.tool_failures,
+                0 if record.error is None else self._code_index(record.error) + 1,
+                _num(record.processed_locally),
+                _num(record.cost),
+                _num(record.energy_wh),
+                _num(record.cold),
+                decode_tokens,
+                decode_ms,
+            )
+        )
+        self.recent.append(record)
+        return seq
+
+    def _append_row(self, values: Iterable[float]) -> int:
         seq = self._appended
         size = self._rows.shape[0]
         if seq == size and size < self.capacity:
             grown = np.empty((min(size * 2, self.capacity), len(COLUMNS)))
             grown[:size] = self._rows
             self._rows = grown
+            self._member.extend(bytes(grown.shape[0] - size))
             size = grown.shape[0]
-        row = seq % size
+        slot = seq % size
         if seq >= size:
-            self._evicted_until = max(self._evicted_until, self._rows[row, 0])
-        decode_tokens, decode_ms = record.decoding() or (math.nan, math.nan)
-        self._rows[row] = (
-            record.end,
-            record.duration_ms,
-            _num(record.ttft_ms),
-            _num(record.stt_ms),
-            _num(record.agent_ms),
-            _num(record.perceived_ms),
-            _num(record.input_tokens),
-            _num(record.output_tokens),
-            _num(record.cached_input_tokens),
-            record.tool_calls,
-            record.tool_failures,
-            0 if record.error is None else self._code_index(record.error) + 1,
-            _num(record.processed_locally),
-            _num(record.cost),
-            _num(record.energy_wh),
-            _num(record.cold),
-            decode_tokens,
-            decode_ms,
-        )
+            # The oldest row is pushed out: out of its windows too.
+            self._evicted_until = max(self._evicted_until, self._rows[slot, 0])
+            self._update(slot, -1)
+        self._rows[slot] = values
         self._appended = seq + 1
-        self.recent.append(record)
         return seq
 
     def amend(self, seq: int, **values: float | None) -> bool:
@@ -376,24 +365,95 @@ class RequestLog:
         size = self._rows.shape[0]
         if seq >= self._appended or seq < self._appended - size:
             return False
-        row = self._rows[seq % size]
+        slot = seq % size
+        bits = self._update(slot, -1)
+        row = self._rows[slot]
         for name, value in values.items():
-            row[_COL[name]] = _num(value)
+            row[COL[name]] = _num(value)
         if (
             "ttft_ms" in values
-            and math.isnan(row[_COL["decode_ms"]])
-            and not row[_COL["tool_calls"]]
+            and math.isnan(row[COL["decode_ms"]])
+            and not row[COL["tool_calls"]]
         ):
             # A time to first token known only now (from a pipeline) times the generation.
-            agent_ms = row[_COL["agent_ms"]]
+            agent_ms = row[COL["agent_ms"]]
             decoding = decoding_after_first_token(
-                row[_COL["ttft_ms"]],
-                row[_COL["output_tokens"]],
-                row[_COL["duration_ms"]] if math.isnan(agent_ms) else agent_ms,
+                row[COL["ttft_ms"]],
+                row[COL["output_tokens"]],
+                row[COL["duration_ms"]] if math.isnan(agent_ms) else agent_ms,
             )
             if decoding is not None:
-                row[_COL["decode_tokens"]], row[_COL["decode_ms"]] = decoding
+                row[COL["decode_tokens"]], row[COL["decode_ms"]] = decoding
+        self._update(slot, 1, bits)
         return True
+
+    def _update(self, slot: int, sign: int, bits: int | None = None) -> int:
+        """Take the row in ``slot`` out of its windows (-1), or put it back into ``bits``' (1).
+
+        Return the windows it was in.
+        """
+        if sign < 0:
+            bits, self._member[slot] = self._member[slot], 0
+        elif bits:
+            self._member[slot] = bits
+        if bits:
+            row = self._rows[slot].tolist()
+            for index, aggregate in enumerate(self.windows):
+                if bits >> index & 1:
+                    aggregate.update(row, self.error_codes, sign)
+                    if self._mirror is not None:
+                        self._mirror[index].update(row, self.error_codes, sign)
+        return bits or 0
+
+    def refresh(self, now: float) -> None:
+        """Bring every window's figures to ``now``: add new rows, take out aged ones."""
+        if now == self._refreshed_at and self._applied == self._appended:
+            return
+        if now < self._refreshed_at:
+            self._withdraw()  # the clock went back: rows that aged out count again
+        self._refreshed_at = now
+        size = self._rows.shape[0]
+        for seq in range(max(self._applied, self._appended - size), self._appended):
+            slot = seq % size
+            end = float(self._rows[slot, 0])
+            bits = 0
+            for index, horizon in enumerate(self._horizons):
+                if end > now - horizon:
+                    bits |= 1 << index
+                    heappush(self._expiry[index], (end, seq))
+            self._update(slot, 1, bits)
+        self._applied = self._appended
+        oldest_held = self._appended - size
+        for index, horizon in enumerate(self._horizons):
+            expiry, horizon_at = self._expiry[index], now - horizon
+            while expiry and expiry[0][0] <= horizon_at:
+                _, seq = heappop(expiry)
+                slot = seq % size
+                if seq >= oldest_held and self._member[slot] >> index & 1:
+                    bits = self._update(slot, -1)
+                    self._update(slot, 1, bits & ~(1 << index))
+            if len(expiry) > 2 * size:
+                # Rows pushed out by the count bound leave their entries behind: drop them.
+                self._expiry[index] = [
+                    (end, seq)
+                    for end, seq in expiry
+                    if seq >= oldest_held and self._member[seq % size] >> index & 1
+                ]
+                heapify(self._expiry[index])
+
+    def _withdraw(self) -> None:
+        """Take every row out of the windows; the next ``refresh`` puts them back."""
+        for slot in range(self._rows.shape[0]):
+            if self._member[slot]:
+                self._update(slot, -1)
+        self._expiry = [[] for _ in WINDOWS_S]
+        self._applied = self._appended - len(self)
+        self._refreshed_at = -math.inf
+
+    def attach(self, mirror: list[WindowAggregate] | None) -> None:
+        """Feed the shared aggregates ``mirror`` (one per window) too; None stops feeding."""
+        self._withdraw()
+        self._mirror = mirror
 
     def rows_within(self, now: float, window_s: float) -> np.ndarray:
         """Return a copy of the rows of requests that ended within ``window_s`` before ``now``."""
@@ -407,11 +467,17 @@ class RequestLog:
 
     def stats(self, now: float, window_s: float) -> WindowStats:
         """Return the aggregates of the requests that ended within ``window_s`` before ``now``."""
-        return window_stats(
-            self.rows_within(now, window_s),
-            window_s,
-            self.error_codes,
-            complete=self.complete_within(now, window_s),
+        complete = self.complete_within(now, window_s)
+        if window_s not in WINDOWS_S:
+            return window_stats(
+                self.rows_within(now, window_s),
+                window_s,
+                self.error_codes,
+                complete=complete,
+            )
+        self.refresh(now)
+        return self.windows[WINDOWS_S.index(window_s)].stats(
+            window_s, complete=complete
         )
 
     def _code_index(self, code: str) -> int:
@@ -420,6 +486,101 @@ class RequestLog:
         except ValueError:
             self.error_codes.append(code)
             return len(self.error_codes) - 1
+
+    def _rows_in_order(self) -> np.ndarray:
+        """Return the rows held, oldest first."""
+        size = self._rows.shape[0]
+        if self._appended <= size:
+            return self._rows[: self._appended]
+        start = self._appended % size
+        return np.concatenate((self._rows[start:], self._rows[:start]))
+
+    def as_saved(self, now: float) -> dict[str, Any]:
+        """Return what ``restored`` needs to rebuild the log: the rows still within its age."""
+        rows = self._rows_in_order()
+        rows = rows[rows[:, 0] > now - self.max_age_s]
+        return {
+            "columns": list(COLUMNS),
+            "rows": base64.b64encode(rows.astype("<f8").tobytes()).decode("ascii"),
+            "error_codes": list(self.error_codes),
+            "evicted_until": (
+                self._evicted_until if math.isfinite(self._evicted_until) else None
+            ),
+            "recent": [record.as_dict() for record in self.recent],
+        }
+
+    @classmethod
+    def restored(
+        cls,
+        data: Mapping[str, Any],
+        capacity: int = DEFAULT_CAPACITY,
+        max_age_s: float = MAX_AGE_S,
+    ) -> RequestLog:
+        """Return the log ``as_saved`` described; raise ValueError when it is malformed.
+
+        Columns are matched by name, so a log saved before a column was added restores with
+        that column unknown.
+        """
+        log = cls(capacity, max_age_s)
+        try:
+            columns = [str(name) for name in data["columns"]]
+            codes = [str(code) for code in data["error_codes"]]
+            flat = np.frombuffer(base64.b64decode(data["rows"]), dtype="<f8")
+            saved = flat.reshape(-1, len(columns)).astype(float)
+            recent = [RequestRecord.from_dict(item) for item in data["recent"]]
+            evicted_until = data.get("evicted_until")
+        except (KeyError, TypeError, ValueError) as err:
+            msg = f"malformed saved request log: {err}"
+            raise ValueError(msg) from err
+        rows = np.full((len(saved), len(COLUMNS)), math.nan)
+        for index, name in enumerate(columns):
+            if name in COL:
+                rows[:, COL[name]] = saved[:, index]
+        # Only rows a log could have written: a known end and latency, a known error code.
+        errors = rows[:, COL["error"]]
+        rows = rows[
+            np.isfinite(rows[:, 0])
+            & np.isfinite(rows[:, COL["duration_ms"]])
+            & (errors >= 0)
+            & (errors <= len(codes))
+            & (errors == np.floor(errors))
+        ]
+        log.error_codes = codes
+        for row in rows[-capacity:]:
+            log._append_row(row)
+        log.recent.extend(recent)
+        if isinstance(evicted_until, int | float) and math.isfinite(evicted_until):
+            log._evicted_until = float(evicted_until)
+        return log
+
+
+class CombinedWindows:
+    """The figures of several logs together (the overview's), kept up to date as they change."""
+
+    def __init__(self) -> None:
+        """Combine no log yet."""
+        self.windows = [WindowAggregate() for _ in WINDOWS_S]
+        self.logs: list[RequestLog] = []
+
+    def attach(self, log: RequestLog) -> None:
+        """Count ``log``'s requests in the combined figures."""
+        log.attach(self.windows)
+        self.logs.append(log)
+
+    def detach(self, log: RequestLog) -> None:
+        """Stop counting ``log``'s requests."""
+        if log in self.logs:
+            log.attach(None)
+            self.logs.remove(log)
+
+    def stats(self, now: float, window_s: float) -> WindowStats:
+        """Return the combined figures of one of WINDOWS_S at ``now``."""
+        for log in self.logs:
+            log.refresh(now)
+        return self.windows[WINDOWS_S.index(window_s)].stats(
+            window_s,
+            complete=all(log.complete_within(now, window_s) for log in self.logs),
+        )
 
 
 def records_stats(records: Iterable[RequestRecord]) -> WindowStats:
@@ -448,7 +609,7 @@ def combined_stats(
             mapping = np.array(
                 [0.0] + [_shared_index(codes, code) + 1.0 for code in log.error_codes]
             )
-            rows[:, _COL["error"]] = mapping[rows[:, _COL["error"]].astype(int)]
+            rows[:, COL["error"]] = mapping[rows[:, COL["error"]].astype(int)]
         parts.append(rows)
     rows = np.concatenate(parts) if parts else np.empty((0, len(COLUMNS)))
     complete = all(log.complete_within(now, window_s) for log in logs)
@@ -459,95 +620,3 @@ def _shared_index(codes: list[str], code: str) -> int:
     if code not in codes:
         codes.append(code)
     return codes.index(code)
-
-
-def window_stats(
-    rows: np.ndarray, window_s: float, codes: list[str], *, complete: bool = True
-) -> WindowStats:
-    """Aggregate ``rows`` (see COLUMNS) of one window."""
-    count = len(rows)
-    per_minute = round(count / (window_s / 60), 3)
-    if count == 0:
-        return WindowStats(window_s, 0, per_minute, complete=complete)
-
-    def column(name: str) -> np.ndarray:
-        return rows[:, _COL[name]]
-
-    def known(name: str) -> np.ndarray:
-        values = column(name)
-        known_values: np.ndarray = values[~np.isnan(values)]
-        return known_values
-
-    def pct(name: str, q: float, digits: int = 3) -> float | None:
-        values = known(name)
-        return round(float(np.percentile(values, q)), digits) if len(values) else None
-
-    error_column = column("error")
-    error_indexes, error_counts = np.unique(
-        error_column[error_column > 0], return_counts=True
-    )
-    duration = column("duration_ms")
-    tool_calls = float(column("tool_calls").sum())
-    local = known("local")
-    return WindowStats(
-        window_s=window_s,
-        count=count,
-        requests_per_minute=per_minute,
-        error_rate=round(float(error_counts.sum()) / count * 100, 3),
-        errors_by_code={
-            codes[int(i) - 1]: int(n)
-            for i, n in zip(error_indexes, error_counts, strict=True)
-        },
-        latency_p50=pct("duration_ms", 50),
-        latency_p95=pct("duration_ms", 95),
-        latency_p99=pct("duration_ms", 99),
-        latency_max=round(float(duration.max()), 3),
-        ttft_p50=pct("ttft_ms", 50),
-        ttft_p95=pct("ttft_ms", 95),
-        stt_p95=pct("stt_ms", 95),
-        agent_p95=pct("agent_ms", 95),
-        perceived_p95=pct("perceived_ms", 95),
-        output_tokens_per_s=_output_tokens_per_s(rows),
-        cache_hit_percent=_cache_hit_percent(rows),
-        local_percent=round(float(local.mean()) * 100, 3) if len(local) else None,
-        tool_failure_rate=(
-            round(float(column("tool_failures").sum()) / tool_calls * 100, 3)
-            if tool_calls
-            else None
-        ),
-        # A request can cost a hundredth of a cent: keep the digits that show it.
-        cost_p50=pct("cost", 50, digits=8),
-        energy_wh_mean=(
-            round(float(energy.mean()), 6)
-            if len(energy := known("energy_wh"))
-            else None
-        ),
-        complete=complete,
-    )
-
-
-def _output_tokens_per_s(rows: np.ndarray) -> float | None:
-    """Return the generation speed: tokens after the first over the time after the first.
-
-    Only requests whose generation was timed count (see ``RequestRecord.decoding``); without
-    any, the speed is unknown rather than tokens over the whole latency.
-    """
-    tokens = rows[:, _COL["decode_tokens"]]
-    timed = ~np.isnan(tokens) & ~np.isnan(rows[:, _COL["decode_ms"]])
-    if not timed.any():
-        return None
-    generating_s = float(rows[timed, _COL["decode_ms"]].sum()) / 1000
-    if generating_s <= 0:
-        return None
-    return round(float(tokens[timed].sum()) / generating_s, 3)
-
-
-def _cache_hit_percent(rows: np.ndarray) -> float | None:
-    """Return cached input tokens as a share of input tokens, where both are known."""
-    input_tokens = rows[:, _COL["input_tokens"]]
-    cached = rows[:, _COL["cached_input_tokens"]]
-    both = ~np.isnan(input_tokens) & ~np.isnan(cached)
-    total = float(input_tokens[both].sum())
-    if not both.any() or total <= 0:
-        return None
-    return round(float(cached[both].sum()) / total * 100, 3)

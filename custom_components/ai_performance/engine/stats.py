@@ -1,6 +1,6 @@
 """Order statistics over small samples, exact (no sketches): sort, then interpolate."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 import math
 
 
@@ -13,10 +13,22 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     if not 0 <= q <= 100:
         msg = f"percentile must be within 0 and 100, got {q}"
         raise ValueError(msg)
-    ordered = sorted(values)
+    return sorted_percentile(sorted(values), q)
+
+
+def sorted_percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Return the ``q``-th percentile (0-100) of values already in ascending order.
+
+    The same float operations as numpy's default (linear) method, so the result is equal to
+    ``numpy.percentile`` to the last bit, whichever of the two computed it.
+    """
     if not ordered:
         return None
-    rank = (len(ordered) - 1) * q / 100
+    rank = (len(ordered) - 1) * (q / 100)
     below = math.floor(rank)
     above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (rank - below)
+    gamma = rank - below
+    low, high = ordered[below], ordered[above]
+    if gamma >= 0.5:
+        return high - (high - low) * (1 - gamma)
+    return low + (high - low) * gamma

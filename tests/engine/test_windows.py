@@ -1,0 +1,193 @@
+"""Incremental window figures: equal to recomputing the window from its rows, at every tick."""
+
+import math
+import random
+from typing import Any
+
+from hypothesis import given, settings, strategies as st
+import numpy as np
+import pytest
+
+from custom_components.ai_performance.engine.requests import (
+    WINDOWS_S,
+    CombinedWindows,
+    RequestLog,
+    RequestRecord,
+    RequestSource,
+    combined_stats,
+)
+from custom_components.ai_performance.engine.stats import sorted_percentile
+from custom_components.ai_performance.engine.windows import ExactSum, window_stats
+
+NOW = 1_800_000_000.0
+ERRORS = (None, None, None, "timeout", "intent-failed")
+
+
+def random_record(rng: random.Random, end: float, n: int) -> RequestRecord:
+    """A request with every kind of column, each sometimes unknown."""
+
+    def maybe(value: Any) -> Any:
+        return value if rng.random() < 0.7 else None
+
+    duration = rng.lognormvariate(0, 1.2)
+    return RequestRecord(
+        id=f"r{n}",
+        source=RequestSource.AGENT,
+        subject="conversation.llm",
+        start=end - duration,
+        end=end,
+        ttft_ms=maybe(rng.uniform(1, duration * 1000)),
+        stt_ms=maybe(rng.uniform(50, 900)),
+        perceived_ms=maybe(rng.uniform(100, 9000)),
+        input_tokens=maybe(rng.randint(0, 4000)),
+        output_tokens=maybe(rng.randint(0, 400)),
+        cached_input_tokens=maybe(rng.randint(0, 2000)),
+        tool_calls=rng.choice((0, 0, 1, 3)),
+        tool_failures=rng.choice((0, 0, 1)),
+        processed_locally=maybe(rng.random() < 0.3),
+        error=rng.choice(ERRORS),
+        cost=maybe(rng.uniform(0, 0.01)),
+        energy_wh=maybe(rng.uniform(0, 2)),
+    )
+
+
+def recomputed(log: RequestLog, now: float, window_s: float) -> Any:
+    """Today's figures of the window, built from scratch from its rows."""
+    return window_stats(
+        log.rows_within(now, window_s),
+        window_s,
+        log.error_codes,
+        complete=log.complete_within(now, window_s),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([8, 64, 20_000]))
+def test_incremental_figures_equal_a_full_recompute_at_every_tick(
+    seed: int, capacity: int
+) -> None:
+    # Requests arrive, age out, get amended and are pushed out by the count bound; after
+    # every tick each window's figures equal those recomputed from its rows, to the last bit.
+    rng = random.Random(seed)
+    log = RequestLog(capacity=capacity)
+    now = NOW
+    seqs: list[int] = []
+    for tick in range(60):
+        now += rng.choice((1.0, 30.0, 400.0, 4000.0))
+        for n in range(rng.randint(0, 6)):
+            end = now - rng.uniform(0, 90_000) if rng.random() < 0.2 else now
+            seqs.append(log.append(random_record(rng, end, tick * 10 + n)))
+        if seqs and rng.random() < 0.3:
+            log.amend(rng.choice(seqs), ttft_ms=rng.uniform(1, 500), energy_wh=0.5)
+        for window in WINDOWS_S:
+            assert log.stats(now, window) == recomputed(log, now, window)
+
+
+def test_the_overall_figures_are_the_subjects_figures_together() -> None:
+    rng = random.Random(7)
+    logs = [RequestLog(capacity=50) for _ in range(3)]
+    overall = CombinedWindows()
+    for log in logs:
+        overall.attach(log)
+    now = NOW
+    for tick in range(80):
+        now += rng.choice((5.0, 120.0, 2000.0))
+        for n in range(rng.randint(0, 4)):
+            rng.choice(logs).append(random_record(rng, now, tick * 10 + n))
+        for window in WINDOWS_S:
+            assert overall.stats(now, window) == combined_stats(logs, now, window)
+    # A subject reset: its requests leave the overall figures.
+    overall.detach(logs[0])
+    assert overall.stats(now, 86400) == combined_stats(logs[1:], now, 86400)
+
+
+def test_a_clock_that_goes_back_counts_aged_requests_again() -> None:
+    log = RequestLog()
+    log.append(random_record(random.Random(1), NOW, 1))
+    assert log.stats(NOW + 400, 300).count == 0
+    assert log.stats(NOW + 10, 300).count == 1
+
+
+def test_a_tick_without_changes_reuses_the_figures() -> None:
+    log = RequestLog()
+    log.append(random_record(random.Random(2), NOW, 1))
+    first = log.stats(NOW, 3600)
+    assert log.stats(NOW + 1, 3600) is first
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32))
+def test_every_figure_is_equal_after_a_save_and_restore(seed: int) -> None:
+    rng = random.Random(seed)
+    log = RequestLog(capacity=rng.choice((16, 20_000)))
+    now = NOW
+    for tick in range(rng.randint(1, 40)):
+        now += rng.choice((2.0, 200.0, 3000.0))
+        for n in range(rng.randint(0, 5)):
+            log.append(random_record(rng, now, tick * 10 + n))
+        log.stats(now, 300)
+    before = [log.stats(now, window) for window in WINDOWS_S]
+
+    restored = RequestLog.restored(log.as_saved(now), capacity=log.capacity)
+
+    assert [restored.stats(now, window) for window in WINDOWS_S] == before
+    assert list(restored.recent) == list(log.recent)
+
+
+def test_a_restore_reads_columns_by_name_and_drops_broken_rows() -> None:
+    log = RequestLog()
+    log.append(random_record(random.Random(3), NOW, 1))
+    saved = log.as_saved(NOW)
+    rows = np.frombuffer(__import__("base64").b64decode(saved["rows"]), "<f8")
+    rows = rows.reshape(1, -1)
+    # An older version without the last column, and a row with no end.
+    older = np.vstack([rows[:, :-1], np.full((1, rows.shape[1] - 1), math.nan)])
+    saved |= {
+        "columns": saved["columns"][:-1],
+        "rows": __import__("base64").b64encode(older.tobytes()).decode(),
+    }
+    restored = RequestLog.restored(saved)
+    assert len(restored) == 1
+    assert restored.rows_within(NOW, 300)[0, -1] != restored.rows_within(NOW, 300)[0, -1]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},
+        {"columns": ["end"], "rows": "not base64!", "error_codes": [], "recent": []},
+        {"columns": ["end", "x"], "rows": "AAAA", "error_codes": [], "recent": []},
+        {"columns": ["end"], "rows": "", "error_codes": [], "recent": [{"id": 1}]},
+    ],
+)
+def test_a_malformed_saved_log_is_refused(broken: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        RequestLog.restored(broken)
+
+
+@given(st.lists(st.floats(-1e300, 1e300, allow_nan=False), max_size=40))
+def test_an_exact_sum_never_drifts(values: list[float]) -> None:
+    total = ExactSum()
+    for value in values:
+        total.add(value)
+    assert total.value == math.fsum(values)
+    for value in values:
+        total.add(value, -1)
+    assert total.value == 0.0
+
+
+def test_an_exact_sum_past_the_largest_float_is_infinite() -> None:
+    total = ExactSum()
+    total.add(1.7e308)
+    total.add(1.7e308)
+    assert total.value == math.inf
+
+
+@given(
+    st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=50),
+    st.floats(0, 100),
+)
+def test_sorted_percentile_equals_numpy_to_the_last_bit(
+    values: list[float], q: float
+) -> None:
+    assert sorted_percentile(sorted(values), q) == float(np.percentile(values, q))
