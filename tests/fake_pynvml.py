@@ -74,6 +74,10 @@ class FakeGpu:
     graphics_processes: list[tuple[int, int | None]] = field(default_factory=list)
     unsupported: set[str] = field(default_factory=set)
     lost: bool = False
+    # When set (an NVML_ERROR_* code), every call about this GPU answers that error, as NVML
+    # does for a GPU in trouble after nvmlInit succeeded (NVML_ERROR_UNKNOWN,
+    # NVML_ERROR_RESET_REQUIRED, ...): pynvml raises the code's NVMLError subclass.
+    error: int | None = None
 
 
 def _error(code: int) -> real.NVMLError:
@@ -306,6 +310,8 @@ class FakeNvml:
             raise _error(real.NVML_ERROR_INVALID_ARGUMENT)
         if gpu.lost:
             raise _error(real.NVML_ERROR_GPU_IS_LOST)
+        if gpu.error is not None:
+            raise _error(gpu.error)
         if function in gpu.unsupported:
             raise _error(real.NVML_ERROR_NOT_SUPPORTED)
         return gpu

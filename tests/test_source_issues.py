@@ -7,10 +7,12 @@ from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
+import pynvml
 
+from custom_components.ai_performance.collectors import gpu as gpu_collector
 from custom_components.ai_performance.collectors.host import HostCollector
 from custom_components.ai_performance.const import (
     CONF_GPU_MONITORING,
@@ -24,7 +26,11 @@ from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fi
 from .fake_pynvml import FakeGpu, FakeNvml
 
 HOST_ISSUE = "source_failing_host"
+GPU_ISSUE = "source_failing_gpu"
 NVML_ISSUE = "nvml_missing"
+GPU_UTILIZATION = "sensor.nvidia_geforce_rtx_4090_gpu_utilization"
+GPU_0_UTILIZATION = "sensor.nvidia_geforce_rtx_4090_gpu_0_gpu_utilization"
+GPU_1_UTILIZATION = "sensor.nvidia_geforce_rtx_4090_gpu_1_gpu_utilization"
 
 
 async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_recovers(
@@ -64,6 +70,118 @@ async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_re
 
     assert issue_registry.async_get_issue(DOMAIN, HOST_ISSUE) is None
     assert hass.states.get("sensor.host_memory_usage").state != STATE_UNAVAILABLE
+
+
+async def test_a_gpu_answering_only_errors_is_unavailable_and_raises_the_issue_until_it_recovers(
+    hass: HomeAssistant,
+    gpu: FakeGpu,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 5}))
+    assert hass.states.get(GPU_UTILIZATION).state == "37"
+
+    gpu.error = pynvml.NVML_ERROR_UNKNOWN  # NVML initialised, then every call fails
+    for _ in range(10):  # failing from the first of these ticks: 4.5 minutes
+        await tick(hass, freezer)
+    assert hass.states.get(GPU_UTILIZATION).state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.nvidia_geforce_rtx_4090_power").state == (
+        STATE_UNAVAILABLE
+    )
+    assert issue_registry.async_get_issue(DOMAIN, GPU_ISSUE) is None
+    assert hass.states.get("sensor.host_memory_usage").state != STATE_UNAVAILABLE
+
+    await tick(hass, freezer)  # 5 minutes
+
+    issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
+    assert issue is not None
+    assert issue.translation_key == "source_failing"
+    assert issue.translation_placeholders["source"] == "gpu"
+    assert issue.translation_placeholders["error"] == (
+        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+    )
+
+    gpu.error = None
+    await tick(hass, freezer)
+
+    assert issue_registry.async_get_issue(DOMAIN, GPU_ISSUE) is None
+    assert hass.states.get(GPU_UTILIZATION).state == "37"
+
+
+async def test_a_lost_gpu_raises_the_issue_which_stays_after_its_device_is_removed(
+    hass: HomeAssistant,
+    gpu: FakeGpu,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 5}))
+
+    gpu.lost = True
+    for _ in range(11):  # 5 minutes
+        await tick(hass, freezer)
+    assert hass.states.get(GPU_UTILIZATION).state == STATE_UNAVAILABLE
+    issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
+    assert issue is not None
+    assert issue.translation_placeholders["error"] == (
+        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_GpuIsLost: GPU is lost"
+    )
+    with patch.object(gpu_collector, "LOST_GPU_GRACE", 0.0):  # forgotten
+        await tick(hass, freezer)
+
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, f"{ENTRY_ID}_gpu_{gpu.uuid}"), ENTRY_ID
+        )
+        is None
+    )
+    assert issue_registry.async_get_issue(DOMAIN, GPU_ISSUE) is not None
+    await hass.config_entries.async_unload(ENTRY_ID)  # a reload measures afresh
+    assert issue_registry.async_get_issue(DOMAIN, GPU_ISSUE) is None
+
+
+async def test_one_gpu_answering_only_errors_leaves_the_other_available(
+    hass: HomeAssistant,
+    nvml: FakeNvml,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    nvml.plug(FakeGpu(uuid="GPU-a"), FakeGpu(uuid="GPU-b"))
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 5}))
+
+    nvml.gpus[0].error = pynvml.NVML_ERROR_UNKNOWN
+    for _ in range(11):  # 5 minutes
+        await tick(hass, freezer)
+
+    assert hass.states.get(GPU_0_UTILIZATION).state == STATE_UNAVAILABLE
+    assert hass.states.get(GPU_1_UTILIZATION).state == "37"
+    issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
+    assert issue is not None
+    assert issue.translation_placeholders["error"] == (
+        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+    )
+
+
+async def test_one_field_not_supported_blanks_it_and_raises_no_issue(
+    hass: HomeAssistant,
+    nvml: FakeNvml,
+    gpu: FakeGpu,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 5}))
+
+    with patch.object(
+        nvml,
+        "nvmlDeviceGetUtilizationRates",
+        side_effect=pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED),
+    ):
+        for _ in range(11):  # 5 minutes
+            await tick(hass, freezer)
+
+        assert hass.states.get(GPU_UTILIZATION).state == "unknown"
+        assert hass.states.get("sensor.nvidia_geforce_rtx_4090_power").state == "215.5"
+        assert issue_registry.async_get_issue(DOMAIN, GPU_ISSUE) is None
 
 
 def _failing(key: str) -> Snapshot:

@@ -1,6 +1,8 @@
 """Repair issues about the sources themselves: one failing for too long, NVML missing when asked for.
 
 A model server that is down has its own issue (with its outage time), so servers are left out here.
+The GPU source also fails while a GPU answers only NVML errors or is lost, although the source
+delivers the other GPUs' readings: only that GPU's entities are unavailable, and the issue names it.
 """
 
 from typing import Final
@@ -11,7 +13,7 @@ from homeassistant.util import dt as dt_util
 
 from .collectors.gpu import GpuSample
 from .const import DOMAIN, SOURCE_GPU
-from .engine.snapshot import Snapshot
+from .engine.snapshot import Snapshot, SourceResult
 from .issues import (
     ISSUE_NVML_MISSING,
     async_raise_nvml_missing,
@@ -48,7 +50,7 @@ class SourceHealth:
             if key.startswith(SERVER_PREFIX):
                 continue
             issue_id = source_issue_id(key)
-            if result.ok:
+            if (error := _failure(key, result)) is None:
                 self._failing_since.pop(key, None)
                 self._delete(issue_id)
                 continue
@@ -61,7 +63,7 @@ class SourceHealth:
                     {
                         "source": key,
                         "since": dt_util.utc_from_timestamp(since).isoformat(),
-                        "error": result.error or "",
+                        "error": error,
                     },
                 )
                 self._raised.add(issue_id)
@@ -85,3 +87,16 @@ class SourceHealth:
         """Delete every issue raised (on unload): a reload measures afresh."""
         for issue_id in list(self._raised):
             self._delete(issue_id)
+
+
+def _failure(key: str, result: SourceResult) -> str | None:
+    """Return why source ``key`` failed this tick, or None when it delivered everything.
+
+    A GPU source that delivered still fails while some GPU answers only errors or is lost.
+    """
+    if not result.ok:
+        return result.error or ""
+    sample = result.sample
+    if key == SOURCE_GPU and isinstance(sample, GpuSample) and sample.failing:
+        return "; ".join(sample.failing.values())
+    return None

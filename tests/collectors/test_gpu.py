@@ -188,7 +188,118 @@ async def test_xid_errors_are_counted_per_gpu(
     assert second.readings["GPU-b"].xid_errors is None
 
 
+@pytest.mark.parametrize(
+    "code", [pynvml.NVML_ERROR_UNKNOWN, pynvml.NVML_ERROR_NOT_SUPPORTED]
+)
 async def test_a_field_failing_once_blanks_only_that_field(
+    hass: HomeAssistant, nvml: FakeNvml, code: int
+) -> None:
+    nvml.plug(FakeGpu(uuid="GPU-a"))
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    with patch.object(
+        nvml, "nvmlDeviceGetPowerUsage", side_effect=pynvml.NVMLError(code)
+    ):
+        sample = await collector.async_collect()
+    await collector.async_stop()
+
+    assert sample.readings["GPU-a"].power_w is None
+    assert sample.readings["GPU-a"].utilization_percent == 37
+    assert sample.failing == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (pynvml.NVML_ERROR_UNKNOWN, "NVMLError_Unknown: Unknown Error"),
+        (
+            pynvml.NVML_ERROR_RESET_REQUIRED,
+            "NVMLError_ResetRequired: GPU requires restart",
+        ),
+        (pynvml.NVML_ERROR_GPU_IS_LOST, "NVMLError_GpuIsLost: GPU is lost"),
+    ],
+)
+async def test_a_gpu_answering_only_errors_is_failing_with_no_reading(
+    hass: HomeAssistant, nvml: FakeNvml, code: int, error: str
+) -> None:
+    gpu = FakeGpu(uuid="GPU-a")
+    nvml.plug(gpu)
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    gpu.error = code  # after nvmlInit and discovery succeeded
+    sample = await collector.async_collect()
+    await collector.async_stop()
+
+    assert list(sample.gpus) == ["GPU-a"]  # still known: its device stays
+    assert sample.readings == {}  # so its entities are unavailable
+    assert sample.failing == {"GPU-a": f"GPU 0 (NVIDIA GeForce RTX 4090): {error}"}
+
+
+async def test_a_failing_gpu_is_read_again_and_recovers(
+    hass: HomeAssistant, nvml: FakeNvml, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    gpu = FakeGpu(uuid="GPU-a")
+    nvml.plug(gpu)
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    gpu.error = pynvml.NVML_ERROR_UNKNOWN
+    failing = [await collector.async_collect() for _ in range(3)]
+    gpu.error = None
+    recovered = await collector.async_collect()
+    await collector.async_stop()
+
+    assert all(s.readings == {} for s in failing)
+    assert recovered.failing == {}
+    assert recovered.readings["GPU-a"].utilization_percent == 37
+    # Logged when it starts failing and when it recovers, not on every poll.
+    lines = [r.getMessage() for r in caplog.records if "GPU 0" in r.getMessage()]
+    assert lines == [
+        (
+            "GPU 0 (NVIDIA GeForce RTX 4090) answers only errors: "
+            "NVMLError_Unknown: Unknown Error"
+        ),
+        "GPU 0 (NVIDIA GeForce RTX 4090) answers again",
+    ]
+
+
+async def test_every_field_not_supported_only_blanks_the_fields(
+    hass: HomeAssistant, nvml: FakeNvml
+) -> None:
+    """NotSupported says the card cannot tell, not that it is broken: never failing."""
+    gpu = FakeGpu(uuid="GPU-a")
+    nvml.plug(gpu)
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    gpu.error = pynvml.NVML_ERROR_NOT_SUPPORTED
+    sample = await collector.async_collect()
+    await collector.async_stop()
+
+    assert sample.failing == {}
+    assert sample.readings["GPU-a"].utilization_percent is None
+
+
+async def test_one_gpu_failing_leaves_the_other_read(
+    hass: HomeAssistant, nvml: FakeNvml
+) -> None:
+    nvml.plug(FakeGpu(uuid="GPU-a"), FakeGpu(uuid="GPU-b"))
+    collector = GpuCollector(hass, Needs())
+    await collector.async_start()
+
+    nvml.gpus[0].error = pynvml.NVML_ERROR_UNKNOWN
+    sample = await collector.async_collect()
+    await collector.async_stop()
+
+    assert list(sample.readings) == ["GPU-b"]
+    assert sample.readings["GPU-b"].utilization_percent == 37
+    assert list(sample.failing) == ["GPU-a"]
+
+
+async def test_xid_events_that_cannot_be_read_do_not_fail_the_poll(
     hass: HomeAssistant, nvml: FakeNvml
 ) -> None:
     nvml.plug(FakeGpu(uuid="GPU-a"))
@@ -197,14 +308,14 @@ async def test_a_field_failing_once_blanks_only_that_field(
 
     with patch.object(
         nvml,
-        "nvmlDeviceGetPowerUsage",
+        "nvmlEventSetWait_v2",
         side_effect=pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN),
     ):
         sample = await collector.async_collect()
     await collector.async_stop()
 
-    assert sample.readings["GPU-a"].power_w is None
     assert sample.readings["GPU-a"].utilization_percent == 37
+    assert sample.failing == {}
 
 
 async def test_a_gpu_that_cannot_be_discovered_is_skipped(
@@ -258,6 +369,10 @@ async def test_lost_gpus_are_forgotten_after_the_grace_period(
     assert list(lost.gpus) == ["GPU-a"]
     assert lost.readings == {}
     assert forgotten.gpus == {}
+    # Forgotten (its device goes) but still failing: it needs a reboot, and the issue says so.
+    assert forgotten.failing == {
+        "GPU-a": "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_GpuIsLost: GPU is lost"
+    }
 
 
 async def test_the_real_nvml_of_this_machine_never_raises(hass: HomeAssistant) -> None:

@@ -1,9 +1,16 @@
 """GPU source: every NVIDIA GPU through NVML (nvidia-ml-py), in the executor.
 
 NVML is initialised once per config entry and shut down on unload. Which fields a card supports
-is learnt once at start (NVML answers NotSupported), so entities exist only for those. A GPU
-that is lost (fell off the bus, driver crash) reports no readings: its entities go unavailable,
-and after LOST_GPU_GRACE it is forgotten, so its device is removed as stale.
+is learnt once at start (NVML answers NotSupported), so entities exist only for those.
+
+A GPU whose every read in a poll answers an NVML error (other than "cannot tell": NotSupported and
+its kin, which only blank their field) is failing: it has no reading, so its entities go
+unavailable while the other GPUs' stay, and the sample lists it in ``failing``, which makes the
+GPU source fail for its repair issue (source_health.py). It is read again every poll and
+recovers as soon as a read succeeds. A GPU that is lost (NVML "GPU is lost": it fell off the
+bus, the driver crashed) is not read again; after LOST_GPU_GRACE it is forgotten, so its device
+is removed as stale, but it stays in ``failing`` until NVML is started again (a reload or a
+restart, after the reboot it needs).
 """
 
 from collections.abc import Callable, Mapping
@@ -133,8 +140,11 @@ class GpuSample:
     # The NVML library's own version ("13.580.95.05"), for system health.
     nvml_version: str = ""
     gpus: Mapping[str, GpuInfo] = field(default_factory=dict)
-    # Readings of the GPUs present now; a GPU in gpus but not here is lost.
+    # Readings of the GPUs present now; a GPU in gpus but not here is lost or failing.
     readings: Mapping[str, GpuReading] = field(default_factory=dict)
+    # UUID -> "GPU 0 (name): NVML's error" for each GPU that answered only errors this poll or
+    # is lost (also once forgotten): the GPU source's failure, for its repair issue.
+    failing: Mapping[str, str] = field(default_factory=dict)
 
 
 def _text(value: str | bytes) -> str:
@@ -296,13 +306,31 @@ class GpuBusyError(RuntimeError):
 
 @dataclass(slots=True)
 class _Gpu:
-    """A GPU the collector tracks: its handle, facts, XID count and, once lost, since when."""
+    """A GPU the collector tracks: its handle, facts, XID count and how it fails, if it does."""
 
     info: GpuInfo
     handle: object
     xid_errors: int = 0
     last_xid: int | None = None
     lost_at: float | None = None
+    # While it answers only errors (or is lost): which GPU, and NVML's last error.
+    failure: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Return how logs and the repair issue name this GPU: "GPU 0 (its model)"."""
+        return f"GPU {self.info.index} ({self.info.name})"
+
+    def fail(self, err: pynvml.NVMLError) -> None:
+        """Record that no read succeeded this poll, the last with ``err``.
+
+        Logged once when it starts (at INFO, as a failing source is), not on every poll.
+        """
+        if self.failure is None and not isinstance(err, pynvml.NVMLError_GpuIsLost):
+            LOGGER.info(
+                "%s answers only errors: %s: %s", self.label, type(err).__name__, err
+            )
+        self.failure = f"{self.label}: {type(err).__name__}: {err}"
 
 
 class GpuCollector:
@@ -322,6 +350,8 @@ class GpuCollector:
         self._cuda_version = ""
         self._nvml_version = ""
         self._gpus: dict[str, _Gpu] = {}
+        # Lost GPUs that were forgotten, with their failure: failing until NVML starts again.
+        self._forgotten: dict[str, str] = {}
         self._xid_events: Any = None
 
     async def async_start(self) -> None:
@@ -439,14 +469,16 @@ class GpuCollector:
             if FIELD_XID in wanted:
                 self._drain_xid_events()
             readings = {}
+            failing: dict[str, str] = {}
             now = time.monotonic()
             for uuid, gpu in list(self._gpus.items()):
-                if gpu.lost_at is None and (reading := self._read(gpu, wanted)):
+                if gpu.lost_at is None and (reading := self._read(gpu, wanted, now)):
                     readings[uuid] = reading
                     continue
-                gpu.lost_at = gpu.lost_at or now
-                if now - gpu.lost_at > LOST_GPU_GRACE:
+                failing[uuid] = gpu.failure or gpu.label
+                if gpu.lost_at is not None and now - gpu.lost_at > LOST_GPU_GRACE:
                     del self._gpus[uuid]
+                    self._forgotten[uuid] = failing[uuid]
         finally:
             self._poll_lock.release()
         return GpuSample(
@@ -454,32 +486,58 @@ class GpuCollector:
             nvml_version=self._nvml_version,
             gpus={uuid: gpu.info for uuid, gpu in self._gpus.items()},
             readings=readings,
+            failing=self._forgotten | failing,
         )
 
-    def _read(self, gpu: _Gpu, wanted: frozenset[str]) -> GpuReading | None:
-        """Read the wanted fields of one GPU; None once it is lost."""
+    def _read(self, gpu: _Gpu, wanted: frozenset[str], now: float) -> GpuReading | None:
+        """Read the wanted fields of one GPU; None while it answers only errors, or once lost.
+
+        One field failing (a busy driver, a field this card cannot tell this time) only blanks
+        that field. Only when no field could be read and NVML answered a real error (not
+        NotSupported and its kin) does the GPU fail this poll.
+        """
         values: dict[str, Any] = {}
+        read_any = False
+        error: pynvml.NVMLError | None = None
         for name in wanted & gpu.info.supported:
             if name == FIELD_XID:
                 values |= {"xid_errors": gpu.xid_errors, "last_xid": gpu.last_xid}
                 continue
             try:
                 values |= _READERS[name](gpu.handle)
-            except pynvml.NVMLError_GpuIsLost:
-                LOGGER.warning("GPU %s (%s) is lost", gpu.info.index, gpu.info.name)
+            except pynvml.NVMLError_GpuIsLost as err:
+                LOGGER.warning("%s is lost", gpu.label)
+                gpu.lost_at = now
+                gpu.fail(err)
                 return None
+            except _UNSUPPORTED as err:
+                LOGGER.debug("GPU %s: %s cannot tell: %s", gpu.info.uuid, name, err)
             except pynvml.NVMLError as err:
-                # One field failing this time (a busy driver) only blanks that field.
                 LOGGER.debug("GPU %s: %s failed: %s", gpu.info.uuid, name, err)
+                error = err
+            else:
+                read_any = True
+        if error is not None and not read_any:
+            gpu.fail(error)
+            return None
+        if gpu.failure is not None:
+            gpu.failure = None
+            LOGGER.info("%s answers again", gpu.label)
         return GpuReading(**values)
 
     def _drain_xid_events(self) -> None:
-        """Count the XID errors reported since the previous poll, without waiting."""
+        """Count the XID errors reported since the previous poll, without waiting.
+
+        An event set that answers an error is left for the next poll: the readings still count.
+        """
         by_handle = {_address(gpu.handle): gpu for gpu in self._gpus.values()}
         while True:
             try:
                 event = pynvml.nvmlEventSetWait_v2(self._xid_events, 0)
             except pynvml.NVMLError_Timeout:
+                return
+            except pynvml.NVMLError as err:
+                LOGGER.debug("XID events cannot be read: %s", err)
                 return
             if (gpu := by_handle.get(_address(event.device))) is not None:
                 gpu.xid_errors += 1
