@@ -1,9 +1,11 @@
-"""Nothing lost: totals survive a restart of Home Assistant, and count each request once."""
+"""Nothing lost: totals, windowed figures and alert timers survive reloads and restarts."""
 
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant import loader
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -13,7 +15,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.ledger import STORAGE_VERSION
 
-from ..conftest import ENTRY_ID, setup_integration
+from ..conftest import ENTRY_ID, our_entry, setup_integration, tick
 from ..llm_agent import MODEL
 from .conftest import PRICES
 from .test_agents import sensor_state, settle_and_refresh
@@ -69,3 +71,81 @@ async def test_totals_survive_a_restart(
             == 4
         )
         await restarted.async_stop(force=True)
+
+
+def figures(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """Return the state and attributes of every request figure and request alert."""
+    measured = ("_requests_", "_overview_overall_", "_overview_sla_", "_overview_avail")
+    shown = {}
+    for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        if entity.disabled:
+            continue
+        if any(part in entity.unique_id for part in measured) or (
+            entity.domain == "binary_sensor" and "rag" in entity.unique_id
+        ):
+            state = hass.states.get(entity.entity_id)
+            assert state is not None, entity.entity_id
+            shown[entity.entity_id] = (state.state, dict(state.attributes))
+    return shown
+
+
+async def report_requests(hass: HomeAssistant, count: int) -> None:
+    """Report ``count`` requests under "rag", every third one failed."""
+    for n in range(count):
+        await record(
+            hass,
+            subject="rag",
+            duration_ms=100 + 37 * n,
+            ttft_ms=20 + n,
+            output_tokens=40 + n,
+            input_tokens=500,
+            cached_input_tokens=100 * (n % 4),
+            error="timeout" if n % 3 == 0 else None,
+        )
+
+
+async def test_a_reload_changes_no_figure_and_keeps_a_pending_alerts_timer(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, priced_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, priced_entry)
+    await report_requests(hass, 12)
+    await tick(hass, freezer, 60)
+    await tick(hass, freezer, 60)  # the error-rate alert of "rag" is pending now
+    alert = "binary_sensor.rag_error_rate_alert"
+    assert hass.states.get(alert).attributes["level"] == "pending"
+    before = figures(hass, priced_entry)
+    assert before["sensor.rag_latency_p95"][0] not in ("unknown", "unavailable")
+
+    # An options save reloads the entry.
+    await hass.config_entries.async_reload(priced_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert figures(hass, priced_entry) == before
+    # The alert is due 5 minutes after the errors began, as if no reload happened.
+    for _ in range(3):
+        await tick(hass, freezer, 60)
+    assert hass.states.get(alert).attributes["level"] == "pending"
+    await tick(hass, freezer, 60)
+    assert hass.states.get(alert).state == "on"
+
+
+async def test_a_restart_changes_no_windowed_figure(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    priced_entry: MockConfigEntry,
+) -> None:
+    await setup_integration(hass, priced_entry)
+    await report_requests(hass, 30)
+    await tick(hass, freezer, 15 * 60)  # every request is 15 minutes old
+    before = figures(hass, priced_entry)
+    await hass.async_stop(force=True)
+
+    async with async_test_home_assistant() as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # let it load ours
+        entry = our_entry(dict(priced_entry.options))
+        await setup_integration(restarted, entry)
+        await tick(restarted, None, 0)
+
+        after = figures(restarted, entry)
+        await restarted.async_stop(force=True)
+    assert after == before
