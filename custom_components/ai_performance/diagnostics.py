@@ -118,6 +118,7 @@ def _summary(snapshot: Snapshot) -> dict[str, Any]:
             "energy_measured": requests.energy_measured,
             "open_turns": requests.open_turns,
             "abandoned_turns": requests.abandoned_turns,
+            "dropped_turns": requests.dropped_turns,
         }
     summary["servers"] = {
         key: _plain(result.sample)

@@ -32,6 +32,7 @@ from homeassistant.util import dt as dt_util
 from .alert_entities import alert_sensors
 from .collectors import host
 from .collectors.base import Need
+from .collectors.chat_logs import MAX_OPEN_TURNS
 from .collectors.gpu import (
     FIELD_CLOCKS,
     FIELD_CODEC,
@@ -201,6 +202,18 @@ def _projection_details(snapshot: Snapshot) -> dict[str, Any] | None:
     }
 
 
+def _turn_bounds(snapshot: Snapshot) -> dict[str, Any] | None:
+    """Return the turns followed now, those that ended unanswered, and the bound."""
+    sample = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
+    if sample is None:
+        return None
+    return {
+        "open_turns": sample.open_turns,
+        "abandoned_turns": sample.abandoned_turns,
+        "limit": MAX_OPEN_TURNS,
+    }
+
+
 def _overall_sla(spec: SlaSensorSpec) -> OverviewSensorEntityDescription:
     """Describe the service level of every agent's requests together."""
     kwargs = spec.description_kwargs()
@@ -224,6 +237,13 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
     _source_duration(SOURCE_GPU),
     _overhead("loop_overhead", lambda snapshot: snapshot.loop_overhead_percent),
     _overhead("executor_overhead", lambda snapshot: snapshot.executor_overhead_percent),
+    _overall(
+        "turns_dropped",
+        lambda sample: sample.dropped_turns,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        attributes_fn=_turn_bounds,
+    ),
     _overall(
         "overall_latency_p95",
         lambda sample: sample.overall[MAIN_WINDOW_S].latency_p95,

@@ -3,12 +3,17 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.components.conversation import chat_log as ha_chat_log
+from homeassistant.components.conversation.const import ChatLogEventType
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from ..conftest import setup_integration
+from custom_components.ai_performance.collectors import chat_logs
+
+from ..conftest import setup_integration, tick
 from .conftest import SETTLE_S
 from .test_agents import requests_collector
 
@@ -95,3 +100,43 @@ async def test_a_broken_event_never_reaches_the_conversation(
         ].totals.requests
         == 1
     )
+
+
+async def test_every_turn_counts_however_many_are_open_at_once(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    # 1 000 conversations ask before any is answered, through Home Assistant's own notify
+    # path (257 open at once counted 256 when the bound was 256).
+    await setup_integration(hass, mock_config_entry)
+    notify = ha_chat_log._async_notify_subscribers
+    added = ChatLogEventType.CONTENT_ADDED
+    for n in range(1000):
+        notify(hass, f"c{n}", added, {"content": user(n / 100)})
+    for n in range(1000):
+        notify(hass, f"c{n}", added, {"content": assistant(n / 100 + 2)})
+    await asyncio.sleep(SETTLE_S * 3)
+    await hass.async_block_till_done()
+
+    subject = mock_config_entry.runtime_data.ledger.subjects["conversation.llm"]
+    assert subject.totals.requests == 1000
+    await tick(hass)
+    dropped = hass.states.get("sensor.ai_performance_turns_dropped")
+    assert dropped is not None
+    assert dropped.state == "0"
+
+
+async def test_turns_past_the_bound_are_counted_as_dropped(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    watcher = requests_collector(mock_config_entry).chat_logs
+    with patch.object(chat_logs, "MAX_OPEN_TURNS", 5):
+        for n in range(7):
+            watcher._on_chat_log_event(f"c{n}", "content_added", {"content": user(n)})
+    await tick(hass)
+
+    dropped = hass.states.get("sensor.ai_performance_turns_dropped")
+    assert dropped is not None
+    assert dropped.state == "2"
+    assert dropped.attributes["open_turns"] == 5
+    assert dropped.attributes["limit"] == chat_logs.MAX_OPEN_TURNS

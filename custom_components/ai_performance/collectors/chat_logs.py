@@ -46,8 +46,10 @@ SETTLE_S: Final = 0.5
 TRACE_WAIT_S: Final = 5.0
 # A turn with no end after this long is given up (and counted as abandoned).
 TURN_TIMEOUT_S: Final = 600.0
-# At most this many turns followed at once; the oldest is given up beyond it.
-MAX_OPEN_TURNS: Final = 256
+# At most this many turns followed at once (a few MB): past it the oldest unanswered turn is
+# dropped and counted in ``dropped`` (the "Turns dropped" diagnostic sensor). Far above what a
+# home does at once; it only bounds memory against a flood of questions never answered.
+MAX_OPEN_TURNS: Final = 10_000
 # A pipeline's trace begins after its user message; allow for the two clocks' rounding.
 TRACE_CLOCK_SLACK_S: Final = 0.001
 # Traces already taken by a turn, remembered so that no trace is counted for two turns.
@@ -65,6 +67,8 @@ class ChatLogWatcher:
         self.ledger = ledger
         self.available = False
         self.abandoned = 0
+        # Turns given up because MAX_OPEN_TURNS were open.
+        self.dropped = 0
         self.callback_errors = 0
         self._turns: dict[str, Turn] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
@@ -156,7 +160,11 @@ class ChatLogWatcher:
     def _open(self, conversation_id: str, start: float) -> None:
         if len(self._turns) >= MAX_OPEN_TURNS:
             oldest = next(iter(self._turns.values()))
-            self._give_up(oldest)
+            if oldest.end is None:
+                del self._turns[oldest.conversation_id]
+                self.dropped += 1
+            else:
+                self._finish(oldest)
         self._turns[conversation_id] = Turn(
             conversation_id,
             start,

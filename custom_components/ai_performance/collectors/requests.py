@@ -50,6 +50,8 @@ class RequestsSample:
     overall_sla: Mapping[int, SlaFigures]
     open_turns: int
     abandoned_turns: int
+    # Turns dropped because MAX_OPEN_TURNS were open at once (normally 0).
+    dropped_turns: int
     pipelines_measured: bool
     agents_measured: bool
     # True when a GPU counts energy, so agent requests get theirs.
@@ -126,6 +128,7 @@ class RequestsCollector:
             overall_sla=self.sla.figures(OVERALL),
             open_turns=self.chat_logs.open_turns,
             abandoned_turns=self.chat_logs.abandoned,
+            dropped_turns=self.chat_logs.dropped,
             pipelines_measured=self.pipelines.available,
             agents_measured=self.chat_logs.available,
             energy_measured=self.energy.available,
