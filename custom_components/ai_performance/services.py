@@ -33,6 +33,7 @@ from .coordinator import AIPerformanceConfigEntry
 from .dashboard import async_create_dashboard
 from .engine.recommend import ActionKind, Kind, ModelAction
 from .engine.requests import MAX_DURATION_MS, MAX_TOKENS, RequestRecord, RequestSource
+from .ledger import RequestLedger, SubjectKind
 from .model_control import (
     KEEP_FOREVER,
     MAX_KEEP_ALIVE_S,
@@ -42,6 +43,7 @@ from .model_control import (
 )
 from .optimizer import async_optimize
 from .report import PERIOD_DAYS, async_report, report_period
+from .validation import shorten
 
 SERVICE_RECORD_REQUEST: Final = "record_request"
 SERVICE_RATE_RESPONSE: Final = "rate_response"
@@ -98,6 +100,8 @@ MAX_WARM_UP: Final = 10
 
 MAX_TEXT: Final = 100
 RATINGS: Final = ("up", "down")
+# Entity domains whose requests the integration measures itself: never a reported subject.
+OBSERVED_DOMAINS: Final = ("conversation.", "ai_task.")
 
 
 class _InvalidFieldError(Exception):
@@ -105,7 +109,11 @@ class _InvalidFieldError(Exception):
 
     def __init__(self, field: str, expected: str, value: Any) -> None:
         super().__init__(field)
-        self.placeholders = {"field": field, "expected": expected, "value": repr(value)}
+        self.placeholders = {
+            "field": field,
+            "expected": expected,
+            "value": shorten(repr(value)),
+        }
 
 
 def _number(value: Any, field: str, low: float, high: float) -> float:
@@ -311,7 +319,7 @@ def _validated(
             translation_domain=DOMAIN,
             translation_key="unknown_fields",
             translation_placeholders={
-                "fields": ", ".join(unknown),
+                "fields": shorten(", ".join(unknown)),
                 "known": ", ".join(fields),
             },
         )
@@ -378,10 +386,39 @@ def _loaded_entry(hass: HomeAssistant) -> AIPerformanceConfigEntry:
     return entry
 
 
+def _observed(hass: HomeAssistant, ledger: RequestLedger, subject: str) -> bool:
+    """Return whether the integration measures ``subject`` itself.
+
+    Reported requests go only to subjects of their own: never into an agent or AI Task entity
+    (whether it was used yet or not), an Assist pipeline, or any subject measured here (a probe,
+    a benchmark, an agent known by an id that is not an entity's).
+    """
+    if subject.casefold().startswith(OBSERVED_DOMAINS):
+        return True
+    known = ledger.subjects.get(subject)
+    if known is not None and known.kind is not SubjectKind.EXTERNAL:
+        return True
+    if "assist_pipeline" in hass.config.components:
+        from homeassistant.components import assist_pipeline  # noqa: PLC0415 - only when loaded
+
+        return any(p.id == subject for p in assist_pipeline.async_get_pipelines(hass))
+    return False
+
+
 @callback
 def _record_request(hass: HomeAssistant, call: ServiceCall) -> None:
     record = _record(call)
-    _loaded_entry(hass).runtime_data.ledger.add(record)
+    ledger = _loaded_entry(hass).runtime_data.ledger
+    if _observed(hass, ledger, record.subject):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="observed_subject",
+            translation_placeholders={
+                "field": ATTR_SUBJECT,
+                "subject": shorten(record.subject),
+            },
+        )
+    ledger.add(record)
 
 
 @callback
@@ -399,7 +436,7 @@ def _rate_response(hass: HomeAssistant, call: ServiceCall) -> None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="no_request_to_rate",
-            translation_placeholders={"target": target or "any agent"},
+            translation_placeholders={"target": shorten(target or "any agent")},
         ) from None
 
 
@@ -481,7 +518,7 @@ def _alert_id(entry: AIPerformanceConfigEntry, values: dict[str, Any]) -> str:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_alert",
-            translation_placeholders={"alert": named},
+            translation_placeholders={"alert": shorten(named)},
         )
     return key
 
@@ -532,7 +569,7 @@ async def _reset_statistics(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             translation_domain=DOMAIN,
             translation_key="unknown_subject",
             translation_placeholders={
-                "subject": subject,
+                "subject": shorten(subject),
                 "subjects": ", ".join(sorted(ledger.subjects)) or "none",
             },
         )
