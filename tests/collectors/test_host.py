@@ -1,9 +1,11 @@
 """The host collector against the real psutil of this machine."""
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 import time
-from unittest.mock import patch
+from typing import cast
+from unittest.mock import Mock, patch
 
 from homeassistant.core import HomeAssistant
 import psutil
@@ -15,7 +17,11 @@ from custom_components.ai_performance.collectors.host import (
     HostCollector,
     HostSample,
 )
-from custom_components.ai_performance.collectors.loop_lag import PROBE_PERIOD
+from custom_components.ai_performance.collectors.loop_lag import (
+    PROBE_PERIOD,
+    LoopLag,
+    LoopLagProbe,
+)
 
 # The resources this machine's kernel reports pressure for (checked once, off the event loop).
 PSI_RESOURCES = {
@@ -155,3 +161,49 @@ async def test_loop_lag_shows_a_blocked_event_loop(hass: HomeAssistant) -> None:
     assert sample.loop_lag is not None
     assert sample.loop_lag.probes >= 2
     assert 300 <= sample.loop_lag.max_ms < 1000
+
+
+class _ManualLoop:
+    """The two calls the probe makes on its loop, with a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Mock:
+        self.timers.append((when, callback))
+        return Mock()
+
+    def run_late(self, late: float) -> None:
+        """Run the pending probe ``late`` seconds after it fell due."""
+        when, callback = self.timers.pop(0)
+        self.now = when + late
+        callback()
+
+
+def test_loop_lag_is_unknown_until_the_first_probe_has_run() -> None:
+    probe = LoopLagProbe(cast("asyncio.AbstractEventLoop", _ManualLoop()))
+    probe.start()
+
+    assert probe.take() is None
+
+
+def test_loop_lag_keeps_its_figure_when_no_probe_ran_since_the_last_collection() -> (
+    None
+):
+    loop = _ManualLoop()
+    probe = LoopLagProbe(cast("asyncio.AbstractEventLoop", loop))
+    probe.start()
+    loop.run_late(0.2)
+
+    first = probe.take()
+    # A refresh asked for straight after a tick: less than PROBE_PERIOD later, no probe has run.
+    again = probe.take()
+    loop.run_late(0.05)
+    after_next_probe = probe.take()
+
+    assert first == again == LoopLag(p95_ms=200.0, max_ms=200.0, probes=1)
+    assert after_next_probe == LoopLag(p95_ms=50.0, max_ms=50.0, probes=1)

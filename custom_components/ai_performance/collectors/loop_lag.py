@@ -34,6 +34,7 @@ class LoopLagProbe:
         """Prepare the probe; it runs between start() and stop()."""
         self._loop = loop
         self._lags: deque[float] = deque(maxlen=MAX_LAGS)
+        self._last: LoopLag | None = None
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
 
@@ -48,16 +49,21 @@ class LoopLagProbe:
             self._handle = None
 
     def take(self) -> LoopLag | None:
-        """Return the lag since the previous take, or None when no probe has run since."""
+        """Return the lag since the previous take; None only until the first probe has run.
+
+        A collection less than PROBE_PERIOD after the previous one (a refresh asked for by an
+        action or by `homeassistant.update_entity`) finds no new probe: it keeps the previous
+        figure, as nothing new was measured, rather than turn the sensors unknown.
+        """
         lags = list(self._lags)
         self._lags.clear()
-        if (p95 := percentile(lags, 95)) is None:
-            return None
-        return LoopLag(
-            p95_ms=round(p95 * 1000, 3),
-            max_ms=round(max(lags) * 1000, 3),
-            probes=len(lags),
-        )
+        if (p95 := percentile(lags, 95)) is not None:
+            self._last = LoopLag(
+                p95_ms=round(p95 * 1000, 3),
+                max_ms=round(max(lags) * 1000, 3),
+                probes=len(lags),
+            )
+        return self._last
 
     def _schedule(self) -> None:
         self._due = self._loop.time() + PROBE_PERIOD
