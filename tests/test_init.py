@@ -1,25 +1,49 @@
 """Setting up and unloading the entry: real collectors in, nothing left behind."""
 
 from datetime import timedelta
+import math
+from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryDataWithId
+from homeassistant.const import (
+    CONF_SCAN_INTERVAL,
+    CONF_URL,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
 
 from custom_components.ai_performance import async_remove_config_entry_device
+from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.collectors.host import HostCollector
-from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.const import (
+    CONF_ALERT_RULES,
+    CONF_AVAILABILITY,
+    CONF_COOLDOWN_MINUTES,
+    CONF_LATENCY_S,
+    CONF_MAX_ACTIONS_PER_HOUR,
+    CONF_MONTHLY_BUDGET,
+    CONF_OUTAGE_MINUTES,
+    CONF_PROBE_MINUTES,
+    CONF_REPAIR_MINUTES,
+    CONF_SLA_AGENTS,
+    CONF_SLA_CLASSES,
+    DEFAULT_REPAIR_MINUTES,
+    DOMAIN,
+    SUBENTRY_OLLAMA,
+)
 from custom_components.ai_performance.request_sensors import SLA_SENSORS
 from custom_components.ai_performance.trend_entities import FULL_IN
 
-from .conftest import ENTRY_ID, setup_integration
+from .conftest import ENTRY_ID, our_entry, setup_integration
 from .fakes import ScriptedCollector
 
 
@@ -189,3 +213,94 @@ async def test_stale_devices_are_removed_at_setup(
         for d in dr.async_entries_for_config_entry(device_registry, ENTRY_ID)
     }
     assert identifiers == {f"{ENTRY_ID}_host", f"{ENTRY_ID}_overview"}
+
+
+# Options saved by earlier versions that cannot work: NaN (stored as null in JSON) and null.
+BROKEN_OPTIONS = {
+    CONF_REPAIR_MINUTES: None,
+    CONF_MONTHLY_BUDGET: math.nan,
+    CONF_COOLDOWN_MINUTES: None,
+    CONF_MAX_ACTIONS_PER_HOUR: math.inf,
+    CONF_ALERT_RULES: {
+        "response_time": {
+            "enabled": True,
+            "target": 1500,
+            "warning": None,
+            "critical": 4000,
+            "for_minutes": 3,
+            "hysteresis": math.nan,
+        },
+        # Only its critical threshold is left: the default warning is past it.
+        "cpu": {"warning": None, "critical": 50, "target": math.nan},
+        "cache_hit": {"target": -math.inf},
+    },
+    CONF_SLA_CLASSES: {
+        "simple": {CONF_LATENCY_S: None, CONF_AVAILABILITY: 99},
+        "moderate": {CONF_LATENCY_S: 6, CONF_AVAILABILITY: math.nan},
+        "complex": {CONF_LATENCY_S: 20, CONF_AVAILABILITY: 98},
+    },
+    CONF_SLA_AGENTS: {"conversation.home_assistant": None, "rag_service": "complex"},
+}
+
+
+@pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf, "nan"])
+async def test_a_stored_option_that_cannot_work_is_reset_and_the_entry_sets_up(
+    hass: HomeAssistant, bad: object
+) -> None:
+    options: dict[str, Any] = {
+        **BROKEN_OPTIONS,
+        CONF_REPAIR_MINUTES: bad,
+        CONF_COOLDOWN_MINUTES: bad,
+    }
+    entry = our_entry(options)
+
+    await setup_integration(hass, entry)
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.options == {
+        CONF_ALERT_RULES: {
+            "response_time": {
+                "enabled": True,
+                "target": 1500,
+                "critical": 4000,
+                "for_minutes": 3,
+            },
+            "cache_hit": {},
+        },
+        CONF_SLA_CLASSES: {"complex": {CONF_LATENCY_S: 20, CONF_AVAILABILITY: 98}},
+        CONF_SLA_AGENTS: {"rag_service": "complex"},
+    }
+    settings = entry.runtime_data.alerts.settings
+    assert settings.repair_s == DEFAULT_REPAIR_MINUTES * 60
+    assert settings.rules[RuleKey.RESPONSE_TIME].thresholds.warning == 3000
+    assert settings.rules[RuleKey.CPU].thresholds.critical == 95
+    assert entry.runtime_data.costs.monthly_budget is None
+    # Saved so: a restart sets up with the same options, and no figure goes NaN.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_server_stored_with_a_number_that_cannot_work_sets_up(
+    hass: HomeAssistant,
+    socket_enabled: None,  # the server's collector tries to reach it (a closed port)
+) -> None:
+    subentry = ConfigSubentryDataWithId(
+        data={
+            CONF_URL: "http://127.0.0.1:9",
+            CONF_SCAN_INTERVAL: None,
+            CONF_OUTAGE_MINUTES: math.nan,
+            CONF_PROBE_MINUTES: None,
+        },
+        subentry_id="01JSERVERSUBENTRY000000001",
+        subentry_type=SUBENTRY_OLLAMA,
+        title="Ollama test",
+        unique_id=None,
+    )
+    entry = our_entry(subentries=[subentry])
+
+    await setup_integration(hass, entry)
+
+    assert entry.state is ConfigEntryState.LOADED
+    (saved,) = entry.subentries.values()
+    assert saved.data == {CONF_URL: "http://127.0.0.1:9"}

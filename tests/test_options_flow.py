@@ -1,11 +1,13 @@
 """The options flow: more disks besides the configuration directory's, costs, alerts, SLA."""
 
+import math
 from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -342,7 +344,13 @@ async def test_low_is_bad_for_the_cache_hit_rule(
 ) -> None:
     await setup_integration(hass, mock_config_entry)
     result = await open_rule(hass, mock_config_entry, "cache_hit")
-    rule = {**RESPONSE_TIME_RULE, "target": 80, "warning": 60, "critical": 40}
+    rule = {
+        **RESPONSE_TIME_RULE,
+        "target": 80,
+        "warning": 60,
+        "critical": 40,
+        "hysteresis": 5,
+    }
 
     refused = await hass.config_entries.options.async_configure(
         result["flow_id"], {**rule, "warning": 40, "critical": 60}
@@ -382,6 +390,7 @@ SLA_FORM = {
 async def test_service_levels_show_the_defaults_and_save_each_class(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
+    await _setup_conversation(hass)
     await setup_integration(hass, mock_config_entry)
     result = await open_step(hass, mock_config_entry, "sla")
     suggested = {
@@ -399,7 +408,8 @@ async def test_service_levels_show_the_defaults_and_save_each_class(
     }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**SLA_FORM, CONF_SLA_AGENTS: {"conversation.x": "complex"}}
+        result["flow_id"],
+        {**SLA_FORM, CONF_SLA_AGENTS: {"conversation.home_assistant": "complex"}},
     )
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -415,7 +425,7 @@ async def test_service_levels_show_the_defaults_and_save_each_class(
     )
     sla = requests.sla
     assert sla.classes[Complexity.SIMPLE].latency_ms == 2000
-    assert sla.agent_classes == {"conversation.x": Complexity.COMPLEX}
+    assert sla.agent_classes == {"conversation.home_assistant": Complexity.COMPLEX}
 
 
 @pytest.mark.parametrize(
@@ -507,3 +517,336 @@ async def test_auto_optimisation_needs_an_allowed_action_then_adds_its_sensor(
     state = hass.states.get("sensor.ai_performance_optimization_effectiveness")
     assert state.state == "unknown"
     assert state.attributes["actions_taken"] == 0
+
+
+# --- Numbers that cannot work -----------------------------------------------------------------
+
+# NaN (typed or as text) passes every number box: the flow refuses it with its own error. An
+# infinity past a box's bound is refused by the form itself (InvalidData naming the field); one
+# with no bound on that side reaches the flow, which refuses it with its own error too.
+NAN = [math.nan, "nan", "NaN"]
+INFINITE = [math.inf, -math.inf, "inf", "-inf", "Infinity"]
+SLA_FIELDS = list(SLA_FORM)
+
+
+async def _configure(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> Any:
+    """Submit an options form; return its result, or the form's own refusal."""
+    try:
+        return await hass.config_entries.options.async_configure(flow_id, data)
+    except InvalidData as err:
+        return err
+
+
+def _refused_on(result: Any, field: str) -> bool:
+    """Return whether ``field`` was refused, by the flow's translated error or the form's."""
+    if isinstance(result, InvalidData):
+        return field in result.schema_errors
+    return result["type"] is FlowResultType.FORM and result["errors"] == {
+        field: "number_not_finite"
+    }
+
+
+async def _open_form(
+    hass: HomeAssistant, entry: MockConfigEntry, step: str
+) -> tuple[dict, dict[str, Any]]:
+    """Open ``step`` (for a rule, the response time rule); return it and a good answer."""
+    if step == "alert_rule":
+        return await open_rule(hass, entry, "response_time"), RESPONSE_TIME_RULE
+    result = await open_step(hass, entry, step)
+    good: dict[str, Any] = {
+        "alerts": {"rule": "response_time", CONF_REPAIR_MINUTES: 20},
+        "sla": SLA_FORM,
+        "costs": {CONF_CURRENCY: "EUR", CONF_MONTHLY_BUDGET: 20},
+        "optimization": {
+            "auto_optimize": False,
+            "cooldown_minutes": 45,
+            "max_actions_per_hour": 2,
+        },
+    }[step]
+    return result, good
+
+
+NUMBER_FIELDS = [
+    ("alerts", CONF_REPAIR_MINUTES),
+    *(("alert_rule", f) for f in RESPONSE_TIME_RULE if f != "enabled"),
+    *(("sla", f) for f in SLA_FIELDS),
+    ("costs", CONF_MONTHLY_BUDGET),
+    ("optimization", "cooldown_minutes"),
+    ("optimization", "max_actions_per_hour"),
+]
+
+
+async def _recover(hass: HomeAssistant, result: dict, good: dict[str, Any]) -> None:
+    """Submit the good answer after a refusal; the options are then saved."""
+    fixed = await hass.config_entries.options.async_configure(result["flow_id"], good)
+    if fixed["type"] is FlowResultType.FORM:  # the alerts step leads to a rule's form
+        assert fixed["step_id"] == "alert_rule"
+        fixed = await hass.config_entries.options.async_configure(
+            fixed["flow_id"], RESPONSE_TIME_RULE
+        )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("value", NAN)
+@pytest.mark.parametrize(("step", "field"), NUMBER_FIELDS)
+async def test_nan_is_refused_on_its_field_then_a_number_saved(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    step: str,
+    field: str,
+    value: object,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result, good = await _open_form(hass, mock_config_entry, step)
+
+    refused = await _configure(hass, result["flow_id"], {**good, field: value})
+
+    assert refused["type"] is FlowResultType.FORM
+    assert refused["errors"] == {field: "number_not_finite"}
+    assert mock_config_entry.options == {}
+    await _recover(hass, result, good)
+
+
+@pytest.mark.parametrize("value", INFINITE)
+@pytest.mark.parametrize(("step", "field"), NUMBER_FIELDS)
+async def test_an_infinity_is_refused_on_its_field_then_a_number_saved(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    step: str,
+    field: str,
+    value: object,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result, good = await _open_form(hass, mock_config_entry, step)
+
+    refused = await _configure(hass, result["flow_id"], {**good, field: value})
+
+    assert _refused_on(refused, field), refused
+    assert mock_config_entry.options == {}
+    await _recover(hass, result, good)
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [
+        ("alerts", CONF_REPAIR_MINUTES),
+        ("alert_rule", "for_minutes"),
+        ("sla", "simple_latency_s"),
+        ("sla", "simple_availability"),
+        ("costs", CONF_MONTHLY_BUDGET),
+        ("optimization", "cooldown_minutes"),
+    ],
+)
+async def test_a_huge_number_is_refused_by_the_form_then_a_number_saved(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, step: str, field: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result, good = await _open_form(hass, mock_config_entry, step)
+
+    refused = await _configure(hass, result["flow_id"], {**good, field: 1e300})
+
+    assert isinstance(refused, InvalidData)
+    assert field in refused.schema_errors
+    assert mock_config_entry.options == {}
+    await _recover(hass, result, good)
+
+
+async def test_huge_thresholds_are_saved_and_never_raise_an_alert(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, "response_time")
+    rule = {**RESPONSE_TIME_RULE, "warning": 1e300, "critical": 1e308}
+
+    result = await hass.config_entries.options.async_configure(result["flow_id"], rule)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    settings = mock_config_entry.runtime_data.alerts.settings
+    assert settings.rules[RuleKey.RESPONSE_TIME].thresholds.critical == 1e308
+
+
+@pytest.mark.parametrize(
+    ("rule", "change"),
+    [
+        # Clearing below -97 s: a response time never does.
+        ("response_time", {"hysteresis": 99_999}),
+        ("response_time", {"hysteresis": 1e300}),
+        # Back within 1 ms of the target is not enough room: 1 000 ms between them.
+        ("response_time", {"hysteresis": 1001}),
+        # Low is bad: clearing above 100 % of hits never happens.
+        (
+            "cache_hit",
+            {"target": 80, "warning": 60, "critical": 40, "hysteresis": 45},
+        ),
+    ],
+)
+async def test_a_hysteresis_that_leaves_no_room_to_clear_is_refused(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    rule: str,
+    change: dict[str, float],
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, rule)
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**RESPONSE_TIME_RULE, **change}
+    )
+
+    assert refused["type"] is FlowResultType.FORM
+    assert refused["errors"] == {"hysteresis": "hysteresis_leaves_no_room"}
+    assert refused["description_placeholders"]["room"]
+    assert mock_config_entry.options == {}
+    # A hysteresis that brings the value back to the target at most is saved.
+    room = abs(
+        {**RESPONSE_TIME_RULE, **change}["warning"]
+        - {**RESPONSE_TIME_RULE, **change}["target"]
+    )
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**RESPONSE_TIME_RULE, **change, "hysteresis": room}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"complex_latency_s": 1}, "complex_latency_s"),
+        ({"moderate_latency_s": 1.5}, "moderate_latency_s"),
+        ({"complex_latency_s": 5}, "complex_latency_s"),
+    ],
+)
+async def test_latency_targets_out_of_order_are_refused_on_the_field(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    change: dict[str, float],
+    field: str,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, **change}
+    )
+
+    assert refused["type"] is FlowResultType.FORM
+    assert refused["errors"] == {field: "sla_latency_order"}
+    assert mock_config_entry.options == {}
+    # Equal targets are in order.
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**SLA_FORM, "moderate_latency_s": 2, "complex_latency_s": 2},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_an_agent_that_does_not_exist_is_refused_then_a_real_one_saved(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await _setup_conversation(hass)
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**SLA_FORM, CONF_SLA_AGENTS: {"conversation.nope": "simple"}},
+    )
+
+    assert refused["errors"] == {CONF_SLA_AGENTS: "sla_agents_unknown"}
+    assert refused["description_placeholders"] == {"agent": "conversation.nope"}
+    assert mock_config_entry.options == {}
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**SLA_FORM, CONF_SLA_AGENTS: {"conversation.home_assistant": "simple"}},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_reported_name_that_has_reported_can_be_held_to_a_class(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    await hass.services.async_call(
+        DOMAIN,
+        "record_request",
+        {"subject": "rag_service", "duration_ms": 100},
+        blocking=True,
+    )
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_SLA_AGENTS: {"rag_service": "complex"}}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_SLA_AGENTS] == {"rag_service": "complex"}
+
+
+# --- What a refused value echoes ----------------------------------------------------------------
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("prices", "placeholder"),
+    [
+        ({HUGE: 0.5}, "model"),
+        ({"gpt": {"input": 1, "output": 2, HUGE: 3}}, "field"),
+        ({HUGE: {"input": 1, "output": -2}}, "model"),
+    ],
+)
+async def test_a_huge_price_table_entry_is_echoed_as_a_short_prefix(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    prices: dict[str, Any],
+    placeholder: str,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "costs")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CURRENCY: "EUR", CONF_PRICES: prices}
+    )
+
+    shown = refused["description_placeholders"][placeholder]
+    assert shown == "x" * 60 + "…"
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CURRENCY: "EUR", CONF_PRICES: PRICES}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    "agents", [{HUGE: "complex"}, {"conversation.home_assistant": HUGE}]
+)
+async def test_a_huge_sla_agent_is_echoed_as_a_short_prefix(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, agents: dict[str, str]
+) -> None:
+    await _setup_conversation(hass)
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_SLA_AGENTS: agents}
+    )
+
+    assert CONF_SLA_AGENTS in refused["errors"]
+    assert len(refused["description_placeholders"]["agent"]) <= 61
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], SLA_FORM
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def _setup_conversation(hass: HomeAssistant) -> None:
+    """Set up Home Assistant's conversation component: its own agent exists."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})

@@ -1,13 +1,25 @@
 """AI Performance Monitor: how the AI in a Home Assistant install performs."""
 
+from collections.abc import Mapping
 from functools import partial
+from typing import Any, Final
 
-from homeassistant.const import Platform
+from homeassistant.const import CONF_SCAN_INTERVAL, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .alert_rules import alert_settings, alert_units
+from .alert_rules import (
+    CONF_CRITICAL,
+    CONF_FOR_MINUTES,
+    CONF_HYSTERESIS,
+    CONF_TARGET,
+    CONF_WARNING,
+    RULES_BY_KEY,
+    RuleKey,
+    alert_settings,
+    alert_units,
+)
 from .alerts import AlertManager
 from .autopilot import AutoOptimizer
 from .benchmark import BenchmarkRunner
@@ -17,10 +29,22 @@ from .collectors.host import monitored_disks
 from .collectors.servers.base import model_subject
 from .collectors.servers.ollama import OllamaCollector
 from .const import (
+    CONF_ALERT_RULES,
+    CONF_AVAILABILITY,
+    CONF_COOLDOWN_MINUTES,
     CONF_DISKS,
     CONF_GPU_MONITORING,
+    CONF_LATENCY_S,
+    CONF_MAX_ACTIONS_PER_HOUR,
+    CONF_MONTHLY_BUDGET,
+    CONF_OUTAGE_MINUTES,
+    CONF_PROBE_MINUTES,
+    CONF_REPAIR_MINUTES,
+    CONF_SLA_AGENTS,
+    CONF_SLA_CLASSES,
     DOMAIN,
     GPU_MONITORING_ON,
+    LOGGER,
     SOURCE_GPU,
     SOURCE_REQUESTS,
 )
@@ -31,6 +55,8 @@ from .coordinator import (
     Judges,
 )
 from .costs import cost_settings
+from .engine.alerts import ThresholdError
+from .engine.requests import Complexity
 from .entity import (
     async_remove_stale_devices,
     current_subjects,
@@ -43,6 +69,7 @@ from .model_control import model_held
 from .services import async_setup_services
 from .source_health import SourceHealth
 from .trends import TrendWatcher
+from .validation import finite_only, is_finite_number, shorten
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -51,6 +78,21 @@ PLATFORMS: list[Platform] = [
     Platform.SENSOR,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+# Numbers in the options and in a server's settings; one missing is read as its default.
+_NUMBER_OPTIONS: Final = (
+    CONF_REPAIR_MINUTES,
+    CONF_COOLDOWN_MINUTES,
+    CONF_MAX_ACTIONS_PER_HOUR,
+)
+_RULE_NUMBERS: Final = (
+    CONF_TARGET,
+    CONF_WARNING,
+    CONF_CRITICAL,
+    CONF_FOR_MINUTES,
+    CONF_HYSTERESIS,
+)
+_SERVER_NUMBERS: Final = (CONF_SCAN_INTERVAL, CONF_OUTAGE_MINUTES, CONF_PROBE_MINUTES)
 
 # Setup and unload return a boolean: Home Assistant 2026.10 requires one, and 2026.11 still accepts
 # it from custom integrations. Return None once 2026.10 support is dropped.
@@ -66,6 +108,7 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: AIPerformanceConfigEntry
 ) -> bool:
     """Start the collectors, take the first snapshot and set up the platforms."""
+    _async_repair_stored_numbers(hass, entry)
     needs = Needs()
     costs = cost_settings(hass, entry.options)
     ledger = RequestLedger(hass, entry.entry_id, costs.prices)
@@ -123,6 +166,81 @@ async def async_setup_entry(
     async_clear_removed_servers(hass, set(entry.subentries))
     # Options and model servers (subentries) added, changed or removed: start afresh.
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+@callback
+def _async_repair_stored_numbers(
+    hass: HomeAssistant, entry: AIPerformanceConfigEntry
+) -> None:
+    """Reset to its default every stored number that cannot work, so that setup never fails.
+
+    Earlier versions saved NaN and infinities typed into the forms; JSON stores NaN as null.
+    The forms refuse them now; this repairs what was saved before, at every setup.
+    """
+    options = repaired_options(entry.options)
+    if options != entry.options:
+        changed = sorted(k for k in entry.options if options.get(k) != entry.options[k])
+        LOGGER.warning(
+            "Saved options that cannot work were reset to their defaults: %s",
+            ", ".join(changed),
+        )
+        hass.config_entries.async_update_entry(entry, options=options)
+    for subentry in list(entry.subentries.values()):
+        data = finite_only(subentry.data, _SERVER_NUMBERS)
+        if data != subentry.data:
+            LOGGER.warning(
+                "Settings of %s that cannot work were reset to their defaults",
+                shorten(subentry.title),
+            )
+            hass.config_entries.async_update_subentry(entry, subentry, data=data)
+
+
+def repaired_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``options`` without the numbers that cannot work (null, NaN, ±inf).
+
+    A rule whose remaining thresholds are out of order, and a service level class missing
+    either number, fall back to their defaults whole; so does an agent held to no known class.
+    """
+    repaired = finite_only(options, _NUMBER_OPTIONS)
+    budget = options.get(CONF_MONTHLY_BUDGET)
+    if budget is not None and not is_finite_number(budget):  # None: no budget
+        del repaired[CONF_MONTHLY_BUDGET]
+    if isinstance(rules := options.get(CONF_ALERT_RULES), Mapping):
+        repaired[CONF_ALERT_RULES] = {
+            key: rule
+            for key, saved in rules.items()
+            if isinstance(saved, Mapping)
+            and _rule_works(key, rule := finite_only(saved, _RULE_NUMBERS))
+        }
+    if isinstance(classes := options.get(CONF_SLA_CLASSES), Mapping):
+        repaired[CONF_SLA_CLASSES] = {
+            level: promise
+            for level, promise in classes.items()
+            if isinstance(promise, Mapping)
+            and all(
+                is_finite_number(promise.get(key))
+                for key in (CONF_LATENCY_S, CONF_AVAILABILITY)
+            )
+        }
+    if isinstance(agents := options.get(CONF_SLA_AGENTS), Mapping):
+        levels = {level.value for level in Complexity}
+        repaired[CONF_SLA_AGENTS] = {
+            agent: level
+            for agent, level in agents.items()
+            if isinstance(level, str) and level in levels
+        }
+    return repaired
+
+
+def _rule_works(key: str, saved: Mapping[str, Any]) -> bool:
+    """Return whether a saved alert rule (over its defaults) gives thresholds that work."""
+    if key not in set(RuleKey):
+        return True  # not ours to judge: alert settings read only known rules
+    try:
+        RULES_BY_KEY[RuleKey(key)].settings_from(saved)
+    except ThresholdError, TypeError, ValueError:
+        return False
     return True
 
 

@@ -1,7 +1,10 @@
 """Config flow: one entry per Home Assistant instance, created after the host can be read."""
 
+from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
+from homeassistant.components import conversation
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -11,6 +14,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.generated.currencies import ACTIVE_CURRENCIES
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -69,17 +73,27 @@ from .engine.recommend import ActionKind
 from .engine.requests import Complexity
 from .engine.sla import DEFAULT_CLASSES
 from .server_flow import SERVER_SUBENTRY_FLOWS
+from .sla import SLA_KINDS
+from .validation import not_finite_fields, shorten
 
 TITLE = "AI Performance Monitor"
 CONF_RULE = "rule"
 # Why agents held to one class are refused (options.error keys).
-SLA_AGENT_ERRORS = ("sla_agents_not_a_table", "sla_agents_bad_class")
+SLA_AGENT_ERRORS = (
+    "sla_agents_not_a_table",
+    "sla_agents_bad_class",
+    "sla_agents_unknown",
+)
+# The entity domains of agents that can be held to one class.
+AGENT_DOMAINS = ("conversation", "ai_task")
 # Durations (an alert's, the repair delay) up to a day.
 MAX_ALERT_MINUTES = 1440
 # Auto-optimisation: the same model changed again after 5 minutes to a day; up to 20 an hour.
 MIN_COOLDOWN_MINUTES = 5
 MAX_COOLDOWN_MINUTES = 1440
 MAX_ACTIONS_PER_HOUR = 20
+# A monthly budget up to a billion in the configured currency.
+MAX_MONTHLY_BUDGET = 1_000_000_000
 
 
 def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
@@ -178,19 +192,55 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         """Save ``changes``, keeping the options of the other groups."""
         return self.async_create_entry(data={**self.config_entry.options, **changes})
 
+    def _not_finite(self, user_input: dict[str, Any]) -> dict[str, str]:
+        """Return an error on each number of the form that is NaN or infinite.
+
+        A number box takes them (also typed as "nan" or "-inf"); saved, they break every
+        figure that uses them, and JSON stores NaN as null.
+        """
+        errors: dict[str, str] = {}
+        for field in not_finite_fields(user_input):
+            errors[field] = "number_not_finite"
+        return errors
+
+    def _known_agent(self, agent: str) -> bool:
+        """Return whether ``agent`` is an agent or AI Task here, or a subject with requests.
+
+        Agents and AI Tasks count by entity id (or, for older agents, by their own id); a
+        reported name or an Assist pipeline counts once it has requests.
+        """
+        hass = self.hass
+        if agent.partition(".")[0] in AGENT_DOMAINS and (
+            er.async_get(hass).async_get(agent) is not None
+            or hass.states.get(agent) is not None
+        ):
+            return True
+        if (
+            agent
+            and "conversation" in hass.config.components
+            and conversation.async_get_agent_info(hass, agent) is not None
+        ):
+            return True
+        data = getattr(self.config_entry, "runtime_data", None)
+        subject = None if data is None else data.ledger.subjects.get(agent)
+        return subject is not None and subject.kind in SLA_KINDS
+
     async def async_step_costs(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Set the currency, the price of each model's tokens and a monthly budget."""
         errors: dict[str, str] = {}
         placeholders = {"model": "", "field": "", "max_price": f"{MAX_PRICE:g}"}
-        if user_input is not None:
+        if user_input is not None and not (errors := self._not_finite(user_input)):
             prices = user_input.get(CONF_PRICES) or {}
             try:
                 parse_price_table(prices)
             except PriceTableError as err:
                 errors[CONF_PRICES] = err.problem.value
-                placeholders |= {"model": err.model, "field": err.field}
+                placeholders |= {
+                    "model": shorten(err.model),
+                    "field": shorten(err.field),
+                }
             else:
                 # The selector refuses negative budgets; zero (or none) means no budget.
                 return self._save(
@@ -215,6 +265,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                 probatio.Optional(CONF_MONTHLY_BUDGET): NumberSelector(
                     NumberSelectorConfig(
                         min=0,
+                        max=MAX_MONTHLY_BUDGET,
                         step="any",
                         mode=NumberSelectorMode.BOX,
                         unit_of_measurement=currency,
@@ -298,7 +349,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         """Switch auto-optimisation on or off: allowed actions, cooldown, hourly maximum."""
         options = self.config_entry.options
         errors: dict[str, str] = {}
-        if user_input is not None:
+        if user_input is not None and not (errors := self._not_finite(user_input)):
             if user_input[CONF_AUTO_OPTIMIZE] and not user_input.get(
                 CONF_AUTO_OPTIMIZE_ACTIONS
             ):
@@ -347,7 +398,8 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose the alert rule to change, and when critical alerts raise a repair issue."""
-        if user_input is not None:
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := self._not_finite(user_input)):
             self._rule = RuleKey(user_input[CONF_RULE])
             self._repair_minutes = user_input[CONF_REPAIR_MINUTES]
             return await self.async_step_alert_rule()
@@ -368,7 +420,11 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                 ): _minutes(),
             }
         )
-        return self.async_show_form(step_id="alerts", data_schema=schema)
+        return self.async_show_form(
+            step_id="alerts",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+        )
 
     async def async_step_alert_rule(
         self, user_input: dict[str, Any] | None = None
@@ -379,15 +435,28 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         options = self.config_entry.options
         rules = dict(options.get(CONF_ALERT_RULES) or {})
         errors: dict[str, str] = {}
-        if user_input is not None:
+        unit = alert_units(options.get(CONF_CURRENCY) or self.hass.config.currency)[
+            spec.key
+        ]
+        translations = await async_get_translations(
+            self.hass, self.hass.config.language, "selector", {DOMAIN}
+        )
+        label = f"component.{DOMAIN}.selector.alert_rule.options.{spec.key}"
+        placeholders = {"rule": translations.get(label, spec.key), "unit": unit or "-"}
+        if user_input is not None and not (errors := self._not_finite(user_input)):
             try:
                 settings = spec.settings_from(user_input)
             except ThresholdError as err:
                 errors["base"] = err.problem.value
             else:
                 thresholds = settings.thresholds
+                # A value back at the target must clear the alert: past it, nothing may.
+                room = abs(thresholds.warning - settings.target)
                 if thresholds.past(settings.target, thresholds.warning):
                     errors[CONF_TARGET] = "target_past_warning"
+                elif thresholds.hysteresis > room:
+                    errors[CONF_HYSTERESIS] = "hysteresis_leaves_no_room"
+                    placeholders["room"] = f"{room:g}"
                 else:
                     rules[spec.key] = settings.as_options()
                     return self._save(
@@ -396,9 +465,6 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                             CONF_REPAIR_MINUTES: self._repair_minutes,
                         }
                     )
-        unit = alert_units(options.get(CONF_CURRENCY) or self.hass.config.currency)[
-            spec.key
-        ]
         number = _number(unit)
         schema = probatio.Schema(
             {
@@ -411,20 +477,13 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             }
         )
         current = spec.settings_from(rules.get(spec.key)).as_options()
-        translations = await async_get_translations(
-            self.hass, self.hass.config.language, "selector", {DOMAIN}
-        )
-        label = f"component.{DOMAIN}.selector.alert_rule.options.{spec.key}"
         return self.async_show_form(
             step_id="alert_rule",
             data_schema=self.add_suggested_values_to_schema(
                 schema, user_input or current
             ),
             errors=errors,
-            description_placeholders={
-                "rule": translations.get(label, spec.key),
-                "unit": unit or "-",
-            },
+            description_placeholders=placeholders,
         )
 
     async def async_step_sla(
@@ -433,10 +492,15 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         """Set each class's latency target and availability, and agents held to one class."""
         errors: dict[str, str] = {}
         placeholders = {"agent": ""}
-        if user_input is not None:
+        if user_input is not None and not (errors := self._not_finite(user_input)):
             agents = user_input.get(CONF_SLA_AGENTS) or {}
-            problem = _sla_agents_problem(agents)
-            if problem is None:
+            if (field := _latency_out_of_order(user_input)) is not None:
+                errors[field] = "sla_latency_order"
+            elif (
+                problem := _sla_agents_problem(agents, self._known_agent)
+            ) is not None:
+                errors[CONF_SLA_AGENTS], placeholders["agent"] = problem
+            else:
                 return self._save(
                     **{
                         CONF_SLA_CLASSES: {
@@ -451,7 +515,6 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                         CONF_SLA_AGENTS: dict(agents),
                     }
                 )
-            errors[CONF_SLA_AGENTS], placeholders["agent"] = problem
         latency = NumberSelector(
             NumberSelectorConfig(
                 min=0.1,
@@ -497,14 +560,34 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         )
 
 
-def _sla_agents_problem(agents: Any) -> tuple[str, str] | None:
-    """Return (error key, agent) when the agents' classes cannot be used, else None."""
-    not_a_table, bad_class = SLA_AGENT_ERRORS
+def _latency_out_of_order(user_input: dict[str, Any]) -> str | None:
+    """Return the latency target below an easier class's, else None.
+
+    A harder class may take longer, never less long: complex after moderate after simple.
+    """
+    for easier, harder in pairwise(Complexity):
+        field = f"{harder}_{CONF_LATENCY_S}"
+        if user_input[field] < user_input[f"{easier}_{CONF_LATENCY_S}"]:
+            return field
+    return None
+
+
+def _sla_agents_problem(
+    agents: Any, known: Callable[[str], bool]
+) -> tuple[str, str] | None:
+    """Return (error key, agent) when the agents cannot be held to their classes, else None.
+
+    ``known`` says whether an agent exists; the agent is echoed as a short prefix.
+    """
+    not_a_table, bad_class, unknown = SLA_AGENT_ERRORS
     if not isinstance(agents, dict):
         return not_a_table, ""
     for agent, level in agents.items():
-        if level not in set(Complexity):
-            return bad_class, str(agent)
+        if not isinstance(level, str) or level not in set(Complexity):
+            return bad_class, shorten(str(agent))
+    for agent in agents:
+        if not known(str(agent)):
+            return unknown, shorten(str(agent))
     return None
 
 
