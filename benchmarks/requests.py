@@ -13,9 +13,22 @@ Writes benchmarks/results/requests.json (see docs/performance.md):
   can take at default settings per subject.
 - energy_share_us_per_request: the time to share a GPU's energy among 4 concurrent requests
   (interpolating a counter of 4096 readings), per request, median over 20 000 groups.
+- request_stats_ms_p50: event-loop time of one tick of the requests source (the real
+  collector's async_collect: every subject's windows, the overall figures, service levels) at
+  10 agents x 2 000 requests in the last day, with new requests arriving at that rate between
+  ticks 30 s apart; request_stats_vs_full_recompute_ratio: that time over the same ticks'
+  time when every window is recomputed from its rows (the method before figures were kept
+  incrementally), interleaved in the same run; request_stats_ms_p50_100k: at 10 x 10 000;
+  request_stats_first_tick_ms: the one tick after start-up that takes in the whole history.
+- restore_figures_equal_share: over 1 000 random request streams, the share whose every
+  windowed figure is equal after saving the logs (through JSON, as the store writes them) and
+  restoring them.
+- concurrent_turns_5000_counted_share: 5 000 turns open at once through Home Assistant's own
+  chat-log notify path, then answered: the share counted.
 """
 
 # ruff: noqa: E402, I001 - the path is fixed, then tests.ha_compat loaded, before other imports
+# ruff: noqa: S311 - seeded generators give reproducible request streams, not secrets
 from pathlib import Path
 import sys
 
@@ -26,6 +39,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 import asyncio
 from datetime import UTC, datetime
 import json
+import random
 import statistics
 import time
 from typing import Any
@@ -39,17 +53,27 @@ from homeassistant.components.conversation import chat_log as ha_chat_log
 from homeassistant.components.conversation.const import ChatLogEventType
 from homeassistant.setup import async_setup_component
 
-from custom_components.ai_performance.collectors import chat_logs
+from custom_components.ai_performance.collectors import chat_logs, requests as source
 from custom_components.ai_performance.collectors.chat_logs import ChatLogWatcher
+from custom_components.ai_performance.collectors.requests import RequestsCollector
 from custom_components.ai_performance.engine.energy import (
     EnergyCounter,
     EnergyReading,
     Span,
     share_energy,
 )
-from custom_components.ai_performance.engine.requests import DEFAULT_CAPACITY
-from custom_components.ai_performance.engine.windows import BYTES_PER_ROW
+from custom_components.ai_performance.engine.requests import (
+    DEFAULT_CAPACITY,
+    WINDOWS_S,
+    CombinedWindows,
+    RequestLog,
+    RequestRecord,
+    RequestSource,
+    combined_stats,
+)
+from custom_components.ai_performance.engine.windows import BYTES_PER_ROW, window_stats
 from custom_components.ai_performance.ledger import RequestLedger
+from custom_components.ai_performance.sla import SlaLedger
 
 
 RESULTS = Path(__file__).parent / "results" / "requests.json"
@@ -60,6 +84,11 @@ LOAD_PER_MINUTE = 10_000
 LOAD_MINUTES = 60
 ENERGY_GROUPS = 20_000
 ENERGY_CONCURRENT = 4
+STATS_AGENTS = 10
+TICK_S = 30.0
+DAY_S = 86_400.0
+RESTORE_STREAMS = 1000
+CONCURRENT_TURNS = 5000
 
 
 def _turn(
@@ -142,6 +171,9 @@ async def measure() -> dict[str, float | str]:
         complete_5min = all(s.log.complete_within(now, 300) for s in load_subjects)
         complete_1h = all(s.log.complete_within(now, 3600) for s in load_subjects)
         watcher.stop()
+        concurrent_share = await measure_concurrent_turns(hass)
+        stats_2k = await measure_request_stats(hass, 2000, 120)
+        stats_10k = await measure_request_stats(hass, 10_000, 40)
         await hass.async_stop(force=True)
 
     ingest_us = sorted(ns / 1000 for ns in ingest_ns)
@@ -161,9 +193,160 @@ async def measure() -> dict[str, float | str]:
             "per agent 60 000 requests in the hour exceed the 20 000-record bound: totals and the"
             " 5-minute windows stay exact; the 1 h and 24 h windows cover the newest 20 000 (flagged)"
         ),
+        "request_stats_ms_p50": round(stats_2k["incremental_ms_p50"], 3),
+        "request_stats_vs_full_recompute_ratio": round(
+            stats_2k["incremental_ms_p50"] / stats_2k["recomputed_ms_p50"], 4
+        ),
+        "request_stats_vs_full_recompute_ratio_note": (
+            "requests-source tick time with incremental figures over the same ticks' time"
+            " recomputing every window from its rows (the earlier method), interleaved"
+        ),
+        "request_stats_full_recompute_ms_p50": round(stats_2k["recomputed_ms_p50"], 3),
+        "request_stats_ms_p50_100k": round(stats_10k["incremental_ms_p50"], 3),
+        "request_stats_full_recompute_ms_p50_100k": round(
+            stats_10k["recomputed_ms_p50"], 3
+        ),
+        "request_stats_first_tick_ms": round(stats_2k["first_tick_ms"], 1),
+        "request_stats_first_tick_ms_100k": round(stats_10k["first_tick_ms"], 1),
+        "concurrent_turns_5000_counted_share": concurrent_share,
         "bytes_per_record": BYTES_PER_ROW,
         "memory_bound_mb_per_subject": round(BYTES_PER_ROW * DEFAULT_CAPACITY / 1e6, 2),
     }
+
+
+def _full_recompute_stats(log: RequestLog, now: float, window_s: float) -> Any:
+    """Recompute the window from all its rows (the method before incremental figures)."""
+    return window_stats(
+        log.rows_within(now, window_s),
+        window_s,
+        log.error_codes,
+        complete=log.complete_within(now, window_s),
+    )
+
+
+def _stats_record(rng: random.Random, agent: str, end: float, n: int) -> RequestRecord:
+    duration = rng.lognormvariate(0, 1)
+    return RequestRecord(
+        id=f"s{n}",
+        source=RequestSource.AGENT,
+        subject=agent,
+        start=end - duration,
+        end=end,
+        ttft_ms=rng.uniform(50, 400),
+        input_tokens=rng.randint(100, 3000),
+        output_tokens=rng.randint(5, 300),
+        cached_input_tokens=rng.randint(0, 100),
+        error="timeout" if rng.random() < 0.02 else None,
+    )
+
+
+async def measure_request_stats(
+    hass: Any, per_agent_per_day: int, ticks: int
+) -> dict[str, float]:
+    """Time the requests source's ticks, incremental and recomputed, over the same data."""
+    rng = random.Random(per_agent_per_day)
+    ledger = RequestLedger(hass, f"stats{per_agent_per_day}")
+    sla = SlaLedger(hass, f"stats{per_agent_per_day}")
+    ledger.on_request = sla.add
+    collector = RequestsCollector(hass, ledger, sla)
+    agents = [f"conversation.agent_{n}" for n in range(STATS_AGENTS)]
+    clock = time.time()
+    n = 0
+    spacing = DAY_S / per_agent_per_day
+    for agent in agents:  # a day of requests, evenly spread, ending now
+        for k in range(per_agent_per_day):
+            ledger.add(_stats_record(rng, agent, clock - DAY_S + (k + 1) * spacing, n))
+            n += 1
+    fake_time = type("Clock", (), {"time": staticmethod(lambda: clock)})
+    incremental_ms: list[float] = []
+    recomputed_ms: list[float] = []
+    with patch.object(source, "time", fake_time):
+        started = time.perf_counter()
+        await collector.async_collect()
+        first_tick_ms = (time.perf_counter() - started) * 1000
+        due = dict.fromkeys(agents, clock + spacing)
+        for _ in range(ticks):
+            clock += TICK_S
+            for agent in agents:  # the requests that ended since the last tick
+                while due[agent] <= clock:
+                    ledger.add(_stats_record(rng, agent, due[agent], n))
+                    due[agent] += spacing
+                    n += 1
+            started = time.perf_counter()
+            await collector.async_collect()
+            incremental_ms.append((time.perf_counter() - started) * 1000)
+            with (
+                patch.object(RequestLog, "stats", _full_recompute_stats),
+                patch.object(
+                    CombinedWindows,
+                    "stats",
+                    lambda self, now, w: combined_stats(self.logs, now, w),
+                ),
+            ):
+                started = time.perf_counter()
+                await collector.async_collect()
+                recomputed_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "incremental_ms_p50": statistics.median(incremental_ms),
+        "recomputed_ms_p50": statistics.median(recomputed_ms),
+        "first_tick_ms": first_tick_ms,
+    }
+
+
+def _random_stream(rng: random.Random, now: float) -> RequestLog:
+    log = RequestLog(capacity=rng.choice((32, 20_000)))
+    clock = now - rng.uniform(0, 2 * DAY_S)
+    seqs = []
+    while clock < now:
+        clock = min(now, clock + rng.expovariate(1 / rng.choice((5, 300, 3000))))
+        record = _stats_record(rng, "conversation.llm", clock, len(seqs))
+        record.tool_calls = rng.choice((0, 0, 2))
+        record.energy_wh = rng.choice((None, rng.uniform(0, 3)))
+        record.cost = rng.choice((None, rng.uniform(0, 0.01)))
+        seqs.append(log.append(record))
+        if rng.random() < 0.05:
+            log.amend(rng.choice(seqs), ttft_ms=rng.uniform(10, 900))
+        if rng.random() < 0.1:
+            log.stats(clock, rng.choice(WINDOWS_S))  # a tick part way
+        if len(seqs) > 400:
+            break
+    return log
+
+
+def measure_restore(now: float) -> float:
+    """Return the share of random streams whose every figure survives a save and restore."""
+    rng = random.Random(19)
+    equal = 0
+    for _ in range(RESTORE_STREAMS):
+        log = _random_stream(rng, now)
+        before = [log.stats(now, window) for window in WINDOWS_S]
+        saved = json.loads(json.dumps(log.as_saved(now)))
+        restored = RequestLog.restored(saved, capacity=log.capacity)
+        equal += [restored.stats(now, window) for window in WINDOWS_S] == before
+    return equal / RESTORE_STREAMS
+
+
+async def measure_concurrent_turns(hass: Any) -> float:
+    """Return the share of 5 000 turns open at once that were counted."""
+    notify = ha_chat_log._async_notify_subscribers  # noqa: SLF001 - Home Assistant's own path
+    added = ChatLogEventType.CONTENT_ADDED
+    ledger = RequestLedger(hass, "concurrent")
+    watcher = ChatLogWatcher(hass, ledger)
+    watcher.start()
+    start = time.time()
+    turns = [
+        _turn(f"k{n}", "conversation.concurrent", start + n * 0.001, 2.0)
+        for n in range(CONCURRENT_TURNS)
+    ]
+    for n, (user, _) in enumerate(turns):
+        notify(hass, f"k{n}", added, {"content": user})
+    for n, (_, answer) in enumerate(turns):
+        notify(hass, f"k{n}", added, {"content": answer})
+    await _settle()
+    watcher.stop()
+    subject = ledger.subjects.get("conversation.concurrent")
+    counted = 0 if subject is None else subject.totals.requests
+    return counted / CONCURRENT_TURNS
 
 
 def measure_energy_sharing() -> float:
@@ -197,6 +380,7 @@ def main() -> None:
     with patch.object(chat_logs, "SETTLE_S", 0):
         results = asyncio.run(measure())
     results["energy_share_us_per_request"] = measure_energy_sharing()
+    results["restore_figures_equal_share"] = measure_restore(time.time())
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

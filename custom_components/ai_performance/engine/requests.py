@@ -10,6 +10,7 @@ saves to and restores from a compact form, so that no figure moves across a rest
 import base64
 from collections import deque
 from collections.abc import Iterable, Mapping
+import copy
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from heapq import heapify, heappop, heappush
@@ -18,7 +19,15 @@ from typing import Any, Final
 
 import numpy as np
 
-from .windows import COL, COLUMNS, WindowAggregate, WindowStats, window_stats
+from .windows import (
+    COL,
+    COLUMNS,
+    Contribution,
+    WindowAggregate,
+    WindowStats,
+    contribution,
+    window_stats,
+)
 
 # Bounds of one subject's log: at most this many records, none older than this. 20 000 rows of
 # 18 float64 take 2.9 MB; a home's busiest agent rarely does 2 000 requests a day.
@@ -28,6 +37,8 @@ MAX_AGE_S: Final = 24 * 3600.0
 RECENT_RECORDS: Final = 20
 # The windows every subject is aggregated over.
 WINDOWS_S: Final = (300.0, 3600.0, 86400.0)
+# More rows than this taken in at once (after a restore) go into the windows vectorised.
+BULK_ROWS: Final = 256
 
 # A latency past a day, or a count past ten million tokens, is a broken measurement.
 MAX_DURATION_MS: Final = 86_400_000.0
@@ -254,7 +265,7 @@ class Totals:
 
     def copy(self) -> Totals:
         """Return an independent copy (for an immutable snapshot)."""
-        return Totals(**asdict(self))
+        return copy.copy(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Totals:
@@ -388,22 +399,25 @@ class RequestLog:
         return True
 
     def _update(self, slot: int, sign: int, bits: int | None = None) -> int:
-        """Take the row in ``slot`` out of its windows (-1), or put it back into ``bits``' (1).
+        """Take the row in ``slot`` out of its windows (-1), or put it into ``bits``' (1).
 
-        Return the windows it was in.
+        Return the windows it was in (taking out) or is in now (putting in).
         """
         if sign < 0:
             bits, self._member[slot] = self._member[slot], 0
         elif bits:
             self._member[slot] = bits
         if bits:
-            row = self._rows[slot].tolist()
-            for index, aggregate in enumerate(self.windows):
+            row = contribution(self._rows[slot].tolist(), self.error_codes)
+            for index in range(len(self.windows)):
                 if bits >> index & 1:
-                    aggregate.update(row, self.error_codes, sign)
-                    if self._mirror is not None:
-                        self._mirror[index].update(row, self.error_codes, sign)
+                    self._feed(index, row, sign)
         return bits or 0
+
+    def _feed(self, index: int, row: Contribution, sign: int) -> None:
+        self.windows[index].update(row, sign)
+        if self._mirror is not None:
+            self._mirror[index].update(row, sign)
 
     def refresh(self, now: float) -> None:
         """Bring every window's figures to ``now``: add new rows, take out aged ones."""
@@ -413,7 +427,11 @@ class RequestLog:
             self._withdraw()  # the clock went back: rows that aged out count again
         self._refreshed_at = now
         size = self._rows.shape[0]
-        for seq in range(max(self._applied, self._appended - size), self._appended):
+        first = max(self._applied, self._appended - size)
+        if self._appended - first > BULK_ROWS:
+            self._take_in_bulk(first, now)
+            first = self._appended
+        for seq in range(first, self._appended):
             slot = seq % size
             end = float(self._rows[slot, 0])
             bits = 0
@@ -423,29 +441,63 @@ class RequestLog:
                     heappush(self._expiry[index], (end, seq))
             self._update(slot, 1, bits)
         self._applied = self._appended
+        self._expire(now)
+
+    def _take_in_bulk(self, first: int, now: float) -> None:
+        """Put many rows into their windows at once, vectorised (after a restore)."""
+        size = self._rows.shape[0]
+        seqs = np.arange(first, self._appended)
+        slots = seqs % size
+        rows = self._rows[slots]
+        bits = np.zeros(len(seqs), dtype=np.uint8)
+        for index, horizon in enumerate(self._horizons):
+            inside = rows[:, 0] > now - horizon
+            bits[inside] |= 1 << index
+            self.windows[index].update_rows(rows[inside], self.error_codes, 1)
+            if self._mirror is not None:
+                self._mirror[index].update_rows(rows[inside], self.error_codes, 1)
+            expiry = self._expiry[index]
+            expiry.extend(
+                zip(rows[inside, 0].tolist(), seqs[inside].tolist(), strict=True)
+            )
+            heapify(expiry)
+        for slot, bit in zip(slots.tolist(), bits.tolist(), strict=True):
+            self._member[slot] = bit
+        self._applied = self._appended
+
+    def _expire(self, now: float) -> None:
+        """Take out of each window the rows that aged out of it."""
+        size = self._rows.shape[0]
         oldest_held = self._appended - size
         for index, horizon in enumerate(self._horizons):
             expiry, horizon_at = self._expiry[index], now - horizon
+            bit = 1 << index
             while expiry and expiry[0][0] <= horizon_at:
                 _, seq = heappop(expiry)
                 slot = seq % size
-                if seq >= oldest_held and self._member[slot] >> index & 1:
-                    bits = self._update(slot, -1)
-                    self._update(slot, 1, bits & ~(1 << index))
+                if seq >= oldest_held and self._member[slot] & bit:
+                    self._member[slot] &= ~bit
+                    row = contribution(self._rows[slot].tolist(), self.error_codes)
+                    self._feed(index, row, -1)
             if len(expiry) > 2 * size:
                 # Rows pushed out by the count bound leave their entries behind: drop them.
                 self._expiry[index] = [
                     (end, seq)
                     for end, seq in expiry
-                    if seq >= oldest_held and self._member[seq % size] >> index & 1
+                    if seq >= oldest_held and self._member[seq % size] & bit
                 ]
                 heapify(self._expiry[index])
 
     def _withdraw(self) -> None:
         """Take every row out of the windows; the next ``refresh`` puts them back."""
-        for slot in range(self._rows.shape[0]):
-            if self._member[slot]:
-                self._update(slot, -1)
+        held = self._rows[: len(self)]
+        member = np.frombuffer(bytes(self._member[: len(self)]), dtype=np.uint8)
+        for index in range(len(self.windows)):
+            if self._mirror is not None:
+                inside = (member >> index & 1).astype(bool)
+                self._mirror[index].update_rows(held[inside], self.error_codes, -1)
+            self.windows[index] = WindowAggregate()
+        self._member = bytearray(self._rows.shape[0])
         self._expiry = [[] for _ in WINDOWS_S]
         self._applied = self._appended - len(self)
         self._refreshed_at = -math.inf

@@ -130,15 +130,25 @@ class SubjectHours:
         default_factory=lambda: deque(maxlen=MAX_HOURS + 1)
     )
 
+    # (open_start, hours) -> the closed hours' counts of that window: they change only when an
+    # hour closes, so a tick adds the hour in progress to a sum taken once an hour.
+    _closed_sums: dict[tuple[float, int], Counts] = field(default_factory=dict)
+
     def window(self, open_start: float, hours: int) -> Counts:
         """Return the counts of the last ``hours`` full hours and the hour in progress."""
+        closed = self._closed_sums.get((open_start, hours))
+        if closed is None:
+            if any(key[0] != open_start for key in self._closed_sums):
+                self._closed_sums.clear()
+            closed = self._closed_sums[open_start, hours] = Counts()
+            since = open_start - hours * HOUR_S
+            for start, counts in reversed(self.closed):
+                if start < since:
+                    break
+                closed.merge(counts)
         total = Counts()
+        total.merge(closed)
         total.merge(self.open)
-        since = open_start - hours * HOUR_S
-        for start, counts in reversed(self.closed):
-            if start < since:
-                break
-            total.merge(counts)
         return total
 
 
@@ -189,6 +199,7 @@ class SlaBook:
         )
         hours.closed.clear()
         hours.closed.extend(merged)
+        hours._closed_sums.clear()  # noqa: SLF001 - its own book's hours
 
     def figures(self, key: str) -> dict[int, SlaFigures]:
         """Return subject ``key``'s service level over every window."""

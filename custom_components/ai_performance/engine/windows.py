@@ -13,7 +13,6 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-import math
 from math import isnan
 from typing import Final
 
@@ -104,65 +103,145 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _figures(  # noqa: PLR0913 - one argument per figure family
+def _figures(  # noqa: PLR0913 - every figure family has its own input
     window_s: float,
     count: int,
     *,
     complete: bool,
     errors: Mapping[str, int],
-    percentile: Mapping[str, float | None],
+    percentiles: Sequence[float | None],
     latency_max: float,
-    decode: tuple[float, float, int],
-    cache: tuple[float, float, int],
-    local: tuple[float, int],
-    tools: tuple[float, float],
-    energy: tuple[float, int],
+    sums: Sequence[int],
 ) -> WindowStats:
-    """Round the window's figures the one way both methods share."""
-    decode_tokens, decode_ms, timed = decode
-    input_tokens, cached, cache_rows = cache
-    local_sum, local_known = local
-    tool_calls, tool_failures = tools
-    energy_sum, energy_known = energy
-    error_count = sum(errors.values())
+    """Build the figures from the counts, the percentiles of _SHOWN and the SUMS: one way."""
+    p50, p95, p99, ttft_p50, ttft_p95, stt_p95, agent_p95, perceived_p95, cost_p50 = (
+        percentiles
+    )
+    (
+        tool_calls,
+        tool_failures,
+        timed,
+        decode_tokens,
+        decode_steps,
+        cache_rows,
+        input_tokens,
+        cached,
+        local_known,
+        local,
+        energy_known,
+        energy_steps,
+    ) = sums
+    decode_s = decode_steps / MS_STEPS / 1000
     return WindowStats(
         window_s=window_s,
         count=count,
         requests_per_minute=round(count / (window_s / 60), 3),
-        error_rate=round(error_count / count * 100, 3),
+        error_rate=round(sum(errors.values()) / count * 100, 3),
         errors_by_code=dict(errors),
-        latency_p50=_round(percentile["duration_ms@50"]),
-        latency_p95=_round(percentile["duration_ms@95"]),
-        latency_p99=_round(percentile["duration_ms@99"]),
+        latency_p50=_round(p50),
+        latency_p95=_round(p95),
+        latency_p99=_round(p99),
         latency_max=round(latency_max, 3),
-        ttft_p50=_round(percentile["ttft_ms@50"]),
-        ttft_p95=_round(percentile["ttft_ms@95"]),
-        stt_p95=_round(percentile["stt_ms@95"]),
-        agent_p95=_round(percentile["agent_ms@95"]),
-        perceived_p95=_round(percentile["perceived_ms@95"]),
+        ttft_p50=_round(ttft_p50),
+        ttft_p95=_round(ttft_p95),
+        stt_p95=_round(stt_p95),
+        agent_p95=_round(agent_p95),
+        perceived_p95=_round(perceived_p95),
         # Tokens after the first over the time after the first, where generation was timed
         # (see RequestRecord.decoding); never tokens over the whole latency.
         output_tokens_per_s=(
-            round(decode_tokens / (decode_ms / 1000), 3)
-            if timed and decode_ms > 0
-            else None
+            round(decode_tokens / decode_s, 3) if timed and decode_s > 0 else None
         ),
         cache_hit_percent=(
             round(cached / input_tokens * 100, 3)
             if cache_rows and input_tokens > 0
             else None
         ),
-        local_percent=(
-            round(local_sum / local_known * 100, 3) if local_known else None
-        ),
+        local_percent=round(local / local_known * 100, 3) if local_known else None,
         tool_failure_rate=(
             round(tool_failures / tool_calls * 100, 3) if tool_calls else None
         ),
         # A request can cost a hundredth of a cent: keep the digits that show it.
-        cost_p50=_round(percentile["cost@50"], 8),
-        energy_wh_mean=(round(energy_sum / energy_known, 6) if energy_known else None),
+        cost_p50=_round(cost_p50, 8),
+        energy_wh_mean=(
+            round(energy_steps / WH_STEPS / energy_known, 6) if energy_known else None
+        ),
         complete=complete,
     )
+
+
+# The sums a window keeps, as whole numbers: token and tool counts, flags counted, and times
+# and energy in whole steps of a nanosecond and a microwatt-hour. Integers add and take away
+# exactly, so a window's figures never drift and are the same however they were reached.
+SUMS: Final = (
+    "tool_calls",
+    "tool_failures",
+    "timed",
+    "decode_tokens",
+    "decode_ms",
+    "cache_rows",
+    "input",
+    "cached",
+    "local_known",
+    "local",
+    "energy_known",
+    "energy",
+)
+MS_STEPS: Final = 1_000_000
+WH_STEPS: Final = 1_000_000
+
+
+def row_sums(row: Sequence[float]) -> tuple[int, ...]:
+    """Return one row's share of every sum in SUMS."""
+    tokens, decode_ms = row[_DECODE_TOKENS], row[_DECODE_MS]
+    timed = not (isnan(tokens) or isnan(decode_ms))
+    input_tokens, cached = row[_INPUT], row[_CACHED]
+    both = not (isnan(input_tokens) or isnan(cached))
+    local, energy = row[_LOCAL], row[_ENERGY]
+    return (
+        int(row[_TOOL_CALLS]),
+        int(row[_TOOL_FAILURES]),
+        int(timed),
+        int(tokens) if timed else 0,
+        round(decode_ms * MS_STEPS) if timed else 0,
+        int(both),
+        int(input_tokens) if both else 0,
+        int(cached) if both else 0,
+        int(not isnan(local)),
+        0 if isnan(local) else int(local),
+        int(not isnan(energy)),
+        0 if isnan(energy) else round(energy * WH_STEPS),
+    )
+
+
+def rows_sums(rows: np.ndarray) -> list[int]:
+    """Return the sums in SUMS over ``rows``: equal to adding ``row_sums`` of each row."""
+
+    def whole(values: np.ndarray, where: np.ndarray, steps: int = 1) -> int:
+        picked = values[where]
+        scaled = np.rint(picked * steps) if steps != 1 else np.trunc(picked)
+        # Python integers: a sum of many large int64 values must not wrap around.
+        return sum(scaled.astype(np.int64).tolist())
+
+    everything = np.ones(len(rows), dtype=bool)
+    timed = ~np.isnan(rows[:, _DECODE_TOKENS]) & ~np.isnan(rows[:, _DECODE_MS])
+    both = ~np.isnan(rows[:, _INPUT]) & ~np.isnan(rows[:, _CACHED])
+    local = ~np.isnan(rows[:, _LOCAL])
+    energy = ~np.isnan(rows[:, _ENERGY])
+    return [
+        whole(rows[:, _TOOL_CALLS], everything),
+        whole(rows[:, _TOOL_FAILURES], everything),
+        int(timed.sum()),
+        whole(rows[:, _DECODE_TOKENS], timed),
+        whole(rows[:, _DECODE_MS], timed, MS_STEPS),
+        int(both.sum()),
+        whole(rows[:, _INPUT], both),
+        whole(rows[:, _CACHED], both),
+        int(local.sum()),
+        whole(rows[:, _LOCAL], local),
+        int(energy.sum()),
+        whole(rows[:, _ENERGY], energy, WH_STEPS),
+    ]
 
 
 _SHOWN: Final = (
@@ -176,6 +255,10 @@ _SHOWN: Final = (
     ("perceived_ms", 95),
     ("cost", 50),
 )
+
+
+# _SHOWN as (position in _RANKED, percentile).
+_SHOWN_RANKED: Final = tuple((_RANKED.index(name), q) for name, q in _SHOWN)
 
 
 def window_stats(
@@ -193,18 +276,12 @@ def window_stats(
         known_values: np.ndarray = values[~np.isnan(values)]
         return known_values
 
-    percentile: dict[str, float | None] = {}
+    percentiles = []
     for name, q in _SHOWN:
         values = known(COL[name])
-        percentile[f"{name}@{q}"] = (
-            float(np.percentile(values, q)) if len(values) else None
-        )
+        percentiles.append(float(np.percentile(values, q)) if len(values) else None)
     error_column = rows[:, _ERROR]
     indexes, counts = np.unique(error_column[error_column > 0], return_counts=True)
-    timed = ~np.isnan(rows[:, _DECODE_TOKENS]) & ~np.isnan(rows[:, _DECODE_MS])
-    both = ~np.isnan(rows[:, _INPUT]) & ~np.isnan(rows[:, _CACHED])
-    local = known(_LOCAL)
-    energy = known(_ENERGY)
     return _figures(
         window_s,
         count,
@@ -212,50 +289,25 @@ def window_stats(
         errors={
             codes[int(i) - 1]: int(n) for i, n in zip(indexes, counts, strict=True)
         },
-        percentile=percentile,
+        percentiles=percentiles,
         latency_max=float(rows[:, _DURATION].max()),
-        decode=(
-            math.fsum(rows[timed, _DECODE_TOKENS]),
-            math.fsum(rows[timed, _DECODE_MS]),
-            int(timed.sum()),
-        ),
-        cache=(
-            math.fsum(rows[both, _INPUT]),
-            math.fsum(rows[both, _CACHED]),
-            int(both.sum()),
-        ),
-        local=(math.fsum(local), len(local)),
-        tools=(math.fsum(rows[:, _TOOL_CALLS]), math.fsum(rows[:, _TOOL_FAILURES])),
-        energy=(math.fsum(energy), len(energy)),
+        sums=rows_sums(rows),
     )
 
 
-# Every finite double is a whole multiple of 2**-1074: scaled by 2**1074, sums are exact integers.
-_SCALE_BITS: Final = 1074
+# What one row adds to a window: its ranked values (NaN where unknown, in _RANKED order), its
+# error code, and its share of each of SUMS. Worked out once, added to several windows.
+type Contribution = tuple[list[float], str | None, tuple[int, ...]]
 
 
-class ExactSum:
-    """A sum of floats that adding and taking away keep exact, so that it never drifts."""
-
-    __slots__ = ("_scaled",)
-
-    def __init__(self) -> None:
-        """Start at zero."""
-        self._scaled = 0
-
-    def add(self, value: float, sign: int = 1) -> None:
-        """Add ``value`` (``sign`` -1 takes it away)."""
-        numerator, denominator = value.as_integer_ratio()
-        shift = _SCALE_BITS - (denominator.bit_length() - 1)
-        self._scaled += sign * (numerator << shift)
-
-    @property
-    def value(self) -> float:
-        """Return the sum, correctly rounded to a float."""
-        try:
-            return self._scaled / (1 << _SCALE_BITS)
-        except OverflowError:
-            return math.copysign(math.inf, self._scaled)
+def contribution(row: list[float], codes: Sequence[str]) -> Contribution:
+    """Return what ``row`` (see COLUMNS) adds to a window; ``codes`` name its error index."""
+    error = int(row[_ERROR])
+    return (
+        [row[index] for index in _RANKED_INDEXES],
+        codes[error - 1] if error else None,
+        row_sums(row),
+    )
 
 
 class WindowAggregate:
@@ -264,56 +316,56 @@ class WindowAggregate:
     def __init__(self) -> None:
         """Start empty."""
         self.count = 0
-        self._ranked: dict[int, list[float]] = {i: [] for i in _RANKED_INDEXES}
+        self._ranked: list[list[float]] = [[] for _ in _RANKED_INDEXES]
         self._errors: Counter[str] = Counter()
-        self._tool_calls = ExactSum()
-        self._tool_failures = ExactSum()
-        self._decode_tokens, self._decode_ms = ExactSum(), ExactSum()
-        self._timed = 0
-        self._input, self._cached = ExactSum(), ExactSum()
-        self._cache_rows = 0
-        self._local_sum, self._local_known = 0.0, 0
-        self._energy = ExactSum()
-        self._energy_known = 0
+        self._sums = [0] * len(SUMS)
         # Bumped on every change: figures read twice without a change are built once.
         self.version = 0
         self._cached_figures: tuple[int, float, bool, WindowStats] | None = None
 
-    def update(self, row: Sequence[float], codes: Sequence[str], sign: int) -> None:
-        """Add the row (``sign`` 1) or take it away (-1); ``codes`` name its error index."""
+    def update(self, row: Contribution, sign: int) -> None:
+        """Add one row's contribution (``sign`` 1) or take it away (-1)."""
+        values, code, sums = row
         self.version += 1
         self.count += sign
-        for index in _RANKED_INDEXES:
-            value = row[index]
+        for ranked, value in zip(self._ranked, values, strict=True):
             if not isnan(value):
-                ranked = self._ranked[index]
                 if sign > 0:
                     insort(ranked, value)
                 else:
                     del ranked[bisect_left(ranked, value)]
-        if error := int(row[_ERROR]):
-            code = codes[error - 1]
-            self._errors[code] += sign
-            if not self._errors[code]:
-                del self._errors[code]
-        self._tool_calls.add(row[_TOOL_CALLS], sign)
-        self._tool_failures.add(row[_TOOL_FAILURES], sign)
-        tokens, decode_ms = row[_DECODE_TOKENS], row[_DECODE_MS]
-        if not (isnan(tokens) or isnan(decode_ms)):
-            self._decode_tokens.add(tokens, sign)
-            self._decode_ms.add(decode_ms, sign)
-            self._timed += sign
-        input_tokens, cached = row[_INPUT], row[_CACHED]
-        if not (isnan(input_tokens) or isnan(cached)):
-            self._input.add(input_tokens, sign)
-            self._cached.add(cached, sign)
-            self._cache_rows += sign
-        if not isnan(local := row[_LOCAL]):
-            self._local_sum += sign * local
-            self._local_known += sign
-        if not isnan(energy := row[_ENERGY]):
-            self._energy.add(energy, sign)
-            self._energy_known += sign
+        if code is not None:
+            self._count_error(code, sign)
+        totals = self._sums
+        for index, value in enumerate(sums):
+            totals[index] += sign * value
+
+    def update_rows(self, rows: np.ndarray, codes: Sequence[str], sign: int) -> None:
+        """Add many rows at once (``sign`` 1) or take them away (-1), vectorised."""
+        if not len(rows):
+            return
+        self.version += 1
+        self.count += sign * len(rows)
+        for position, index in enumerate(_RANKED_INDEXES):
+            values = rows[:, index]
+            values = np.sort(values[~np.isnan(values)]).tolist()
+            ranked = self._ranked[position]
+            if sign > 0:
+                ranked.extend(values)
+                ranked.sort()  # two sorted runs: merged in linear time
+            else:
+                self._ranked[position] = _without(ranked, values)
+        errors = rows[:, _ERROR]
+        indexes, counts = np.unique(errors[errors > 0], return_counts=True)
+        for error, count in zip(indexes.tolist(), counts.tolist(), strict=True):
+            self._count_error(codes[int(error) - 1], sign * count)
+        for index, value in enumerate(rows_sums(rows)):
+            self._sums[index] += sign * value
+
+    def _count_error(self, code: str, change: int) -> None:
+        self._errors[code] += change
+        if not self._errors[code]:
+            del self._errors[code]
 
     def stats(self, window_s: float, *, complete: bool = True) -> WindowStats:
         """Return the window's figures."""
@@ -330,16 +382,25 @@ class WindowAggregate:
                 self.count,
                 complete=complete,
                 errors=self._errors,
-                percentile={
-                    f"{name}@{q}": sorted_percentile(self._ranked[COL[name]], q)
-                    for name, q in _SHOWN
-                },
-                latency_max=self._ranked[_DURATION][-1],
-                decode=(self._decode_tokens.value, self._decode_ms.value, self._timed),
-                cache=(self._input.value, self._cached.value, self._cache_rows),
-                local=(self._local_sum, self._local_known),
-                tools=(self._tool_calls.value, self._tool_failures.value),
-                energy=(self._energy.value, self._energy_known),
+                percentiles=[
+                    sorted_percentile(self._ranked[position], q)
+                    for position, q in _SHOWN_RANKED
+                ],
+                latency_max=self._ranked[0][-1],  # _RANKED starts with duration_ms
+                sums=self._sums,
             )
         self._cached_figures = (self.version, window_s, complete, figures)
         return figures
+
+
+def _without(ordered: list[float], removed: list[float]) -> list[float]:
+    """Return ``ordered`` less the values of ``removed`` (both ascending), once each."""
+    kept: list[float] = []
+    position = 0
+    for value in removed:
+        while ordered[position] < value:
+            kept.append(ordered[position])
+            position += 1
+        position += 1  # the removed value itself
+    kept.extend(ordered[position:])
+    return kept
