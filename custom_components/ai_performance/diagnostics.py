@@ -119,6 +119,7 @@ def _summary(snapshot: Snapshot) -> dict[str, Any]:
             "open_turns": requests.open_turns,
             "abandoned_turns": requests.abandoned_turns,
             "dropped_turns": requests.dropped_turns,
+            "left_out_of_windows": requests.left_out_of_windows,
         }
     summary["servers"] = {
         key: _plain(result.sample)

@@ -211,6 +211,7 @@ def _turn_bounds(snapshot: Snapshot) -> dict[str, Any] | None:
         "open_turns": sample.open_turns,
         "abandoned_turns": sample.abandoned_turns,
         "limit": MAX_OPEN_TURNS,
+        "requests_left_out_of_windows": sample.left_out_of_windows,
     }
 
 

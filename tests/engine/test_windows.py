@@ -239,3 +239,12 @@ def test_sorted_percentile_equals_numpy_to_the_last_bit(
     values: list[float], q: float
 ) -> None:
     assert sorted_percentile(sorted(values), q) == float(np.percentile(values, q))
+
+
+def test_requests_pushed_out_by_the_count_bound_are_counted_and_restored() -> None:
+    rng = random.Random(4)
+    log = RequestLog(capacity=3)
+    for n in range(5):
+        log.append(random_record(rng, NOW - n, n))
+    assert log.evicted == 2
+    assert RequestLog.restored(log.as_saved(NOW), capacity=3).evicted == 2

@@ -52,6 +52,9 @@ class RequestsSample:
     abandoned_turns: int
     # Turns dropped because MAX_OPEN_TURNS were open at once (normally 0).
     dropped_turns: int
+    # Requests pushed out of their subject's windows by the log's count bound (still counted
+    # in the totals; the windows then cover the newest DEFAULT_CAPACITY requests).
+    left_out_of_windows: int
     pipelines_measured: bool
     agents_measured: bool
     # True when a GPU counts energy, so agent requests get theirs.
@@ -129,6 +132,9 @@ class RequestsCollector:
             open_turns=self.chat_logs.open_turns,
             abandoned_turns=self.chat_logs.abandoned,
             dropped_turns=self.chat_logs.dropped,
+            left_out_of_windows=sum(
+                subject.log.evicted for subject in self.ledger.subjects.values()
+            ),
             pipelines_measured=self.pipelines.available,
             agents_measured=self.chat_logs.available,
             energy_measured=self.energy.available,

@@ -296,8 +296,9 @@ class RequestLog:
         self.max_age_s = max_age_s
         self._rows = np.empty((min(capacity, 64), len(COLUMNS)))
         self._appended = 0
-        # The newest end time among the rows overwritten by newer ones.
+        # The newest end time among the rows overwritten by newer ones, and how many were.
         self._evicted_until = -math.inf
+        self.evicted = 0
         # The error codes seen, in order: the error column holds 1 + an index into it.
         self.error_codes: list[str] = []
         self.recent: deque[RequestRecord] = deque(maxlen=RECENT_RECORDS)
@@ -363,6 +364,7 @@ class RequestLog:
         if seq >= size:
             # The oldest row is pushed out: out of its windows too.
             self._evicted_until = max(self._evicted_until, self._rows[slot, 0])
+            self.evicted += 1
             self._update(slot, -1)
         self._rows[slot] = values
         self._appended = seq + 1
@@ -558,6 +560,7 @@ class RequestLog:
             "evicted_until": (
                 self._evicted_until if math.isfinite(self._evicted_until) else None
             ),
+            "evicted": self.evicted,
             "recent": [record.as_dict() for record in self.recent],
         }
 
@@ -603,6 +606,8 @@ class RequestLog:
         log.recent.extend(recent)
         if isinstance(evicted_until, int | float) and math.isfinite(evicted_until):
             log._evicted_until = float(evicted_until)
+        if isinstance(evicted := data.get("evicted"), int) and evicted >= 0:
+            log.evicted = evicted
         return log
 
 
