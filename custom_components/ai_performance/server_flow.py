@@ -61,6 +61,7 @@ from .const import (
 )
 from .engine.ollama import parse_installed_models, parse_version
 from .engine.server_metrics import KIND_NAMES, ServerKind
+from .validation import ERROR_NOT_FINITE, not_finite_fields, shorten
 
 OLLAMA_DOMAIN: Final = "ollama"
 MAX_PROBE_MINUTES: Final = 1440
@@ -70,6 +71,9 @@ CONF_UNIT: Final = "unit"
 
 # Flow errors (translation keys).
 ERROR_INVALID_URL: Final = "invalid_url"
+ERROR_INVALID_PORT: Final = "invalid_port"
+ERROR_URL_QUERY: Final = "url_query"
+ERROR_CREDENTIALS_AND_API_KEY: Final = "credentials_and_api_key"
 ERROR_PROBE_MODEL_MISSING: Final = "probe_model_missing"
 ERROR_PROBE_MODEL_UNKNOWN: Final = "probe_model_unknown"
 ERROR_NO_METRICS: Final = "no_metrics"
@@ -93,8 +97,18 @@ _PROBLEM_ERRORS: Final = {
 }
 # Every server type can show these.
 COMMON_ERRORS: Final = frozenset(
-    {ERROR_UNKNOWN, ERROR_INVALID_URL, *_PROBLEM_ERRORS.values()}
+    {
+        ERROR_UNKNOWN,
+        ERROR_INVALID_URL,
+        ERROR_INVALID_PORT,
+        ERROR_URL_QUERY,
+        ERROR_CREDENTIALS_AND_API_KEY,
+        ERROR_NOT_FINITE,
+        *_PROBLEM_ERRORS.values(),
+    }
 )
+# The ports a URL can name.
+MAX_PORT: Final = 65535
 
 
 class FlowError(Exception):
@@ -108,12 +122,38 @@ class FlowError(Exception):
         self.placeholders = placeholders
 
 
-def _valid_url(url: str) -> str:
+def _check_numbers(user_input: dict[str, Any]) -> None:
+    """Raise FlowError on the first number of the form that is NaN or infinite."""
+    if fields := not_finite_fields(user_input):
+        raise FlowError(ERROR_NOT_FINITE, fields[0])
+
+
+def _valid_url(url: str, api_key: str | None) -> str:
+    """Return the server's base URL, trimmed; FlowError for one that cannot work.
+
+    Paths are appended to it, so it can hold no query or fragment. Credentials in it are sent
+    as basic authentication, which a bearer API key would replace: not both.
+    """
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FlowError(ERROR_INVALID_URL, CONF_URL)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port is not None and not 1 <= port <= MAX_PORT:
+        raise FlowError(ERROR_INVALID_PORT, CONF_URL)
+    if "?" in url or "#" in url:
+        raise FlowError(ERROR_URL_QUERY, CONF_URL)
+    if _has_credentials(url) and api_key:
+        raise FlowError(ERROR_CREDENTIALS_AND_API_KEY, CONF_API_KEY)
     return url
+
+
+def _has_credentials(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(parts.username or parts.password)
 
 
 def _minutes(maximum: int) -> NumberSelector:
@@ -187,7 +227,10 @@ class ServerSubentryFlow(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a server's settings; an empty API key keeps the saved one."""
+        """Change a server's settings; an empty API key keeps the saved one.
+
+        A URL with credentials has no API key: the saved one is dropped.
+        """
         current = dict(self._get_reconfigure_subentry().data)
         return await self._async_step("reconfigure", user_input, current)
 
@@ -198,10 +241,15 @@ class ServerSubentryFlow(ConfigSubentryFlow):
         placeholders: dict[str, str] = {"error": "", "name": "", "models": ""}
         if user_input is not None:
             data = {**user_input}
-            if not data.get(CONF_API_KEY) and current.get(CONF_API_KEY):
-                data[CONF_API_KEY] = current[CONF_API_KEY]
             try:
-                data[CONF_URL] = _valid_url(data[CONF_URL])
+                _check_numbers(user_input)
+                data[CONF_URL] = _valid_url(data[CONF_URL], data.get(CONF_API_KEY))
+                if (
+                    not data.get(CONF_API_KEY)
+                    and current.get(CONF_API_KEY)
+                    and not _has_credentials(data[CONF_URL])
+                ):
+                    data[CONF_API_KEY] = current[CONF_API_KEY]
                 data |= await self._async_check(self._client(data), data)
             except FlowError as err:
                 errors[err.field] = err.key
@@ -385,7 +433,10 @@ class PrometheusSubentryFlow(ServerSubentryFlow):
                 if err.problem in PASSING_PROBLEMS:
                     continue
                 raise FlowError(
-                    ERROR_QUERY_FAILED, CONF_QUERIES, name=query.name, error=str(err)
+                    ERROR_QUERY_FAILED,
+                    CONF_QUERIES,
+                    name=shorten(query.name),
+                    error=str(err),
                 ) from None
         return {CONF_QUERIES: queries}
 
@@ -406,7 +457,7 @@ def _user_queries(value: Any) -> list[dict[str, str]]:
         unit = str(item.get(CONF_UNIT) or "").strip() if isinstance(item, dict) else ""
         key = user_query_key(name)
         if not name or not promql or key in keys:
-            raise FlowError(ERROR_QUERY_INVALID, CONF_QUERIES, name=name)
+            raise FlowError(ERROR_QUERY_INVALID, CONF_QUERIES, name=shorten(name))
         keys.add(key)
         queries.append({CONF_NAME: name, CONF_QUERY: promql, CONF_UNIT: unit})
     return queries

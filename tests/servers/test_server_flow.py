@@ -1,27 +1,33 @@
 """Adding and reconfiguring model servers: each error shown, and a way back to success."""
 
+import base64
+import math
 from typing import Any
 
+from aiohttp import web
 from homeassistant.const import CONF_API_KEY, CONF_SCAN_INTERVAL, CONF_URL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance import server_flow
 from custom_components.ai_performance.const import (
+    CONF_OUTAGE_MINUTES,
     CONF_PROBE_MINUTES,
     CONF_PROBE_MODEL,
+    CONF_QUERIES,
     CONF_SERVER_KIND,
     DOMAIN,
     SUBENTRY_OLLAMA,
     SUBENTRY_OPENAI_COMPATIBLE,
+    SUBENTRY_PROMETHEUS,
 )
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
 from .conftest import flow_input, start_flow, submit_flow
-from .fake_servers import OllamaState, VllmState, ollama_server, vllm_server
+from .fake_servers import OllamaState, VllmState, ollama_server, serve, vllm_server
 
 
 async def test_add_ollama_offering_home_assistants_own_and_recovering_from_errors(
@@ -185,3 +191,160 @@ async def test_add_vllm_detects_the_kind(hass: HomeAssistant) -> None:
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_SERVER_KIND] == "vllm"
         await hass.async_block_till_done()
+
+
+# --- Numbers, URLs and credentials that cannot work ---------------------------------------------
+
+
+async def _submit(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> Any:
+    """Submit a server form; return its result, or the form's own refusal."""
+    try:
+        return await submit_flow(hass, flow_id, data)
+    except InvalidData as err:
+        return err
+
+
+@pytest.mark.parametrize(
+    "value", [math.nan, "nan", math.inf, -math.inf, "-inf", "Infinity", 1e300]
+)
+@pytest.mark.parametrize(
+    "field", [CONF_SCAN_INTERVAL, CONF_OUTAGE_MINUTES, CONF_PROBE_MINUTES]
+)
+async def test_a_number_that_cannot_work_is_refused_on_its_field_then_saved(
+    hass: HomeAssistant, field: str, value: float | str
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await setup_integration(hass, our_entry())
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+        refused = await _submit(
+            hass, result["flow_id"], flow_input(server.url, **{field: value})
+        )
+
+        if isinstance(refused, InvalidData):  # past the box's bounds
+            assert field in refused.schema_errors
+        else:
+            assert refused["errors"] == {field: "number_not_finite"}
+        # NaN passes every box's bounds: the flow's own error says what is wrong.
+        if math.isnan(float(value)):
+            assert not isinstance(refused, InvalidData)
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"][CONF_SCAN_INTERVAL] == 60
+        await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://127.0.0.1:0", "invalid_port"),
+        ("http://127.0.0.1:65536", "invalid_port"),
+        ("http://127.0.0.1:99999", "invalid_port"),
+        ("http://127.0.0.1:-1", "invalid_port"),
+        ("http://127.0.0.1:port", "invalid_port"),
+        ("http://127.0.0.1:11434?token=x", "url_query"),
+        ("http://127.0.0.1:11434/?token=x", "url_query"),
+        ("http://127.0.0.1:11434#top", "url_query"),
+    ],
+)
+async def test_a_url_that_cannot_work_is_refused_on_the_url_then_saved(
+    hass: HomeAssistant, url: str, error: str
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await setup_integration(hass, our_entry())
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+        refused = await submit_flow(hass, result["flow_id"], flow_input(url))
+
+        assert refused["type"] is FlowResultType.FORM
+        assert refused["errors"] == {CONF_URL: error}
+        assert not server.requests
+        result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+
+
+async def test_url_credentials_with_an_api_key_get_our_error_then_basic_auth_works(
+    hass: HomeAssistant,
+) -> None:
+    seen: list[str | None] = []
+    basic = "Basic " + base64.b64encode(b"me:pw").decode()
+
+    async def version(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        if request.headers.get("Authorization") != basic:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return web.json_response({"version": "0.12.6"})
+
+    async with serve({("GET", "/api/version"): version}) as server:
+        await setup_integration(hass, our_entry())
+        with_credentials = server.url.replace("http://", "http://me:pw@")
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+        refused = await submit_flow(
+            hass,
+            result["flow_id"],
+            flow_input(with_credentials, **{CONF_API_KEY: "token"}),
+        )
+
+        assert refused["errors"] == {CONF_API_KEY: "credentials_and_api_key"}
+        assert not seen
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(with_credentials)
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert seen == [basic]
+        # The title names the host, never the credentials.
+        assert "pw" not in result["title"]
+        await hass.async_block_till_done()
+
+
+async def test_reconfiguring_to_url_credentials_drops_the_saved_api_key(
+    hass: HomeAssistant,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await setup_integration(hass, our_entry())
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "old"})
+        )
+        await hass.async_block_till_done()
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        (subentry,) = entry.subentries.values()
+
+        result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+        with_credentials = server.url.replace("http://", "http://me:pw@")
+        result = await submit_flow(
+            hass, result["flow_id"], flow_input(with_credentials)
+        )
+
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert not entry.subentries[subentry.subentry_id].data.get(CONF_API_KEY)
+
+
+HUGE = "q" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    "queries",
+    [
+        [{"name": HUGE, "query": ""}],
+        [{"name": HUGE, "query": "up"}, {"name": HUGE, "query": "up"}],
+    ],
+)
+async def test_a_huge_query_name_is_echoed_as_a_short_prefix(
+    hass: HomeAssistant, queries: list[dict[str, str]]
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, SUBENTRY_PROMETHEUS)
+
+    refused = await submit_flow(
+        hass,
+        result["flow_id"],
+        flow_input("http://127.0.0.1:9090", **{CONF_QUERIES: queries}),
+    )
+
+    assert refused["errors"] == {CONF_QUERIES: "query_invalid"}
+    assert refused["description_placeholders"]["name"] == "q" * 60 + "…"
