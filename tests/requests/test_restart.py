@@ -89,6 +89,13 @@ def figures(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
     return shown
 
 
+async def optimize(hass: HomeAssistant) -> Any:
+    """Return what the optimize action finds, as Developer Tools shows it."""
+    return await hass.services.async_call(
+        DOMAIN, "optimize", {}, blocking=True, return_response=True
+    )
+
+
 async def report_requests(hass: HomeAssistant, count: int) -> None:
     """Report ``count`` requests under "rag", every third one failed."""
     for n in range(count):
@@ -138,6 +145,7 @@ async def test_a_restart_changes_no_windowed_figure(
     await report_requests(hass, 30)
     await tick(hass, freezer, 15 * 60)  # every request is 15 minutes old
     before = figures(hass, priced_entry)
+    advice_before = await optimize(hass)
     await hass.async_stop(force=True)
 
     async with async_test_home_assistant() as restarted:
@@ -147,5 +155,9 @@ async def test_a_restart_changes_no_windowed_figure(
         await tick(restarted, None, 0)
 
         after = figures(restarted, entry)
+        advice_after = await optimize(restarted)
         await restarted.async_stop(force=True)
     assert after == before
+    # The optimiser reads the same day of requests as the sensors.
+    assert advice_after == advice_before
+    assert "10 of 30 requests" in advice_before["recommendations"][0]["rationale"]
