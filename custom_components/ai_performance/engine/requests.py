@@ -9,7 +9,7 @@ saves to and restores from a compact form, so that no figure moves across a rest
 
 import base64
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 import copy
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
@@ -351,7 +351,7 @@ class RequestLog:
         self.recent.append(record)
         return seq
 
-    def _append_row(self, values: Iterable[float]) -> int:
+    def _append_row(self, values: Sequence[float] | np.ndarray) -> int:
         seq = self._appended
         size = self._rows.shape[0]
         if seq == size and size < self.capacity:
