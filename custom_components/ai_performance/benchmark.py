@@ -33,6 +33,7 @@ from .engine.ollama import PayloadError, canonical_model, parse_generation
 from .engine.requests import RequestRecord, RequestSource
 from .ledger import BENCHMARK_CONVERSATION_PREFIX, RequestLedger
 from .model_control import async_check_installed
+from .validation import shorten
 
 # Home Assistant 2026.11 makes the first caller's user the owner of a conversation: the
 # benchmark acts for nobody (as a satellite does). 2026.10 knows no owners.
@@ -435,7 +436,7 @@ def agent_target(hass: HomeAssistant, agent_id: str) -> Target:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_agent",
-            translation_placeholders={"agent": agent_id},
+            translation_placeholders={"agent": shorten(agent_id)},
         )
     return Target(name=agent_id, agent_id=agent_id)
 

@@ -21,6 +21,7 @@ from .coordinator import AIPerformanceConfigEntry
 from .engine.ollama import PayloadError, canonical_model
 from .engine.recommend import ActionKind, ModelAction
 from .entity import server_collectors
+from .validation import shorten
 
 # Ollama's keep-alive: -1 keeps a model loaded for good, 0 unloads it now.
 KEEP_FOREVER: Final = -1
@@ -66,7 +67,7 @@ def ollama_server(
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="not_an_ollama_server",
-        translation_placeholders={"device": device_id, "servers": names},
+        translation_placeholders={"device": shorten(device_id), "servers": names},
     )
 
 
@@ -110,7 +111,7 @@ async def async_carry_out(
             translation_key="server_action_failed",
             translation_placeholders={
                 "server": server.settings.title,
-                "model": model,
+                "model": shorten(model),
                 "error": str(err),
             },
         ) from None
@@ -139,7 +140,7 @@ async def async_check_installed(server: OllamaCollector, model: str) -> None:
             translation_key="server_request_failed",
             translation_placeholders={
                 "server": server.settings.title,
-                "model": model,
+                "model": shorten(model),
                 "error": str(err),
             },
         ) from None
@@ -148,7 +149,7 @@ async def async_check_installed(server: OllamaCollector, model: str) -> None:
             translation_domain=DOMAIN,
             translation_key="model_not_installed",
             translation_placeholders={
-                "model": model,
+                "model": shorten(model),
                 "server": server.settings.title,
                 "models": ", ".join(sorted(installed)) or "none",
             },

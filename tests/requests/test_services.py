@@ -297,3 +297,18 @@ async def test_a_huge_refused_value_is_echoed_as_a_short_prefix(
     assert all(len(text) <= 200 for text in placeholders.values()), placeholders
     assert "…" in "".join(placeholders.values())
     assert len(str(caught.value)) < 500
+
+
+async def test_an_unknown_agent_is_echoed_as_a_short_prefix(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_agent: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    agent = "conversation." + "a" * 87  # the longest text an action takes
+
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN, "run_benchmark", {"agents": [agent]}, blocking=True
+        )
+
+    assert caught.value.translation_key == "unknown_agent"
+    assert caught.value.translation_placeholders["agent"] == agent[:60] + "…"
