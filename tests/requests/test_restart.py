@@ -9,11 +9,13 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_fire_time_changed,
     async_test_home_assistant,
 )
 
 from custom_components.ai_performance.const import DOMAIN
-from custom_components.ai_performance.ledger import STORAGE_VERSION
+from custom_components.ai_performance.engine.requests import RequestLog
+from custom_components.ai_performance.ledger import LOG_SAVE_INTERVAL_S, STORAGE_VERSION
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration, tick
 from ..llm_agent import MODEL
@@ -161,3 +163,23 @@ async def test_a_restart_changes_no_windowed_figure(
     # The optimiser reads the same day of requests as the sensors.
     assert advice_after == advice_before
     assert "10 of 30 requests" in advice_before["recommendations"][0]["rationale"]
+
+
+async def test_the_request_logs_are_saved_every_five_minutes_without_a_stop(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    priced_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    # A crash (no unload, no stop) loses at most the requests of the last save interval.
+    await setup_integration(hass, priced_entry)
+    await report_requests(hass, 4)
+    key = f"{DOMAIN}.{ENTRY_ID}.request_logs"
+    assert key not in hass_storage
+
+    freezer.tick(LOG_SAVE_INTERVAL_S)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+    saved = RequestLog.restored(hass_storage[key]["data"]["logs"]["rag"])
+    assert len(saved) == 4
