@@ -32,8 +32,8 @@ Writes benchmarks/results/requests.json (see docs/performance.md):
 from pathlib import Path
 import sys
 
-# This file is named after the benchmark, and would shadow the `requests` package that Home
-# Assistant imports: replace the script's own folder on the path with the repository root.
+# The repository root replaces the script's own folder on the path: the integration, the tests'
+# helpers and benchmarks.smoke are imported from there.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import asyncio
@@ -74,21 +74,22 @@ from custom_components.ai_performance.engine.requests import (
 from custom_components.ai_performance.engine.windows import BYTES_PER_ROW, window_stats
 from custom_components.ai_performance.ledger import RequestLedger
 from custom_components.ai_performance.sla import SlaLedger
+from benchmarks.smoke import output, size
 
 
-RESULTS = Path(__file__).parent / "results" / "requests.json"
-INGEST_EVENTS = 120_000
+RESULTS = output(Path(__file__).parent / "results" / "requests.json")
+INGEST_EVENTS = size(120_000, 2000)
 BATCH = 500
 LOAD_AGENTS = 10
-LOAD_PER_MINUTE = 10_000
-LOAD_MINUTES = 60
-ENERGY_GROUPS = 20_000
+LOAD_PER_MINUTE = size(10_000, 100)
+LOAD_MINUTES = size(60, 10)
+ENERGY_GROUPS = size(20_000, 100)
 ENERGY_CONCURRENT = 4
 STATS_AGENTS = 10
 TICK_S = 30.0
 DAY_S = 86_400.0
-RESTORE_STREAMS = 1000
-CONCURRENT_TURNS = 5000
+RESTORE_STREAMS = size(1000, 10)
+CONCURRENT_TURNS = size(5000, 100)
 
 
 def _turn(
@@ -172,8 +173,8 @@ async def measure() -> dict[str, float | str]:
         complete_1h = all(s.log.complete_within(now, 3600) for s in load_subjects)
         watcher.stop()
         concurrent_share = await measure_concurrent_turns(hass)
-        stats_2k = await measure_request_stats(hass, 2000, 120)
-        stats_10k = await measure_request_stats(hass, 10_000, 40)
+        stats_2k = await measure_request_stats(hass, size(2000, 200), size(120, 3))
+        stats_10k = await measure_request_stats(hass, size(10_000, 500), size(40, 3))
         await hass.async_stop(force=True)
 
     ingest_us = sorted(ns / 1000 for ns in ingest_ns)

@@ -16,8 +16,8 @@ Writes benchmarks/results/servers.json (see docs/performance.md):
 from pathlib import Path
 import sys
 
-# benchmarks/requests.py would shadow the `requests` package that Home Assistant imports: replace
-# the script's own folder on the path with the repository root.
+# The repository root replaces the script's own folder on the path: the integration, the tests'
+# helpers and benchmarks.smoke are imported from there.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import asyncio
@@ -49,11 +49,12 @@ from custom_components.ai_performance.engine.server_metrics import (
     ServerKind,
 )
 from custom_components.ai_performance.metering import LoopTimedCall, SourceMeter
+from benchmarks.smoke import output, size
 from tests.servers.fake_servers import VllmState, fixture_text, vllm_server
 
-RESULTS = Path(__file__).parent / "results" / "servers.json"
-PARSE_ROUNDS = 2000
-POLLS = 300
+RESULTS = output(Path(__file__).parent / "results" / "servers.json")
+PARSE_ROUNDS = size(2000, 20)
+POLLS = size(300, 3)
 NAMES = METRIC_NAMES[ServerKind.VLLM]
 
 

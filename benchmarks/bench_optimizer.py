@@ -20,7 +20,8 @@ Writes benchmarks/results/optimizer.json (see docs/performance.md):
 from pathlib import Path
 import sys
 
-# This directory holds requests.py, which would shadow the requests package.
+# The repository root replaces the script's own folder on the path: the integration, the tests'
+# helpers and benchmarks.smoke are imported from there.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from collections.abc import Callable
@@ -31,6 +32,7 @@ import time
 
 import numpy as np
 
+from benchmarks.smoke import output, size
 from custom_components.ai_performance.engine.recommend import (
     ActionKind,
     Evidence,
@@ -48,11 +50,11 @@ from custom_components.ai_performance.engine.requests import (
 )
 from custom_components.ai_performance.engine.usage import UsageProfile
 
-RESULTS = Path(__file__).parent / "results" / "optimizer.json"
+RESULTS = output(Path(__file__).parent / "results" / "optimizer.json")
 SEED = 20261121
 DAY_S = 86_400.0
 AGENTS = 10
-REQUESTS_PER_AGENT = 2000
+REQUESTS_PER_AGENT = size(2000, 200)
 NOW = 1_800_000_000.0
 GIB = 1024**3
 # The simulated household.
@@ -60,7 +62,7 @@ BLOCKS = ((7, 2, 6), (18, 1, 3))  # (first hour, hours, mean requests)
 ACTIVE_DAY_SHARE = 0.85
 # Requests at other times (06:00-23:00), which no habit predicts.
 STRAY_PER_DAY = 2
-DAYS = 28
+DAYS = size(28, 6)
 KEEP_ALIVE_S = 300.0
 TICK_S = 30.0
 DAY0 = 739_000
@@ -131,9 +133,9 @@ def tick_cost(rng: np.random.Generator) -> dict[str, float]:
                 log.stats(NOW, window)
 
     evidence = gather()
-    optimizer = _timed(tick, 200)
-    peer = _timed(request_stats, 200)
-    rules = _timed(lambda: recommend(evidence), 2000)
+    optimizer = _timed(tick, size(200, 3))
+    peer = _timed(request_stats, size(200, 3))
+    rules = _timed(lambda: recommend(evidence), size(2000, 10))
     p50 = statistics.median(optimizer)
     peer_p50 = statistics.median(peer)
     return {

@@ -12,24 +12,29 @@ Writes benchmarks/results/host.json (see docs/performance.md):
   as the loop thread's CPU time: the blocking work runs in executor threads.
 """
 
+# ruff: noqa: E402, I001 - the path is fixed, then tests.ha_compat loaded, before other imports
+from pathlib import Path
+import sys
+
+# The repository root replaces the script's own folder on the path: the integration, the tests'
+# helpers and benchmarks.smoke are imported from there.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import asyncio
 from collections.abc import Callable
 import json
-from pathlib import Path
 import statistics
-import sys
 import tempfile
 import time
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
 
+# The test plugin's helpers on Home Assistant 2026.11: see tests/ha_compat.py.
+import tests.ha_compat  # noqa: F401
 import psutil
 import psutil_home_assistant as ha_psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-# The test plugin's helpers on Home Assistant 2026.11: see tests/ha_compat.py.
 from homeassistant.components.systemmonitor.coordinator import SystemMonitorCoordinator
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -40,12 +45,12 @@ from custom_components.ai_performance.collectors import gpu as gpu_collector, ho
 from custom_components.ai_performance.collectors.base import Needs
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.coordinator import AIPerformanceCoordinator
+from benchmarks.smoke import output, size
 from tests.fake_pynvml import FakeGpu, FakeNvml
-import tests.ha_compat  # noqa: F401
 
-ROUNDS = 500
-TICKS = 300
-RESULTS = Path(__file__).parent / "results" / "host.json"
+ROUNDS = size(500, 20)
+TICKS = size(300, 5)
+RESULTS = output(Path(__file__).parent / "results" / "host.json")
 OVERLAP = (
     host.NEED_CPU,
     host.NEED_LOAD,

@@ -29,7 +29,8 @@ benchmarks/results/real_servers.json:
 from pathlib import Path
 import sys
 
-# Replace the script's own folder on the path with the repository root (no shadowed packages).
+# The repository root replaces the script's own folder on the path: the integration, the tests'
+# helpers and benchmarks.smoke are imported from there.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import asyncio
@@ -73,6 +74,7 @@ from custom_components.ai_performance.const import (
     SUBENTRY_OPENAI_COMPATIBLE,
     SUBENTRY_PROMETHEUS,
 )
+from benchmarks.smoke import output, size
 from tests.real.agents import add_llm_agent, generation_speed, input_tokens
 from tests.real.exposition import fleet_exporter
 from tests.real_servers import (
@@ -84,10 +86,13 @@ from tests.real_servers import (
 )
 from tests.requests.test_pipelines import run_text
 
-RESULTS = Path(__file__).parent / "results" / "real_servers.json"
-QUESTIONS = ("Name a colour.", "Name a fruit.", "Name a city.", "Name a tree.")
-MAX_TOKENS = 64
-HUNG_TICKS = 10
+RESULTS = output(Path(__file__).parent / "results" / "real_servers.json")
+QUESTIONS = size(
+    ("Name a colour.", "Name a fruit.", "Name a city.", "Name a tree."),
+    ("Name a colour.",),
+)
+MAX_TOKENS = size(64, 8)
+HUNG_TICKS = size(10, 2)
 TICK_GAP_S = 0.2
 ENTRY_ID = "bench"
 
