@@ -243,8 +243,22 @@ class RequestLedger:
 
     @callback
     def subject(self, key: str, kind: SubjectKind, name: str | None = None) -> Subject:
-        """Return the subject ``key``, creating it on first sight."""
-        if (subject := self.subjects.get(key)) is None:
+        """Return the subject ``key``, creating it on first sight.
+
+        Requests reported (before such reports were refused) under the id of something measured
+        here are not its own: the first measured request starts that subject afresh.
+        """
+        subject = self.subjects.get(key)
+        if subject is not None and subject.kind is SubjectKind.EXTERNAL != kind:
+            LOGGER.warning(
+                "Requests reported under %s, which is measured here, are dropped from its"
+                " figures",
+                key,
+            )
+            self.overall.detach(subject.log)
+            del self.subjects[key]
+            subject = None
+        if subject is None:
             subject = self._track(Subject(key, kind, name or key))
         elif name and subject.name != name:
             subject.name = name
@@ -290,7 +304,13 @@ class RequestLedger:
             if future is not None and not future.done():
                 future.set_result(record)
             return
-        subject = self.subject(record.subject, subject_kind(record.source), name)
+        kind = subject_kind(record.source)
+        known = self.subjects.get(record.subject)
+        if kind is SubjectKind.EXTERNAL and known and known.kind is not kind:
+            # Never into the figures of something measured here (the action refuses it too).
+            LOGGER.warning("A request reported under %s is not counted", record.subject)
+            return
+        subject = self.subject(record.subject, kind, name)
         # An agent's request can get its time to first token from the pipeline that ran it.
         conversation_id = (
             record.conversation_id

@@ -11,6 +11,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.engine.requests import (
+    RequestRecord,
+    RequestSource,
+)
 from custom_components.ai_performance.ledger import SubjectKind
 
 from ..conftest import setup_integration
@@ -312,3 +316,39 @@ async def test_an_unknown_agent_is_echoed_as_a_short_prefix(
 
     assert caught.value.translation_key == "unknown_agent"
     assert caught.value.translation_placeholders["agent"] == agent[:60] + "…"
+
+
+async def test_an_agent_reported_under_before_reports_were_refused_gets_its_own_figures(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A ledger saved by an earlier version can hold reports under an agent's entity id.
+    await setup_integration(hass, mock_config_entry)
+    ledger = mock_config_entry.runtime_data.ledger
+    forged = RequestRecord(
+        id="forged",
+        source=RequestSource.EXTERNAL,
+        subject="conversation.llm",
+        start=0.0,
+        end=60.0,
+    )
+    ledger.add(forged)
+    measured = RequestRecord(
+        id="measured",
+        source=RequestSource.AGENT,
+        subject="conversation.llm",
+        start=100.0,
+        end=100.042,
+    )
+
+    ledger.add(measured)
+
+    subject = ledger.subjects["conversation.llm"]
+    assert subject.kind is SubjectKind.AGENT
+    assert subject.totals.requests == 1
+    assert list(subject.log.recent) == [measured]
+    assert "measured here" in caplog.text
+    # And a report reaching the ledger under it is not counted.
+    ledger.add(forged)
+    assert subject.totals.requests == 1
