@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import isnan
+from operator import add, sub
 from typing import Final
 
 import numpy as np
@@ -336,9 +337,7 @@ class WindowAggregate:
                     del ranked[bisect_left(ranked, value)]
         if code is not None:
             self._count_error(code, sign)
-        totals = self._sums
-        for index, value in enumerate(sums):
-            totals[index] += sign * value
+        self._sums = list(map(add if sign > 0 else sub, self._sums, sums, strict=True))
 
     def update_rows(self, rows: np.ndarray, codes: Sequence[str], sign: int) -> None:
         """Add many rows at once (``sign`` 1) or take them away (-1), vectorised."""
