@@ -72,6 +72,10 @@ _KIND_OF_SOURCE: Final = {
 AGENT_LEVEL_KINDS: Final = frozenset(
     {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.EXTERNAL}
 )
+# Subjects measured here under the ids Home Assistant gives them (entity and pipeline ids).
+OBSERVED: Final = frozenset(
+    {SubjectKind.AGENT, SubjectKind.AI_TASK, SubjectKind.PIPELINE}
+)
 # Subjects that people use: their hours of use are learned (for predictive preloading).
 USED_KINDS: Final = AGENT_LEVEL_KINDS | {SubjectKind.PIPELINE}
 # Models whose last use is remembered (to find the least recently used one).
@@ -249,7 +253,11 @@ class RequestLedger:
         here are not its own: the first measured request starts that subject afresh.
         """
         subject = self.subjects.get(key)
-        if subject is not None and subject.kind is SubjectKind.EXTERNAL != kind:
+        if (
+            subject is not None
+            and subject.kind is SubjectKind.EXTERNAL
+            and kind in OBSERVED
+        ):
             LOGGER.warning(
                 "Requests reported under %s, which is measured here, are dropped from its"
                 " figures",

@@ -159,6 +159,9 @@ class SlaBook:
         """Start with the hour beginning at ``open_start`` in progress."""
         self.open_start = open_start
         self.subjects: dict[str, SubjectHours] = {}
+        self._figures: dict[
+            str, tuple[tuple[float, int, int, int], dict[int, SlaFigures]]
+        ] = {}
 
     def add(
         self, key: str, duration_ms: float, *, error: bool, promise: SlaClass
@@ -200,8 +203,23 @@ class SlaBook:
         hours.closed.clear()
         hours.closed.extend(merged)
         hours._closed_sums.clear()  # noqa: SLF001 - its own book's hours
+        self._figures.pop(key, None)
 
     def figures(self, key: str) -> dict[int, SlaFigures]:
-        """Return subject ``key``'s service level over every window."""
+        """Return subject ``key``'s service level over every window.
+
+        Built again only when the subject counted a request or an hour closed since.
+        """
         hours = self.subjects.get(key, SubjectHours())
-        return {w: figures(hours.window(self.open_start, w), w) for w in WINDOWS_H}
+        state = (
+            self.open_start,
+            id(hours.open),
+            hours.open.requests,
+            len(hours.closed),
+        )
+        cached = self._figures.get(key)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        result = {w: figures(hours.window(self.open_start, w), w) for w in WINDOWS_H}
+        self._figures[key] = (state, result)
+        return result
