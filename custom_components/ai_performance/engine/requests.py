@@ -10,7 +10,6 @@ saves to and restores from a compact form, so that no figure moves across a rest
 import base64
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-import copy
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from heapq import heapify, heappop, heappush
@@ -265,13 +264,16 @@ class Totals:
 
     def copy(self) -> Totals:
         """Return an independent copy (for an immutable snapshot)."""
-        return copy.copy(self)
+        return Totals(*[getattr(self, name) for name in _TOTALS_FIELDS])
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Totals:
         """Return counters read back from storage; unknown keys are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+_TOTALS_FIELDS: Final = tuple(f.name for f in fields(Totals))
 
 
 class RequestLog:
