@@ -52,7 +52,7 @@ async def test_gpus_with_one_lost(
     await mock_config_entry.runtime_data.coordinator.async_refresh()
     info = await _info(hass)
 
-    assert info["gpu"] == "2 GPU(s), driver 580.95.05, CUDA 13.0, 1 lost"
+    assert info["gpu"] == "2 GPU(s), driver 580.95.05, CUDA 13.0, 1 failing"
     assert info["nvml_version"] == "13.580.95.05"
 
 

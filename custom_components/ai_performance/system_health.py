@@ -97,10 +97,11 @@ def _gpu_status(snapshot: Snapshot) -> str:
         return f"no NVIDIA GPU monitoring ({sample.nvml_error})"
     if not sample.gpus:
         return "no GPU found"
-    lost = len(sample.gpus) - len(sample.readings)
+    # A GPU without a reading is lost or answers only errors: either way, failing.
+    failing = len(sample.gpus) - len(sample.readings)
     gpu = next(iter(sample.gpus.values()))
     status = (
         f"{len(sample.gpus)} GPU(s), driver {gpu.driver_version}, "
         f"CUDA {gpu.cuda_version}"
     )
-    return f"{status}, {lost} lost" if lost else status
+    return f"{status}, {failing} failing" if failing else status
