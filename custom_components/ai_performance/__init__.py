@@ -7,6 +7,7 @@ from typing import Any, Final
 from homeassistant.const import CONF_SCAN_INTERVAL, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 
 from .alert_rules import (
@@ -43,6 +44,7 @@ from .const import (
     CONF_SLA_AGENTS,
     CONF_SLA_CLASSES,
     DOMAIN,
+    ENTRY_STORES,
     GPU_MONITORING_ON,
     LOGGER,
     SOURCE_GPU,
@@ -299,3 +301,11 @@ async def async_unload_entry(
 ) -> bool:
     """Unload the platforms; the coordinator's shutdown then stops every collector."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: AIPerformanceConfigEntry
+) -> None:
+    """Delete what the entry saved (totals, request logs, alerts, service levels)."""
+    for name in ENTRY_STORES:
+        await Store[Any](hass, 1, f"{DOMAIN}.{entry.entry_id}.{name}").async_remove()

@@ -183,3 +183,25 @@ async def test_the_request_logs_are_saved_every_five_minutes_without_a_stop(
 
     saved = RequestLog.restored(hass_storage[key]["data"]["logs"]["rag"])
     assert len(saved) == 4
+
+
+async def test_removing_the_integration_leaves_nothing_saved_behind(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    priced_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    await setup_integration(hass, priced_entry)
+    await report_requests(hass, 12)
+    await tick(hass, freezer, 60)
+    await hass.config_entries.async_unload(priced_entry.entry_id)
+    ours = f"{DOMAIN}.{ENTRY_ID}."
+    assert {key for key in hass_storage if key.startswith(ours)} >= {
+        f"{ours}requests",
+        f"{ours}request_logs",
+    }
+
+    await hass.config_entries.async_remove(priced_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert [key for key in hass_storage if key.startswith(ours)] == []
