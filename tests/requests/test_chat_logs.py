@@ -114,7 +114,11 @@ async def test_every_turn_counts_however_many_are_open_at_once(
         notify(hass, f"c{n}", added, {"content": user(n / 100)})
     for n in range(1000):
         notify(hass, f"c{n}", added, {"content": assistant(n / 100 + 2)})
-    await asyncio.sleep(SETTLE_S * 3)
+    watcher = requests_collector(mock_config_entry).chat_logs
+    for _ in range(100):  # the settle timer finishes them, SETTLE_S after their answers
+        await asyncio.sleep(SETTLE_S)
+        if not watcher.open_turns:
+            break
     await hass.async_block_till_done()
 
     subject = mock_config_entry.runtime_data.ledger.subjects["conversation.llm"]
