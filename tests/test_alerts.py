@@ -314,3 +314,25 @@ async def test_a_disabled_rule_has_no_alerts(hass: HomeAssistant, gpu: FakeGpu) 
     assert hass.states.get(
         "binary_sensor.nvidia_geforce_rtx_4090_gpu_memory_alert"
     ).state in (STATE_OFF, STATE_UNKNOWN)
+
+
+async def test_an_alert_raised_by_the_first_update_after_a_reload_reaches_the_event_entity(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    alert_events: list[Event],
+) -> None:
+    # The first update after a setup runs before the entities exist.
+    entry = watching(RuleKey.GPU_TEMPERATURE)
+    await setup_integration(hass, entry)
+    gpu.temperature = 95
+    await tick(hass, freezer)  # pending
+    freezer.tick(150)  # past the rule's 2 minutes, with no update in between
+
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert [e.data["type"] for e in alert_events] == ["alert_raised"]
+    event_state = hass.states.get(EVENTS)
+    assert event_state.attributes["event_type"] == "alert_raised"
+    assert event_state.attributes["alert_id"] == ALERT_ID

@@ -37,6 +37,8 @@ MAX_HISTORY: Final = 1000
 ALERT_RAISED: Final = "alert_raised"
 ALERT_CLEARED: Final = "alert_cleared"
 EVENT_TYPES: Final = (ALERT_RAISED, ALERT_CLEARED)
+# Announcements kept for a listener that subscribes later (the first update's, after a setup).
+MAX_UNHEARD: Final = 100
 
 type AlertListener = Callable[[str, dict[str, Any]], None]
 
@@ -95,6 +97,9 @@ class AlertManager:
         self.history: deque[RaisedAlert] = deque(maxlen=MAX_HISTORY)
         self._announcements: list[tuple[str, dict[str, Any]]] = []
         self._listeners: list[AlertListener] = []
+        # Announced while nobody listened (the first update after a setup runs before the
+        # entities exist): handed to the next listener, so the event entity shows them too.
+        self._unheard: deque[tuple[str, dict[str, Any]]] = deque(maxlen=MAX_UNHEARD)
         self._statuses: dict[str, AlertStatus] = {}
         self._evaluated_at = 0.0
         # The alert issues raised by the last announce; None until the first one.
@@ -286,6 +291,8 @@ class AlertManager:
         announcements, self._announcements = self._announcements, []
         for event_type, data in announcements:
             self._hass.bus.async_fire(EVENT_ALERT, {"type": event_type, **data})
+            if not self._listeners:
+                self._unheard.append((event_type, data))
             for listener in list(self._listeners):
                 listener(event_type, data)
         # The issue registry is only walked when the set of issues wanted changes.
@@ -320,8 +327,13 @@ class AlertManager:
 
     @callback
     def async_add_listener(self, listener: AlertListener) -> CALLBACK_TYPE:
-        """Call ``listener(event_type, data)`` on every alert raised or cleared."""
+        """Call ``listener(event_type, data)`` on every alert raised or cleared.
+
+        It is first told what was announced while nobody listened.
+        """
         self._listeners.append(listener)
+        while self._unheard:
+            listener(*self._unheard.popleft())
         return lambda: self._listeners.remove(listener)
 
     def status(self, key: str) -> AlertStatus | None:
