@@ -129,6 +129,9 @@ class RequestLedger:
         self.model_loaded: Callable[[str, float], bool | None] = lambda _m, _t: None
         # Model -> when a request last used it (wall-clock seconds), oldest first.
         self.model_last_used: OrderedDict[str, float] = OrderedDict()
+        # Assist pipeline runs already counted, oldest first: Home Assistant still holds its
+        # last runs after a reload, and they must not count again.
+        self.counted_runs: OrderedDict[str, None] = OrderedDict()
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.requests"
         )
@@ -179,6 +182,11 @@ class RequestLedger:
             (model, float(at))
             for model, at in (data.get("model_last_used") or {}).items()
             if isinstance(at, int | float)
+        )
+        self.counted_runs.update(
+            (run_id, None)
+            for run_id in data.get("counted_runs") or []
+            if isinstance(run_id, str)
         )
 
     async def _async_load_logs(self) -> None:
@@ -236,6 +244,7 @@ class RequestLedger:
                 "cost": self.monthly_spend.cost,
             },
             "model_last_used": dict(self.model_last_used),
+            "counted_runs": list(self.counted_runs),
         }
 
     @callback

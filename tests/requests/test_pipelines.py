@@ -98,6 +98,25 @@ async def test_runs_are_counted_once_however_often_the_store_is_read(
     assert sensor_state(hass, "conversation.test_llm", "requests") == "3"
 
 
+async def test_a_reload_counts_no_run_again(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    # Home Assistant still holds the last runs when an options save reloads us.
+    await setup_integration(hass, mock_config_entry)
+    for _ in range(2):
+        await run_text(hass, "hello")
+    await settle_and_refresh(hass, mock_config_entry)
+    assert sensor_state(hass, llm_pipeline, "requests") == "2"
+
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await run_text(hass, "hello")  # a run during the new setup's life counts
+    await settle_and_refresh(hass, mock_config_entry)
+
+    assert sensor_state(hass, llm_pipeline, "requests") == "3"
+    assert sensor_state(hass, "conversation.test_llm", "requests") == "3"
+
+
 async def test_a_changed_store_turns_pipelines_off_with_a_repair_issue(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
 ) -> None:
@@ -108,7 +127,7 @@ async def test_a_changed_store_turns_pipelines_off_with_a_repair_issue(
         for run in runs.values():
             run.events[0] = object()  # an event of a shape we do not know
     watcher = requests_collector(mock_config_entry).pipelines
-    watcher._processed.clear()
+    mock_config_entry.runtime_data.ledger.counted_runs.clear()
     watcher.poll()
 
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "assist_internals_changed")

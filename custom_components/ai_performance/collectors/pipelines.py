@@ -2,12 +2,12 @@
 
 Home Assistant has no event for pipeline runs; it keeps the events of the last 10 runs per
 pipeline, in memory, in a private store. We read that store every ``POLL_S`` and whenever a
-satellite changes state (a run ends), take only finished runs, and remember which we took, so no
-run is missed or counted twice. If the store ever changes shape, this part turns itself off and
+satellite changes state (a run ends), take only finished runs, and remember which we took (in
+the ledger, saved with its totals, because Home Assistant still holds them after we reload), so
+no run is missed or counted twice. If the store ever changes shape, this part turns itself off and
 raises a repair issue; everything else keeps running.
 """
 
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any, Final
 
@@ -37,7 +37,6 @@ class PipelineWatcher:
         self.ledger = ledger
         self.available = False
         self._store_key: Any = None
-        self._processed: OrderedDict[str, None] = OrderedDict()
         self._unsubscribers: list[CALLBACK_TYPE] = []
 
     @callback
@@ -81,19 +80,21 @@ class PipelineWatcher:
         data = self.hass.data.get(self._store_key)
         if data is None:  # Assist is not set up (yet)
             return
+        counted = self.ledger.counted_runs
         try:
             for pipeline_id, runs in list(data.pipeline_debug.items()):
                 for run_id, run in list(runs.items()):
-                    if run_id not in self._processed and is_finished(run.events):
+                    if run_id not in counted and is_finished(run.events):
                         self._record(pipeline_id, run_id, run.events)
         except (AttributeError, KeyError, TypeError, RunShapeError) as err:
             self._turn_off(str(err))
 
     def _record(self, pipeline_id: str, run_id: str, events: list[Any]) -> None:
         record = pipeline_record(ulid_util.ulid_now(), pipeline_id, events)
-        self._processed[run_id] = None
-        while len(self._processed) > MAX_PROCESSED_RUNS:
-            self._processed.popitem(last=False)
+        counted = self.ledger.counted_runs
+        counted[run_id] = None
+        while len(counted) > MAX_PROCESSED_RUNS:
+            counted.popitem(last=False)
         self.ledger.add(record, name=_pipeline_name(self.hass, pipeline_id))
         if record.ttft_ms is not None and record.conversation_id:
             self.ledger.add_ttft(record.conversation_id, record.ttft_ms)
