@@ -401,7 +401,10 @@ def _observed(hass: HomeAssistant, ledger: RequestLedger, subject: str) -> bool:
     if "assist_pipeline" in hass.config.components:
         from homeassistant.components import assist_pipeline  # noqa: PLC0415 - only when loaded
 
-        return any(p.id == subject for p in assist_pipeline.async_get_pipelines(hass))
+        folded = subject.casefold()
+        return any(
+            p.id.casefold() == folded for p in assist_pipeline.async_get_pipelines(hass)
+        )
     return False
 
 

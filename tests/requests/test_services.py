@@ -218,10 +218,10 @@ async def test_a_report_under_an_assist_pipeline_id_is_refused(
     await setup_integration(hass, mock_config_entry)
     pipeline_id = assist_pipeline.async_get_pipeline(hass).id
 
-    with pytest.raises(ServiceValidationError) as caught:
-        await record(hass, subject=pipeline_id, duration_ms=60_000)
-
-    assert caught.value.translation_key == "observed_subject"
+    for spelling in (pipeline_id, pipeline_id.upper()):
+        with pytest.raises(ServiceValidationError) as caught:
+            await record(hass, subject=spelling, duration_ms=60_000)
+        assert caught.value.translation_key == "observed_subject"
     assert mock_config_entry.runtime_data.ledger.subjects == {}
     await record(hass, subject="my_pipeline_watcher", duration_ms=60_000)
     assert set(mock_config_entry.runtime_data.ledger.subjects) == {
