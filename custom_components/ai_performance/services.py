@@ -117,7 +117,7 @@ class _InvalidFieldError(Exception):
 
 
 def _number(value: Any, field: str, low: float, high: float) -> float:
-    expected = f"a number from {low:g} to {high:g}"
+    expected = f"a number from {low:,.15g} to {high:,.15g}"
     if isinstance(value, bool):
         raise _InvalidFieldError(field, expected, value)
     try:
@@ -351,7 +351,7 @@ def _check_record(values: dict[str, Any]) -> None:
     """Refuse a first token after the end, or more cached than input tokens."""
     duration_ms = values[ATTR_DURATION_MS]
     if (ttft := values.get(ATTR_TTFT_MS, 0)) > duration_ms:
-        expected = f"at most the duration, {duration_ms:g} ms"
+        expected = f"at most the duration, {duration_ms:,.15g} ms"
         raise _InvalidFieldError(ATTR_TTFT_MS, expected, ttft)
     cached = values.get(ATTR_CACHED_INPUT_TOKENS, 0)
     if cached > values.get(ATTR_INPUT_TOKENS, math.inf):

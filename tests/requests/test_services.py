@@ -352,3 +352,16 @@ async def test_an_agent_reported_under_before_reports_were_refused_gets_its_own_
     # And a report reaching the ledger under it is not counted.
     ledger.add(forged)
     assert subject.totals.requests == 1
+
+
+async def test_a_refused_number_names_its_range_in_full(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+
+    with pytest.raises(ServiceValidationError) as caught:
+        await record(hass, subject="rag", duration_ms=-1)
+
+    assert caught.value.translation_placeholders["expected"] == (
+        "a number from 0 to 86,400,000"
+    )
