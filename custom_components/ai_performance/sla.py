@@ -110,13 +110,22 @@ class SlaLedger:
         return "recorder" in self._hass.config.components
 
     async def async_start(self, subjects: Iterable[str]) -> None:
-        """Read the hour in progress, then the recorded hours, and close what is over."""
+        """Read what was saved and recorded, then close the hours that are over.
+
+        The hour in progress is saved; closed hours come back from the recorder or, without
+        it, from the store.
+        """
         data = await self._store.async_load() or {}
         if (saved_start := data.get("open_start")) is not None:
             self.book.open_start = float(saved_start)
             for key, counts in data.get("open", {}).items():
                 self.book.add_counts(key, Counts.from_dict(counts))
             self.names.update(data.get("names", {}))
+        for key, rows in (data.get("closed") or {}).items():
+            self.book.load_closed(
+                key,
+                [(float(start), Counts.from_dict(counts)) for start, counts in rows],
+            )
         if self._recorder:
             await self._async_read_recorded({OVERALL, *subjects, *self.book.subjects})
         self.close_hours(time.time())
@@ -206,6 +215,17 @@ class SlaLedger:
                 if hours.open.requests
             },
             "names": dict(self.names),
+            # Without the recorder nothing else keeps the closed hours across a reload.
+            "closed": {}
+            if self._recorder
+            else {
+                key: [
+                    [start, counts.as_dict()]
+                    for start, counts in hours.closed
+                    if counts.requests
+                ]
+                for key, hours in self.book.subjects.items()
+            },
         }
 
     async def async_save(self) -> None:

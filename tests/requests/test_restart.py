@@ -23,6 +23,8 @@ from .conftest import PRICES
 from .test_agents import sensor_state, settle_and_refresh
 from .test_services import record
 
+# A minute and a half before an hour ends: hours of service levels close during the tests.
+BEFORE_AN_HOUR_ENDS = "2026-12-01T09:58:30+00:00"
 # Ten output tokens of the priced model, three times.
 COST = 3 * 10 * PRICES[MODEL]["output"] / 1e6
 
@@ -116,6 +118,9 @@ async def report_requests(hass: HomeAssistant, count: int) -> None:
 async def test_a_reload_changes_no_figure_and_keeps_a_pending_alerts_timer(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, priced_entry: MockConfigEntry
 ) -> None:
+    freezer.move_to(
+        BEFORE_AN_HOUR_ENDS
+    )  # the service levels' hour closes before the reload
     await setup_integration(hass, priced_entry)
     await report_requests(hass, 12)
     await tick(hass, freezer, 60)
@@ -143,6 +148,9 @@ async def test_a_restart_changes_no_windowed_figure(
     freezer: FrozenDateTimeFactory,
     priced_entry: MockConfigEntry,
 ) -> None:
+    freezer.move_to(
+        BEFORE_AN_HOUR_ENDS
+    )  # the service levels' hour closes before the stop
     await setup_integration(hass, priced_entry)
     await report_requests(hass, 30)
     await tick(hass, freezer, 15 * 60)  # every request is 15 minutes old
