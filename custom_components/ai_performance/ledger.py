@@ -398,7 +398,15 @@ class RequestLedger:
         link = self._agent_requests.get(conversation_id)
         if link is not None:
             subject_key, seq = link
-            self.subjects[subject_key].log.amend(seq, ttft_ms=ttft_ms)
+            log = self.subjects[subject_key].log
+            log.amend(seq, ttft_ms=ttft_ms)
+            # The recent records show where a request's time went: the newest of this
+            # conversation (the linked one) gets it too.
+            for record in reversed(log.recent):
+                if record.conversation_id == conversation_id:
+                    if record.ttft_ms is None:
+                        record.ttft_ms = ttft_ms
+                    break
             self._logs_changed = True
             return
         self._early_ttft[conversation_id] = ttft_ms

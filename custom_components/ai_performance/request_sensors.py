@@ -19,6 +19,7 @@ from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfTime
 from homeassistant.core import callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .collectors.base import Need
 from .collectors.requests import (
@@ -38,6 +39,7 @@ from .coordinator import AIPerformanceCoordinator
 from .costs import with_costs
 from .engine.requests import Totals
 from .engine.sla import WINDOWS_H, SlaFigures
+from .engine.stages import Stage
 from .engine.windows import WindowStats
 from .entity import AIPerformanceEntity, request_device_info, request_subject
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
@@ -50,12 +52,20 @@ ATTR_LAST_5_MIN: Final = "last_5_min"
 ATTR_LAST_24_H: Final = "last_24_h"
 ATTR_ERRORS_BY_CODE: Final = "errors_by_code"
 ATTR_REQUEST: Final = "request"
+ATTR_STAGES: Final = "stages"
+ATTR_WAITED: Final = "waited"
+ATTR_REQUEST_AT: Final = "request_at"
+ATTR_DEBUG_PATH: Final = "debug_path"
+# Home Assistant's own Assist debug view of a pipeline's recent runs.
+ASSIST_DEBUG_PATH: Final = "/config/voice-assistants/debug/{pipeline_id}"
 
 LLM_KINDS: Final = AGENT_LEVEL_KINDS
 # Subjects whose requests run a model we can time (an agent's, or a server's probe).
 MODEL_KINDS: Final = LLM_KINDS | {SubjectKind.PROBE}
 PROBE_KINDS: Final = frozenset({SubjectKind.PROBE})
 ALL_KINDS: Final = frozenset(SubjectKind)
+# Subjects people wait for: where their time goes is worth a look.
+USED_KINDS: Final = LLM_KINDS | {SubjectKind.PIPELINE}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +173,33 @@ def _per_request(
         window_fn=read,
         **kwargs,
     )
+
+
+def _short_duration(ms: float) -> str:
+    """Return a duration as a tile shows it beside the stage: "850 ms", "2.4 s"."""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _slowest_stage(stats: SubjectStats) -> str | None:
+    slowest = stats.slowest
+    return None if slowest is None or slowest.stage is None else slowest.stage.value
+
+
+def _slowest_details(stats: SubjectStats) -> dict[str, Any]:
+    """Return the slowest request's stages, wait, time and (pipelines) debug view."""
+    if (slowest := stats.slowest) is None:
+        return {}
+    record = slowest.record
+    details: dict[str, Any] = {
+        ATTR_WAITED: _short_duration(slowest.waited_ms),
+        ATTR_STAGES: {stage.value: ms for stage, ms in slowest.stages.items()},
+        ATTR_REQUEST_AT: dt_util.as_local(
+            dt_util.utc_from_timestamp(record.start)
+        ).isoformat(timespec="seconds"),
+    }
+    if stats.kind is SubjectKind.PIPELINE:
+        details[ATTR_DEBUG_PATH] = ASSIST_DEBUG_PATH.format(pipeline_id=stats.key)
+    return details
 
 
 def _last_request(stats: SubjectStats) -> dict[str, Any]:
@@ -334,6 +371,15 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         value_fn=lambda stats: stats.totals.cold_start_mean_ms,
     ),
     RequestSensorEntityDescription(
+        key="slowest_stage",
+        translation_key="slowest_stage",
+        device_class=SensorDeviceClass.ENUM,
+        options=[stage.value for stage in Stage],
+        kinds=USED_KINDS,
+        value_fn=_slowest_stage,
+        attributes_fn=_slowest_details,
+    ),
+    RequestSensorEntityDescription(
         key="last_request_latency",
         translation_key="last_request_latency",
         device_class=SensorDeviceClass.DURATION,
@@ -358,7 +404,15 @@ class RequestSensor(AIPerformanceEntity, SensorEntity):
     entity_description: RequestSensorEntityDescription
     # Per-request detail and the other windows change with every request: not for the recorder.
     _unrecorded_attributes = frozenset(
-        {ATTR_LAST_5_MIN, ATTR_LAST_24_H, ATTR_ERRORS_BY_CODE, ATTR_REQUEST}
+        {
+            ATTR_LAST_5_MIN,
+            ATTR_LAST_24_H,
+            ATTR_ERRORS_BY_CODE,
+            ATTR_REQUEST,
+            ATTR_STAGES,
+            ATTR_WAITED,
+            ATTR_REQUEST_AT,
+        }
     )
 
     def __init__(

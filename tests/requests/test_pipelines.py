@@ -10,8 +10,13 @@ from homeassistant.components.assist_pipeline.pipeline import (
     PipelineRun,
 )
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import chat_session, issue_registry as ir
+from homeassistant.helpers import (
+    chat_session,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -157,3 +162,45 @@ async def test_an_agent_asked_through_a_pipeline_keeps_its_tokens(
     assert sensor_state(hass, agent, "requests") == "2"
     assert sensor_state(hass, agent, "input_tokens") == str(2 * input_tokens)
     assert sensor_state(hass, agent, "output_tokens") == str(2 * output_tokens)
+
+
+async def test_the_slowest_run_is_split_into_stages_and_links_to_assist_debug(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, llm_pipeline: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    events = await run_text(hass, "use lamp_on")
+    await settle_and_refresh(hass, mock_config_entry)
+
+    state = hass.states.get(f"sensor.{_object_id(hass, llm_pipeline)}_slowest_stage")
+    assert state is not None
+    stages = state.attributes["stages"]
+    # Ground truth: Home Assistant's own event times of the intent stage, and the agent's
+    # two delayed model calls (a tool round, then the answer) before its first answer token.
+    at = {event.type: event.timestamp for event in events}
+    agent_ms = (
+        dt_util.parse_datetime(at["intent-end"])  # type: ignore[operator]
+        - dt_util.parse_datetime(at["intent-start"])
+    ).total_seconds() * 1000
+    assert set(stages) == {"prompt_processing", "generation"}
+    assert stages["prompt_processing"] >= 2 * FIRST_TOKEN_DELAY_S * 1000
+    assert sum(stages.values()) == pytest.approx(agent_ms, abs=1)
+    assert state.state == max(stages, key=stages.__getitem__)
+    assert state.attributes["debug_path"] == (
+        f"/config/voice-assistants/debug/{llm_pipeline}"
+    )
+    # The agent's own device has the breakdown too, but no pipeline to debug.
+    agent = hass.states.get("sensor.test_llm_slowest_stage")
+    assert agent is not None
+    assert agent.state in {"prompt_processing", "generation"}
+    assert "debug_path" not in agent.attributes
+
+
+def _object_id(hass: HomeAssistant, pipeline_id: str) -> str:
+    """Return the object id our sensors of a pipeline have (from its requests sensor)."""
+    registry = er.async_get(hass)
+    entity_id = next(
+        entry.entity_id
+        for entry in registry.entities.values()
+        if entry.unique_id.endswith(f"requests_{pipeline_id}_requests")
+    )
+    return entity_id.removeprefix("sensor.").removesuffix("_requests")

@@ -15,7 +15,6 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.util import ulid as ulid_util
 
 from ..const import DOMAIN, LOGGER
 from ..engine.pipeline_runs import RunShapeError, is_finished, pipeline_record
@@ -90,7 +89,8 @@ class PipelineWatcher:
             self._turn_off(str(err))
 
     def _record(self, pipeline_id: str, run_id: str, events: list[Any]) -> None:
-        record = pipeline_record(ulid_util.ulid_now(), pipeline_id, events)
+        # The run's own id: it names the run in the Assist debug view.
+        record = pipeline_record(run_id, pipeline_id, events)
         counted = self.ledger.counted_runs
         counted[run_id] = None
         while len(counted) > MAX_PROCESSED_RUNS:

@@ -15,6 +15,7 @@ from ..const import DEFAULT_COLLECT_TIMEOUT, SOURCE_REQUESTS
 from ..engine.energy import EnergyReading
 from ..engine.requests import WINDOWS_S, RequestRecord, Totals
 from ..engine.sla import SlaFigures
+from ..engine.stages import SlowestRequest, slowest_request
 from ..engine.windows import WindowStats
 from ..ledger import RequestLedger, SubjectKind, current_month
 from ..request_energy import RequestEnergy
@@ -39,6 +40,8 @@ class SubjectStats:
     last: RequestRecord | None
     # Service level by window (hours); empty for subjects without one (probes).
     sla: Mapping[int, SlaFigures]
+    # The slowest of the recent requests within the main window, and where its time went.
+    slowest: SlowestRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,7 @@ class RequestsCollector:
                 windows={w: subject.log.stats(now, w) for w in WINDOWS_S},
                 last=subject.log.recent[-1] if subject.log.recent else None,
                 sla=self.sla.figures(key) if subject.kind in SLA_KINDS else {},
+                slowest=slowest_request(subject.log.recent, now - MAIN_WINDOW_S),
             )
             for key, subject in self.ledger.subjects.items()
         }
