@@ -16,6 +16,7 @@ from custom_components.ai_performance.collectors.requests import RequestsCollect
 from custom_components.ai_performance.const import (
     CONF_ALERT_RULES,
     CONF_CURRENCY,
+    CONF_ELECTRICITY_PRICE,
     CONF_DISKS,
     CONF_GPU_MONITORING,
     CONF_MONTHLY_BUDGET,
@@ -163,7 +164,12 @@ async def test_costs_default_to_the_home_currency_and_keep_the_disks(
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_CURRENCY: "EUR", CONF_PRICES: PRICES, CONF_MONTHLY_BUDGET: 20},
+        {
+            CONF_CURRENCY: "EUR",
+            CONF_PRICES: PRICES,
+            CONF_MONTHLY_BUDGET: 20,
+            CONF_ELECTRICITY_PRICE: 0.35,
+        },
     )
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -173,6 +179,7 @@ async def test_costs_default_to_the_home_currency_and_keep_the_disks(
         CONF_CURRENCY: "EUR",
         CONF_PRICES: PRICES,
         CONF_MONTHLY_BUDGET: 20,
+        CONF_ELECTRICITY_PRICE: 0.35,
     }
     # The reloaded entry prices requests with the table.
     assert mock_config_entry.runtime_data.ledger.prices["gpt-4o-mini"].output == 0.6
@@ -194,6 +201,7 @@ async def test_no_budget_and_no_prices_are_saved_as_none(
         CONF_CURRENCY: "USD",
         CONF_PRICES: {},
         CONF_MONTHLY_BUDGET: None,
+        CONF_ELECTRICITY_PRICE: None,
     }
 
 
@@ -571,6 +579,7 @@ NUMBER_FIELDS = [
     *(("alert_rule", f) for f in RESPONSE_TIME_RULE if f != "enabled"),
     *(("sla", f) for f in SLA_FIELDS),
     ("costs", CONF_MONTHLY_BUDGET),
+    ("costs", CONF_ELECTRICITY_PRICE),
     ("optimization", "cooldown_minutes"),
     ("optimization", "max_actions_per_hour"),
 ]

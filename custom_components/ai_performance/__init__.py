@@ -34,6 +34,7 @@ from .const import (
     CONF_AVAILABILITY,
     CONF_COOLDOWN_MINUTES,
     CONF_DISKS,
+    CONF_ELECTRICITY_PRICE,
     CONF_GPU_MONITORING,
     CONF_LATENCY_S,
     CONF_MAX_ACTIONS_PER_HOUR,
@@ -56,7 +57,7 @@ from .coordinator import (
     AIPerformanceData,
     Judges,
 )
-from .costs import cost_settings
+from .costs import async_cost_settings
 from .engine.alerts import ThresholdError
 from .engine.requests import Complexity
 from .entity import (
@@ -112,8 +113,10 @@ async def async_setup_entry(
     """Start the collectors, take the first snapshot and set up the platforms."""
     _async_repair_stored_numbers(hass, entry)
     needs = Needs()
-    costs = cost_settings(hass, entry.options)
+    costs = await async_cost_settings(hass, entry.options)
     ledger = RequestLedger(hass, entry.entry_id, costs.prices)
+    if costs.electricity is not None:
+        ledger.electricity_price = costs.electricity.read
     collectors = build_collectors(hass, entry, needs, ledger)
     # Agent requests are cold when a watched Ollama server did not hold their model.
     ledger.model_loaded = partial(
@@ -205,9 +208,10 @@ def repaired_options(options: Mapping[str, Any]) -> dict[str, Any]:
     either number, fall back to their defaults whole; so does an agent held to no known class.
     """
     repaired = finite_only(options, _NUMBER_OPTIONS)
-    budget = options.get(CONF_MONTHLY_BUDGET)
-    if budget is not None and not is_finite_number(budget):  # None: no budget
-        del repaired[CONF_MONTHLY_BUDGET]
+    for optional in (CONF_MONTHLY_BUDGET, CONF_ELECTRICITY_PRICE):
+        value = options.get(optional)
+        if value is not None and not is_finite_number(value):  # None: not set
+            del repaired[optional]
     if isinstance(rules := options.get(CONF_ALERT_RULES), Mapping):
         repaired[CONF_ALERT_RULES] = {
             key: rule

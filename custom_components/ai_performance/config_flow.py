@@ -51,6 +51,7 @@ from .const import (
     CONF_COOLDOWN_MINUTES,
     CONF_CURRENCY,
     CONF_DISKS,
+    CONF_ELECTRICITY_PRICE,
     CONF_GPU_MONITORING,
     CONF_LATENCY_S,
     CONF_MAX_ACTIONS_PER_HOUR,
@@ -94,6 +95,8 @@ MAX_COOLDOWN_MINUTES = 1440
 MAX_ACTIONS_PER_HOUR = 20
 # A monthly budget up to a billion in the configured currency.
 MAX_MONTHLY_BUDGET = 1_000_000_000
+# Per kWh: far above any tariff, in any currency people price electricity in.
+MAX_ELECTRICITY_PRICE = 100_000
 
 
 def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
@@ -249,6 +252,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                         CONF_PRICES: dict(prices),
                         CONF_MONTHLY_BUDGET: user_input.get(CONF_MONTHLY_BUDGET)
                         or None,
+                        CONF_ELECTRICITY_PRICE: user_input.get(CONF_ELECTRICITY_PRICE),
                     }
                 )
         options = self.config_entry.options
@@ -271,11 +275,21 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                         unit_of_measurement=currency,
                     )
                 ),
+                probatio.Optional(CONF_ELECTRICITY_PRICE): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=MAX_ELECTRICITY_PRICE,
+                        step="any",
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement=f"{currency}/kWh",
+                    )
+                ),
             }
         )
         suggested = {
             CONF_PRICES: options.get(CONF_PRICES) or {},
             CONF_MONTHLY_BUDGET: options.get(CONF_MONTHLY_BUDGET),
+            CONF_ELECTRICITY_PRICE: options.get(CONF_ELECTRICITY_PRICE),
         }
         return self.async_show_form(
             step_id="costs",

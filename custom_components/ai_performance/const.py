@@ -28,6 +28,8 @@ CONF_DISKS: Final = "disks"
 CONF_CURRENCY: Final = "currency"
 CONF_PRICES: Final = "prices"
 CONF_MONTHLY_BUDGET: Final = "monthly_budget"
+# Per kWh, in the cost currency: only where the Energy settings price no grid.
+CONF_ELECTRICITY_PRICE: Final = "electricity_price"
 CONF_ALERT_RULES: Final = "alert_rules"
 CONF_REPAIR_MINUTES: Final = "repair_minutes"
 # Service levels: each class's promise, and agents held to one class.

@@ -17,7 +17,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_CURRENCY, CONF_MONTHLY_BUDGET, CONF_PRICES
+from .const import (
+    CONF_CURRENCY,
+    CONF_ELECTRICITY_PRICE,
+    CONF_MONTHLY_BUDGET,
+    CONF_PRICES,
+    LOGGER,
+)
+from .electricity import ElectricityPrice, PriceSource, async_electricity_price
 from .engine.cost import ModelPrice, parse_price_table
 
 MODEL_KEYS: Final = ("chat_model", "model")
@@ -32,11 +39,13 @@ class CostSettings:
     currency: str
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     monthly_budget: float | None = None
+    # What local inference's electricity costs (GPU energy per request), where it is known.
+    electricity: ElectricityPrice | None = None
 
     @property
     def priced(self) -> bool:
-        """Return True when any model has prices: only then are costs shown."""
-        return bool(self.prices)
+        """Return True when any model or the electricity has a price: only then are costs shown."""
+        return bool(self.prices) or self.electricity is not None
 
 
 def cost_settings(hass: HomeAssistant, options: Mapping[str, Any]) -> CostSettings:
@@ -46,6 +55,31 @@ def cost_settings(hass: HomeAssistant, options: Mapping[str, Any]) -> CostSettin
         prices=parse_price_table(options.get(CONF_PRICES)),
         monthly_budget=options.get(CONF_MONTHLY_BUDGET) or None,
     )
+
+
+async def async_cost_settings(
+    hass: HomeAssistant, options: Mapping[str, Any]
+) -> CostSettings:
+    """Return the cost settings of an entry's options, with the electricity price.
+
+    The Energy settings price the grid in Home Assistant's currency: with costs in another,
+    only the options' own price (set in that currency) can be used.
+    """
+    settings = cost_settings(hass, options)
+    fallback = options.get(CONF_ELECTRICITY_PRICE)
+    electricity = await async_electricity_price(hass, fallback)
+    if (
+        electricity is not None
+        and electricity.source is PriceSource.ENERGY_SETTINGS
+        and settings.currency != hass.config.currency
+    ):
+        LOGGER.info(
+            "The Energy settings' price is in %s, costs in %s: using the options' price",
+            hass.config.currency,
+            settings.currency,
+        )
+        electricity = await async_electricity_price(hass, fallback, energy=False)
+    return replace(settings, electricity=electricity)
 
 
 class PricedDescription(Protocol):

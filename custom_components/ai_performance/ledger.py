@@ -121,6 +121,8 @@ class RequestLedger:
         # Model -> prices per million tokens (the options' price table).
         self.prices: Mapping[str, ModelPrice] = prices or {}
         self.monthly_spend = MonthlySpend()
+        # The current price of 1 kWh in the cost currency (None: local inference unpriced).
+        self.electricity_price: Callable[[], float | None] = lambda: None
         # Told of every agent-level request as it is added (to measure its GPU energy).
         self.on_agent_request: Callable[[str, int, RequestRecord], None] | None = None
         # Told of every request as it is added (to count it against its service level).
@@ -384,11 +386,22 @@ class RequestLedger:
     def add_energy(
         self, subject_key: str, seq: int, record: RequestRecord, energy_wh: float
     ) -> None:
-        """Add the GPU energy a recorded request used, measured after it finished."""
+        """Add the GPU energy a recorded request used, measured after it finished.
+
+        With an electricity price, the energy is priced now, at the price of this hour, and
+        the request's cost (its tokens', if any) grows by it.
+        """
         record.energy_wh = energy_wh
         subject = self.subjects[subject_key]
-        subject.log.amend(seq, energy_wh=energy_wh)
         subject.totals.energy_wh += energy_wh
+        price = self.electricity_price()
+        if price is not None and energy_wh > 0:
+            cost = energy_wh / 1000 * price
+            record.cost = (record.cost or 0.0) + cost
+            subject.totals.cost += cost
+            subject.totals.electricity_cost += cost
+            self.monthly_spend.add(current_month(), cost)
+        subject.log.amend(seq, energy_wh=energy_wh, cost=record.cost)
         self._logs_changed = True
         self.schedule_save()
 

@@ -95,6 +95,9 @@ PARALLEL_UPDATES = 0
 ATTR_PROCESSES = "processes"
 ATTR_REASONS = "reasons"
 ATTR_LAST_XID = "last_xid"
+ATTR_TOKEN_COST = "token_cost"  # noqa: S105 - an attribute name
+ATTR_ELECTRICITY_COST = "electricity_cost"
+ATTR_ELECTRICITY_PRICE = "electricity_price"
 
 
 # --- Overview: our own cost -------------------------------------------------------------------
@@ -186,6 +189,20 @@ def monthly_budget_used(budget: float) -> OverviewSensorEntityDescription:
     )
 
 
+def _cost_split(snapshot: Snapshot) -> dict[str, Any] | None:
+    """Return what the tokens and the GPU's electricity each cost, and the price per kWh."""
+    sample = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
+    if sample is None:
+        return None
+    totals = [stats.totals for stats in sample.subjects.values()]
+    electricity = sum(t.electricity_cost for t in totals)
+    return {
+        ATTR_TOKEN_COST: round(sum(t.cost for t in totals) - electricity, 6),
+        ATTR_ELECTRICITY_COST: round(electricity, 6),
+        ATTR_ELECTRICITY_PRICE: sample.electricity_price,
+    }
+
+
 def _projection_details(snapshot: Snapshot) -> dict[str, Any] | None:
     """Return the expected daily cost, its daily change and when the budget runs out."""
     if (projection := snapshot.cost_projection) is None:
@@ -267,6 +284,7 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
     _money(
         "overall_cost",
         lambda sample: sum(stats.totals.cost for stats in sample.subjects.values()),
+        attributes_fn=_cost_split,
     ),
     _money(
         "cost_this_month",

@@ -65,6 +65,8 @@ class RequestsSample:
     # What requests cost in the current calendar month ("2026-11"), over every subject.
     month: str
     month_cost: float
+    # What 1 kWh costs now, in the cost currency (None: local inference is not priced).
+    electricity_price: float | None = None
 
 
 class RequestsCollector:
@@ -144,6 +146,7 @@ class RequestsCollector:
             energy_measured=self.energy.available,
             month=month,
             month_cost=self.ledger.monthly_spend.spent_in(month),
+            electricity_price=self.ledger.electricity_price(),
         )
 
     async def async_stop(self) -> None:

@@ -224,6 +224,8 @@ class Totals:
     tool_calls: int = 0
     tool_failures: int = 0
     cost: float = 0.0
+    # The part of ``cost`` that was the GPU's electricity (local inference).
+    electricity_cost: float = 0.0
     energy_wh: float = 0.0
     cold_starts: int = 0
     cold_start_ms: float = 0.0
