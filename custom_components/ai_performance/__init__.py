@@ -1,6 +1,7 @@
 """AI Performance Monitor: how the AI in a Home Assistant install performs."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ from .benchmark import BenchmarkRunner
 from .collectors import build_collectors
 from .collectors.base import Needs
 from .collectors.host import monitored_disks
+from .collectors.requests import RequestsCollector
 from .collectors.servers.base import model_subject
 from .collectors.servers.ollama import OllamaCollector
 from .const import (
@@ -144,6 +146,9 @@ async def async_setup_entry(
     )
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
+    if costs.electricity is not None and not _energy_measured(collectors):
+        # Without a GPU measuring requests' energy, an electricity price prices nothing.
+        costs = replace(costs, electricity=None)
     benchmark = BenchmarkRunner(hass, ledger)
     entry.async_on_unload(benchmark.async_stop)
     optimizer = AutoOptimizer(hass, entry)
@@ -172,6 +177,13 @@ async def async_setup_entry(
     # Options and model servers (subentries) added, changed or removed: start afresh.
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
+
+
+def _energy_measured(collectors: Iterable[object]) -> bool:
+    """Return True when a GPU measures the energy of each request."""
+    return any(
+        isinstance(c, RequestsCollector) and c.energy.available for c in collectors
+    )
 
 
 @callback

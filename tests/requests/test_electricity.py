@@ -30,7 +30,7 @@ def auto_enable_custom_integrations(
     """Start the recorder (the Energy settings need it) before our integration loads."""
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def steady_gpu(nvml: FakeNvml) -> Generator[None]:
     """Plug a GPU that draws WATTS; read its counters every 10 ms while requests run."""
     nvml.plug(FakeGpu(uuid="GPU-a", steady_watts=WATTS))
@@ -82,6 +82,7 @@ def _cost(hass: HomeAssistant) -> Any:
     return state
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_the_energy_settings_fixed_grid_price_prices_each_request(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator
 ) -> None:
@@ -99,6 +100,7 @@ async def test_the_energy_settings_fixed_grid_price_prices_each_request(
     assert state.attributes["electricity_price"] == 0.40
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_a_price_entity_is_read_when_the_request_ends_in_its_unit(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator
 ) -> None:
@@ -106,7 +108,9 @@ async def test_a_price_entity_is_read_when_the_request_ends_in_its_unit(
     hass.states.async_set(
         "sensor.spot_price", "250", {"unit_of_measurement": "EUR/MWh"}
     )
-    await _energy_settings(hass, hass_ws_client, entity_energy_price="sensor.spot_price")
+    await _energy_settings(
+        hass, hass_ws_client, entity_energy_price="sensor.spot_price"
+    )
     hass.config.currency = "EUR"
 
     request = await _priced_request(hass, our_entry())
@@ -115,6 +119,7 @@ async def test_a_price_entity_is_read_when_the_request_ends_in_its_unit(
     assert _cost(hass).attributes["electricity_price"] == 0.25
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_the_options_price_is_only_the_fallback(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator
 ) -> None:
@@ -129,6 +134,7 @@ async def test_the_options_price_is_only_the_fallback(
     assert _cost(hass).attributes["unit_of_measurement"] == "CHF"
 
 
+@pytest.mark.usefixtures("steady_gpu")
 async def test_without_any_price_local_inference_has_no_cost(
     hass: HomeAssistant,
 ) -> None:
@@ -153,3 +159,18 @@ def test_both_formats_of_the_grid_settings_are_read() -> None:
 
     assert [f["number_energy_price"] for f in _grid_flows(legacy)] == [0.2]
     assert [f["number_energy_price"] for f in _grid_flows(unified)] == [0.3]
+
+
+async def test_without_a_gpu_an_electricity_price_prices_nothing(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    await _energy_settings(hass, hass_ws_client, number_energy_price=0.40)
+    await setup_integration(hass, our_entry())
+    await record(hass, subject="rag", duration_ms=200)
+    await settle_and_refresh(
+        hass, hass.config_entries.async_entries("ai_performance")[0]
+    )
+
+    # No cost sensor reads a false 0: the energy of the requests is not measured here.
+    assert hass.states.get("sensor.ai_performance_overall_cost") is None
+    assert hass.states.get("sensor.rag_cost") is None
