@@ -59,7 +59,9 @@ from .coordinator import (
     AIPerformanceData,
     Judges,
 )
-from .costs import async_cost_settings
+from .costs import CostSettings, async_electricity_reader, cost_settings
+from .dashboard import async_keep_dashboard_current
+from .electricity import ElectricityPrice
 from .engine.alerts import ThresholdError
 from .engine.requests import Complexity
 from .entity import (
@@ -115,10 +117,10 @@ async def async_setup_entry(
     """Start the collectors, take the first snapshot and set up the platforms."""
     _async_repair_stored_numbers(hass, entry)
     needs = Needs()
-    costs = await async_cost_settings(hass, entry.options)
+    costs = cost_settings(hass, entry.options)
+    electricity = await async_electricity_reader(hass, costs, entry.options)
     ledger = RequestLedger(hass, entry.entry_id, costs.prices)
-    if costs.electricity is not None:
-        ledger.electricity_price = costs.electricity.read
+    ledger.electricity_price = electricity.read
     collectors = build_collectors(hass, entry, needs, ledger)
     # Agent requests are cold when a watched Ollama server did not hold their model.
     ledger.model_loaded = partial(
@@ -146,9 +148,15 @@ async def async_setup_entry(
     )
     # The coordinator stops its collectors on unload, also when this setup fails part way.
     await coordinator.async_config_entry_first_refresh()
-    if costs.electricity is not None and not _energy_measured(collectors):
-        # Without a GPU measuring requests' energy, an electricity price prices nothing.
-        costs = replace(costs, electricity=None)
+    # Without a GPU measuring requests' energy, an electricity price prices nothing.
+    if _energy_measured(collectors):
+        if electricity.source is not None:
+            costs = replace(costs, electricity=electricity)
+        entry.async_on_unload(
+            coordinator.async_add_listener(
+                partial(_reload_when_priced_anew, hass, entry, electricity, costs)
+            )
+        )
     benchmark = BenchmarkRunner(hass, ledger)
     entry.async_on_unload(benchmark.async_stop)
     optimizer = AutoOptimizer(hass, entry)
@@ -173,10 +181,28 @@ async def async_setup_entry(
     entry.async_on_unload(coordinator.async_add_listener(optimizer.async_on_tick))
     optimizer.async_on_tick()
     _async_track_stale_devices(hass, entry, coordinator)
+    entry.async_on_unload(async_keep_dashboard_current(hass, entry))
     async_clear_removed_servers(hass, set(entry.subentries))
     # Options and model servers (subentries) added, changed or removed: start afresh.
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
+
+
+@callback
+def _reload_when_priced_anew(
+    hass: HomeAssistant,
+    entry: AIPerformanceConfigEntry,
+    electricity: ElectricityPrice,
+    costs: CostSettings,
+) -> None:
+    """Reload once an electricity price is set or removed in the Energy settings.
+
+    The cost sensors exist only while something is priced; a price changed in the settings
+    needs no reload (it is read for every request).
+    """
+    if (electricity.source is not None) != (costs.electricity is not None):
+        LOGGER.info("The electricity price was set or removed: reloading")
+        hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 def _energy_measured(collectors: Iterable[object]) -> bool:

@@ -24,7 +24,7 @@ from .const import (
     CONF_PRICES,
     LOGGER,
 )
-from .electricity import ElectricityPrice, PriceSource, async_electricity_price
+from .electricity import ElectricityPrice, async_electricity_price
 from .engine.cost import ModelPrice, parse_price_table
 
 MODEL_KEYS: Final = ("chat_model", "model")
@@ -57,29 +57,23 @@ def cost_settings(hass: HomeAssistant, options: Mapping[str, Any]) -> CostSettin
     )
 
 
-async def async_cost_settings(
-    hass: HomeAssistant, options: Mapping[str, Any]
-) -> CostSettings:
-    """Return the cost settings of an entry's options, with the electricity price.
+async def async_electricity_reader(
+    hass: HomeAssistant, settings: CostSettings, options: Mapping[str, Any]
+) -> ElectricityPrice:
+    """Return the reader of the electricity price for ``settings``' currency.
 
     The Energy settings price the grid in Home Assistant's currency: with costs in another,
     only the options' own price (set in that currency) can be used.
     """
-    settings = cost_settings(hass, options)
     fallback = options.get(CONF_ELECTRICITY_PRICE)
-    electricity = await async_electricity_price(hass, fallback)
-    if (
-        electricity is not None
-        and electricity.source is PriceSource.ENERGY_SETTINGS
-        and settings.currency != hass.config.currency
-    ):
-        LOGGER.info(
-            "The Energy settings' price is in %s, costs in %s: using the options' price",
-            hass.config.currency,
+    same_currency = settings.currency == hass.config.currency
+    if not same_currency:
+        LOGGER.debug(
+            "Costs are in %s, not %s: the Energy settings' price is not used",
             settings.currency,
+            hass.config.currency,
         )
-        electricity = await async_electricity_price(hass, fallback, energy=False)
-    return replace(settings, electricity=electricity)
+    return await async_electricity_price(hass, fallback, energy=same_currency)
 
 
 class PricedDescription(Protocol):

@@ -12,21 +12,27 @@ dashboard it made before only while nobody has edited it since.
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 import json
 import logging
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from homeassistant.auth.models import User
 from homeassistant.components import websocket_api
 from homeassistant.components.frontend import async_panel_exists
-from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.components.lovelace.const import LOVELACE_DATA, ConfigNotFound
+from homeassistant.components.lovelace.dashboard import LovelaceStorage
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_URL, EntityCategory
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN, LOGGER
+from .collectors.gpu import GpuSample
+from .const import DOMAIN, LOGGER, SOURCE_GPU
 
 URL_PATH: Final = "ai-performance"
 TITLE: Final = "AI Performance"
@@ -34,8 +40,66 @@ ICON: Final = "mdi:robot-outline"
 STORAGE_KEY: Final = f"{DOMAIN}.dashboard"
 # A command of the local connection gives up after this long (they answer in milliseconds).
 COMMAND_TIMEOUT_S: Final = 30
+# Registry changes come in bursts: the dashboard is laid out again once they have settled.
+REFRESH_DELAY_S: Final = 5
 
-OVERVIEW_TILES: Final = (
+# Each figure's name on the dashboard: short enough for a tile on a 390 px phone (the section
+# heading names the device). Keys without one keep the entity's own name.
+SHORT_NAMES: Final = {
+    "health": "Health",
+    "active_alerts": "Alerts",
+    "overall_latency_p95": "Latency p95",
+    "overall_error_rate": "Error rate",
+    "overall_requests_per_minute": "Requests/min",
+    "sla_compliance_24h": "SLA (24 h)",
+    "availability_24h": "Availability",
+    "error_budget_remaining_30d": "Error budget",
+    "overall_cost": "AI cost",
+    "cost_this_month": "This month",
+    "projected_monthly_cost": "Month forecast",
+    "monthly_budget_used": "Budget used",
+    "optimization_effectiveness": "Optimization",
+    "benchmark": "Benchmark",
+    "run_benchmark": "Run benchmark",
+    "optimize": "Optimize now",
+    "requests": "Requests",
+    "latency_p95": "Latency p95",
+    "error_rate": "Error rate",
+    "ttft_p95": "1st token p95",
+    "output_tokens_per_second": "Output speed",
+    "perceived_latency_p95": "Perceived p95",
+    "handled_locally": "Local intents",
+    "cache_hit": "Cache hits",
+    "cold_starts": "Cold starts",
+    "cost": "Cost",
+    "gpu_energy_per_request": "Energy/request",
+    "satisfaction": "Satisfaction",
+    "loop_lag_p95": "Loop lag p95",
+    "ha_cpu_usage": "HA CPU",
+    "ha_memory": "HA memory",
+    "memory_full_in": "Memory full in",
+    "power": "Power",
+    "energy": "Energy",
+    "throttle_reason": "Throttling",
+    "vram_full_in": "VRAM full in",
+    "reachable": "Reachable",
+    "server_version": "Version",
+    "loaded_models": "Loaded models",
+    "models_vram": "Models VRAM",
+    "served_models": "Served models",
+    "server_ttft_p95": "1st token p95",
+    "server_latency_p95": "Latency p95",
+    "running_requests": "Running",
+    "waiting_requests": "Waiting",
+    "kv_cache_usage": "KV cache",
+    "cpu_usage": "CPU",
+    "memory_usage": "Memory",
+    "config_disk_usage": "Config disk",
+    "vram_usage": "VRAM",
+    "gpu_utilization": "Utilization",
+    "temperature": "Temperature",
+}
+STATUS_TILES: Final = (
     "health",
     "active_alerts",
     "overall_latency_p95",
@@ -44,8 +108,14 @@ OVERVIEW_TILES: Final = (
     "sla_compliance_24h",
     "availability_24h",
     "error_budget_remaining_30d",
+)
+COST_TILES: Final = (
     "overall_cost",
+    "cost_this_month",
     "projected_monthly_cost",
+    "monthly_budget_used",
+)
+ACTION_TILES: Final = (
     "optimization_effectiveness",
     "benchmark",
     "run_benchmark",
@@ -64,7 +134,7 @@ SUBJECT_TILES: Final = (
     "handled_locally",
     "cache_hit",
     "cold_starts",
-    "cost_this_month",
+    "cost",
     "gpu_energy_per_request",
     "satisfaction",
 )
@@ -87,10 +157,37 @@ MODEL_ROWS: Final = (
     "unloads_at",
     "context_length",
 )
+SLOWEST_STAGE: Final = "slowest_stage"
+PIPELINE_MODEL: Final = "Assist pipeline"
 # Problem sensors: shown only while on.
 ALERT_KEYS: Final = ("latency_anomaly", "throttling")
 PERCENT_SEVERITY: Final = {"green": 0, "yellow": 75, "red": 90}
 TEMPERATURE_SEVERITY: Final = {"green": 0, "yellow": 83, "red": 90}
+LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+NO_PRICES: Final = (
+    "**What does it cost?** Nothing is priced yet.\n\n"
+    "- Cloud models: add their token prices in [AI Performance Monitor]"
+    "(/config/integrations/integration/ai_performance) → Configure → Costs and budget.\n"
+    "- Local models: set the grid price in the [Energy settings](/config/energy); with an "
+    "NVIDIA GPU measured here, each request's electricity is priced."
+)
+NOT_MONITORED: Final = "**GPU not monitored.** {why}\n\n{what}"
+NO_NVML: Final = (
+    "NVIDIA's NVML library is not available to Home Assistant here ({error}), as on "
+    "Home Assistant OS and in most containers."
+)
+NO_GPU: Final = "NVML found no NVIDIA GPU on this machine."
+REMOTE_SERVERS: Final = (
+    "Your model servers run on other machines ({servers}): their GPUs are not watched "
+    "from here."
+)
+GPU_ADVICE: Final = (
+    "To watch a GPU, run Home Assistant (Core or a container with the NVIDIA runtime) on the "
+    "machine that has it, and set GPU monitoring to On in the options to be told when it "
+    "goes missing."
+)
+OLLAMA_VRAM: Final = "What each Ollama server's loaded models hold in VRAM shows below."
 
 
 class DashboardError(HomeAssistantError):
@@ -114,11 +211,14 @@ def build_dashboard(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
             "Overview",
             "overview",
             [
-                _tiles_section(TITLE, overview, OVERVIEW_TILES),
+                _section(TITLE, overview.tiles(STATUS_TILES)),
                 _alerts_section(overview, devices.values(), host),
-                _response_section(overview, subjects),
-                _host_section(host),
+                _slow_section(overview, subjects),
+                _cost_section(overview),
                 *(_gpu_section(device) for device in gpus.values()),
+                _gpu_missing_section(hass, entry_id, gpus, servers),
+                _host_section(host),
+                _section("Actions", overview.tiles(ACTION_TILES)),
             ],
         ),
         _view(
@@ -139,10 +239,11 @@ def build_dashboard(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
 
 
 class _Device:
-    """One of our devices: its name and its enabled entities by translation key."""
+    """One of our devices: its name, model and its enabled entities by translation key."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, model: str | None = None) -> None:
         self.name = name
+        self.model = model
         self.entities: dict[str, str] = {}
         # The entity's own name, without the device's: the section heading names the device.
         self.names: dict[str, str] = {}
@@ -150,13 +251,31 @@ class _Device:
     def pick(self, keys: Iterable[str]) -> list[str]:
         return [self.entities[key] for key in keys if key in self.entities]
 
+    def tile(self, key: str, **extra: Any) -> dict[str, Any]:
+        """Return the tile of ``key``: short name, hidden while its figure is unknown."""
+        entity_id = self.entities[key]
+        tile: dict[str, Any] = {"type": "tile", "entity": entity_id}
+        if name := SHORT_NAMES.get(key) or self.names.get(key):
+            tile["name"] = name
+        if entity_id.startswith("button."):
+            # A button's state is when it was last pressed: "Unknown" until then.
+            tile["hide_state"] = True
+        elif entity_id.startswith("sensor."):
+            # A figure this subject does not have yet (or never will) takes no room.
+            tile["visibility"] = [_known(entity_id)]
+        return tile | extra
+
     def tiles(self, keys: Iterable[str]) -> list[dict[str, Any]]:
-        return [
-            {"type": "tile", "entity": self.entities[key]}
-            | ({"name": self.names[key]} if key in self.names else {})
-            for key in keys
-            if key in self.entities
-        ]
+        return [self.tile(key) for key in keys if key in self.entities]
+
+
+def _full_width() -> dict[str, Any]:
+    """Return the option of a card across the whole section (for long device and alert names)."""
+    return {"grid_options": {"columns": 12}}
+
+
+def _known(entity_id: str) -> dict[str, Any]:
+    return {"condition": "state", "entity": entity_id, "state_not": "unknown"}
 
 
 def _devices(hass: HomeAssistant, entry_id: str) -> dict[str, _Device]:
@@ -172,7 +291,7 @@ def _devices(hass: HomeAssistant, entry_id: str) -> dict[str, _Device]:
             continue
         subject = identifier.removeprefix(f"{entry_id}_")
         by_id[device.id] = devices[subject] = _Device(
-            device.name_by_user or device.name or subject
+            device.name_by_user or device.name or subject, device.model
         )
     for entity in er.async_entries_for_config_entry(er.async_get(hass), entry_id):
         device_of = by_id.get(entity.device_id or "")
@@ -213,12 +332,30 @@ def _section(heading: str, cards: list[dict[str, Any]]) -> dict[str, Any] | None
     return {"type": "grid", "cards": [{"type": "heading", "heading": heading}, *cards]}
 
 
-def _gauge(entity_id: str, severity: dict[str, int] | None = None) -> dict[str, Any]:
+def _markdown(content: str) -> dict[str, Any]:
+    return {"type": "markdown", "content": content}
+
+
+def _gauge(
+    device: _Device, key: str, severity: dict[str, int] | None = None
+) -> dict[str, Any]:
     """Return a 0-100 gauge; with ``severity`` its needle shows green, yellow, red bands."""
-    gauge: dict[str, Any] = {"type": "gauge", "entity": entity_id, "min": 0, "max": 100}
+    gauge: dict[str, Any] = {
+        "type": "gauge",
+        "entity": device.entities[key],
+        "name": SHORT_NAMES.get(key, device.names.get(key, key)),
+        "min": 0,
+        "max": 100,
+    }
     if severity:
         gauge |= {"needle": True, "severity": dict(severity)}
     return gauge
+
+
+def _gauges(
+    device: _Device, keys: Iterable[str], severity: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    return [_gauge(device, key, severity) for key in keys if key in device.entities]
 
 
 def _statistics(title: str, entity_ids: list[str], days: int = 7) -> dict[str, Any]:
@@ -242,29 +379,24 @@ def _history(title: str, entity_ids: list[str], hours: int = 24) -> dict[str, An
     }
 
 
-def _tiles_section(
-    heading: str, device: _Device, keys: Iterable[str]
-) -> dict[str, Any] | None:
-    return _section(heading, device.tiles(keys))
-
-
 def _alerts_section(
     overview: _Device, others: Iterable[_Device], host: _Device
 ) -> dict[str, Any] | None:
-    """Each alert shows only while raised; "no alerts" shows while none is."""
+    """Each alert shows only while raised, with its value and unit; "no alerts" while none is."""
     cards = [
         {
             "type": "conditional",
             "conditions": [{"condition": "state", "entity": entity_id, "state": "on"}],
-            # Alert sensors carry their severity and value; the others only their state.
+            # Alert sensors carry their severity, value and unit; the others only their state.
             "card": {"type": "tile", "entity": entity_id, "color": "red"}
             | (
-                {"state_content": ["severity", "value"]}
+                {"state_content": ["severity", "value", "unit"]}
                 if key.endswith("_alert")
                 else {}
             ),
         }
-        for device in (host, *others)
+        | _full_width()
+        for device in (overview, host, *others)
         for key, entity_id in device.entities.items()
         if entity_id.startswith("binary_sensor.")
         and (key.endswith("_alert") or key in ALERT_KEYS)
@@ -282,41 +414,105 @@ def _alerts_section(
                     "icon": "mdi:check-circle-outline",
                     "color": "green",
                 },
-            },
+            }
+            | _full_width(),
         )
     return _section("Alerts", cards)
 
 
-def _response_section(
+def _slow_section(
     overview: _Device, subjects: dict[str, _Device]
 ) -> dict[str, Any] | None:
+    """Why is it slow: each agent's and pipeline's slowest stage, and response times."""
+    cards = []
+    for key, device in subjects.items():
+        if SLOWEST_STAGE not in device.entities:
+            continue
+        tile = device.tile(SLOWEST_STAGE, name=device.name, **_full_width())
+        tile["state_content"] = ["state", "waited"]
+        if device.model == PIPELINE_MODEL:
+            # Home Assistant's own Assist debug view lists this pipeline's recent runs.
+            pipeline_id = key.removeprefix("requests_")
+            tile["tap_action"] = {
+                "action": "navigate",
+                "navigation_path": f"/config/voice-assistants/debug/{pipeline_id}",
+            }
+        cards.append(tile)
     latency = overview.pick(["overall_latency_p95"]) + [
         e for device in subjects.values() for e in device.pick(["latency_p95"])
     ]
-    cards = []
     if latency:
-        cards.append(_statistics("Response time p95, hourly", latency))
+        cards.append(_history("Response time p95", latency))
     if rates := overview.pick(["overall_requests_per_minute", "overall_error_rate"]):
         cards.append(_history("Requests and errors", rates))
-    return _section("Response time", cards)
+    return _section("Why is it slow?", cards)
+
+
+def _cost_section(overview: _Device) -> dict[str, Any] | None:
+    """Answer "what does it cost": the cost tiles, or how to get them (always there)."""
+    return _section(
+        "What does it cost?", overview.tiles(COST_TILES) or [_markdown(NO_PRICES)]
+    )
+
+
+def _gpu_section(gpu: _Device) -> dict[str, Any] | None:
+    cards = _gauges(gpu, ["vram_usage"], PERCENT_SEVERITY)
+    cards += _gauges(gpu, ["gpu_utilization"])
+    cards += _gauges(gpu, ["temperature"], TEMPERATURE_SEVERITY)
+    cards += gpu.tiles(GPU_TILES)
+    if usage := gpu.pick(["vram_usage", "gpu_utilization"]):
+        cards.append(_history("GPU use", usage))
+    return _section(gpu.name, cards)
+
+
+def _gpu_missing_section(
+    hass: HomeAssistant,
+    entry_id: str,
+    gpus: dict[str, _Device],
+    servers: dict[str, _Device],
+) -> dict[str, Any] | None:
+    """Is the GPU all right: where no GPU is watched, say why and what to do."""
+    if gpus:
+        return None
+    entry = hass.config_entries.async_get_entry(entry_id)
+    sample = None
+    if entry is not None and getattr(entry, "runtime_data", None) is not None:
+        sample = entry.runtime_data.coordinator.data.sample(SOURCE_GPU, GpuSample)
+    why = [
+        NO_NVML.format(error=sample.nvml_error or "not found")
+        if sample is None or not sample.nvml_available
+        else NO_GPU
+    ]
+    if remote := _remote_servers(entry):
+        why.append(REMOTE_SERVERS.format(servers=", ".join(remote)))
+    vram = [
+        device.tile("models_vram", name=device.name, **_full_width())
+        for device in servers.values()
+        if "models_vram" in device.entities
+    ]
+    what = GPU_ADVICE + (f" {OLLAMA_VRAM}" if vram else "")
+    cards = [_markdown(NOT_MONITORED.format(why=" ".join(why), what=what)), *vram]
+    return _section("Is the GPU all right?", cards)
+
+
+def _remote_servers(entry: ConfigEntry | None) -> list[str]:
+    """Return "title (host)" of each model server that runs on another machine."""
+    if entry is None:
+        return []
+    remote = []
+    for subentry in entry.subentries.values():
+        host = urlsplit(str(subentry.data.get(CONF_URL, ""))).hostname
+        if host and host not in LOCAL_HOSTS:
+            remote.append(f"{subentry.title} at {host}")
+    return remote
 
 
 def _host_section(host: _Device) -> dict[str, Any] | None:
-    cards = [_gauge(e, PERCENT_SEVERITY) for e in host.pick(HOST_GAUGES)]
+    cards = _gauges(host, HOST_GAUGES, PERCENT_SEVERITY)
     cards += host.tiles(HOST_TILES)
     if usage := host.pick(["cpu_usage", "memory_usage"]):
         cards.append(_history("Host, last 24 hours", usage))
     return _section(host.name or "Host", cards)
-
-
-def _gpu_section(gpu: _Device) -> dict[str, Any] | None:
-    cards = [_gauge(e, PERCENT_SEVERITY) for e in gpu.pick(["vram_usage"])]
-    cards += [_gauge(e) for e in gpu.pick(["gpu_utilization"])]
-    cards += [_gauge(e, TEMPERATURE_SEVERITY) for e in gpu.pick(["temperature"])]
-    cards += gpu.tiles(GPU_TILES)
-    if usage := gpu.pick(["vram_usage", "gpu_utilization"]):
-        cards.append(_statistics("GPU use, hourly", usage))
-    return _section(gpu.name, cards)
 
 
 def _subject_section(subject: _Device) -> dict[str, Any] | None:
@@ -336,12 +532,94 @@ def _server_section(server: _Device, models: list[_Device]) -> dict[str, Any] | 
     return _section(server.name, cards)
 
 
+def _store(hass: HomeAssistant) -> Store[dict[str, Any]]:
+    """Return where we keep the dashboard we made: its address and what we saved there."""
+    return Store(hass, 1, STORAGE_KEY)
+
+
+async def async_refresh_dashboard(hass: HomeAssistant, entry_id: str) -> bool:
+    """Lay our own dashboard out again for the install as it is now; return True if saved.
+
+    Only the dashboard this integration made, and only while nobody has edited it: a user's
+    changes are never overwritten. Saved through Lovelace's own storage, so open browsers show
+    the new layout at once.
+    """
+    store = _store(hass)
+    made = await store.async_load() or {}
+    lovelace = hass.data.get(LOVELACE_DATA)
+    dashboard = (
+        None if lovelace is None else lovelace.dashboards.get(made.get("url_path"))
+    )
+    if not isinstance(dashboard, LovelaceStorage):
+        return False  # never made, or deleted since
+    try:
+        current = await dashboard.async_load(force=False)
+    except ConfigNotFound:
+        return False
+    config = build_dashboard(hass, entry_id)
+    if current != made.get("config") or config == current:
+        return False
+    await dashboard.async_save(config)
+    await store.async_save({"url_path": made["url_path"], "config": config})
+    LOGGER.debug("Dashboard %s laid out again", made["url_path"])
+    return True
+
+
+@callback
+def async_keep_dashboard_current(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> CALLBACK_TYPE:
+    """Refresh our unedited dashboard whenever our entities or devices change.
+
+    Agents, servers and GPUs that appear, prices that bring cost sensors, devices renamed:
+    each changes the registries. Changes come in bursts (a new agent adds 20 entities), so a
+    refresh waits until they have settled. Return the function that stops it.
+    """
+    entity_registry = er.async_get(hass)
+
+    async def refresh() -> None:
+        await async_refresh_dashboard(hass, entry.entry_id)
+
+    debouncer = Debouncer(
+        hass, LOGGER, cooldown=REFRESH_DELAY_S, immediate=False, function=refresh
+    )
+
+    @callback
+    def ours(data: Mapping[str, Any]) -> bool:
+        if data.get("action") == "remove":
+            return True  # gone from the registry: it may have been ours
+        if "entity_id" in data:
+            found = entity_registry.async_get(str(data["entity_id"]))
+            return found is not None and found.config_entry_id == entry.entry_id
+        device = dr.async_get(hass).async_get(str(data.get("device_id")))
+        return device is not None and entry.entry_id in device.config_entries
+
+    @callback
+    def changed(_event: Event[Any]) -> None:
+        debouncer.async_schedule_call()
+
+    stops = [
+        hass.bus.async_listen(er.EVENT_ENTITY_REGISTRY_UPDATED, changed, ours),
+        hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, changed, ours),
+    ]
+    # What changed while the integration was not running (an options save reloads it).
+    debouncer.async_schedule_call()
+
+    @callback
+    def stop() -> None:
+        for unsubscribe in stops:
+            unsubscribe()
+        debouncer.async_cancel()
+
+    return stop
+
+
 async def async_create_dashboard(
     hass: HomeAssistant, entry_id: str, user: User
 ) -> dict[str, Any]:
     """Create (or refresh our own unedited) dashboard as ``user``; return where it is."""
     config = build_dashboard(hass, entry_id)
-    store: Store[dict[str, Any]] = Store(hass, 1, STORAGE_KEY)
+    store = _store(hass)
     made = await store.async_load() or {}
     connection = _LocalConnection(hass, user)
     existing = {

@@ -2,21 +2,19 @@
 
 Local inference costs what the GPU's energy costs. The price comes from the grid source of the
 Energy dashboard's settings (a fixed price, or an entity whose state is the current price, as
-Home Assistant's own energy cost sensors read it), so a tariff that changes by the hour prices
-each request at its hour. The price in our options is only the fallback for installs that track
-no grid. Prices in Wh or MWh are converted to kWh, as the Energy dashboard does.
+Home Assistant's own energy cost sensors read it), read again for every request, so a tariff
+that changes by the hour prices each request at its hour and a price changed in the settings
+applies at once. The price in our options is only the fallback for installs that track no grid.
+Prices per Wh or MWh are converted to kWh, as the Energy dashboard does.
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 import math
 from typing import Any, Final
 
-from homeassistant.components.energy.data import async_get_manager
+from homeassistant.components.energy.data import EnergyManager, async_get_manager
 from homeassistant.core import HomeAssistant
-
-from .const import LOGGER
 
 ENERGY: Final = "energy"
 # The price units the Energy dashboard converts, per kWh.
@@ -24,27 +22,17 @@ _PER_KWH: Final = {"/kwh": 1.0, "/wh": 1000.0, "/mwh": 0.001}
 
 
 class PriceSource(StrEnum):
-    """Where the price came from."""
+    """Where the price comes from."""
 
     ENERGY_SETTINGS = "energy_settings"
     OPTIONS = "options"
 
 
-@dataclass(frozen=True, slots=True)
-class ElectricityPrice:
-    """How to read the current price of 1 kWh, and where it comes from."""
-
-    source: PriceSource
-    read: Callable[[], float | None]
-    # The price entity of the Energy settings, where the price is one.
-    entity_id: str | None = None
-
-
 def _grid_flows(preferences: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     """Return the grid imports of the Energy settings, in both of their formats.
 
-    Up to 2025 a grid source held a list of imports (``flow_from``); newer releases keep one
-    import per grid source, with the price on the source itself.
+    Older settings hold a list of imports per grid source (``flow_from``); newer releases keep
+    one import per grid source, with the price on the source itself.
     """
     for source in preferences.get("energy_sources") or ():
         if source.get("type") != "grid":
@@ -70,29 +58,56 @@ def _entity_price(hass: HomeAssistant, entity_id: str) -> float | None:
     return price if math.isfinite(price) and price >= 0 else None
 
 
-def _fixed(price: float) -> Callable[[], float | None]:
-    return lambda: price
+class ElectricityPrice:
+    """Reads the price of 1 kWh now: the Energy settings' grid price, else the fallback."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        manager: EnergyManager | None,
+        fallback: float | None,
+    ) -> None:
+        """Read ``manager``'s settings (None: not used), else ``fallback`` (None: none)."""
+        self._hass = hass
+        self._manager = manager
+        self._fallback = fallback
+
+    def _grid_price(self) -> Mapping[str, Any] | None:
+        """Return the first grid import of the Energy settings that has a price."""
+        if self._manager is None:
+            return None
+        return next(
+            (
+                flow
+                for flow in _grid_flows(self._manager.data or {})
+                if flow.get("number_energy_price") is not None
+                or flow.get("entity_energy_price")
+            ),
+            None,
+        )
+
+    @property
+    def source(self) -> PriceSource | None:
+        """Return where the price comes from now; None when no price is set anywhere."""
+        if self._grid_price() is not None:
+            return PriceSource.ENERGY_SETTINGS
+        return None if self._fallback is None else PriceSource.OPTIONS
+
+    def read(self) -> float | None:
+        """Return the price of 1 kWh now; None where it is unknown at the moment."""
+        flow = self._grid_price()
+        if flow is None:
+            return self._fallback
+        if (number := flow.get("number_energy_price")) is not None:
+            return float(number)
+        return _entity_price(self._hass, str(flow["entity_energy_price"]))
 
 
 async def async_electricity_price(
     hass: HomeAssistant, fallback: float | None, *, energy: bool = True
-) -> ElectricityPrice | None:
-    """Return how to read the electricity price: the Energy settings' first, else ``fallback``.
-
-    ``energy`` False skips the Energy settings.
-    """
+) -> ElectricityPrice:
+    """Return the price reader: the Energy settings' (with ``energy``), else ``fallback``."""
+    manager = None
     if energy and ENERGY in hass.config.components:
         manager = await async_get_manager(hass)
-        for flow in _grid_flows(manager.data or {}):
-            if (number := flow.get("number_energy_price")) is not None:
-                return ElectricityPrice(PriceSource.ENERGY_SETTINGS, _fixed(number))
-            if entity_id := flow.get("entity_energy_price"):
-                return ElectricityPrice(
-                    PriceSource.ENERGY_SETTINGS,
-                    lambda entity_id=entity_id: _entity_price(hass, entity_id),
-                    entity_id,
-                )
-    if fallback is not None:
-        return ElectricityPrice(PriceSource.OPTIONS, _fixed(fallback))
-    LOGGER.debug("No electricity price: local inference is not priced")
-    return None
+    return ElectricityPrice(hass, manager, fallback)

@@ -174,3 +174,23 @@ async def test_without_a_gpu_an_electricity_price_prices_nothing(
     # No cost sensor reads a false 0: the energy of the requests is not measured here.
     assert hass.states.get("sensor.ai_performance_overall_cost") is None
     assert hass.states.get("sensor.rag_cost") is None
+
+
+@pytest.mark.usefixtures("steady_gpu")
+async def test_a_grid_price_set_later_brings_the_cost_sensors_and_changes_apply_at_once(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    await _energy_settings(hass, hass_ws_client)  # a grid, no price yet
+    entry = our_entry()
+    await setup_integration(hass, entry)
+    assert hass.states.get("sensor.ai_performance_overall_cost") is None
+
+    await _energy_settings(hass, hass_ws_client, number_energy_price=0.40)
+    await settle_and_refresh(hass, entry)
+    await hass.async_block_till_done()
+
+    # Reloaded by itself: the cost sensors are there, with the new price.
+    assert _cost(hass).attributes["electricity_price"] == 0.40
+    await _energy_settings(hass, hass_ws_client, number_energy_price=0.10)
+    await settle_and_refresh(hass, entry)
+    assert _cost(hass).attributes["electricity_price"] == 0.10

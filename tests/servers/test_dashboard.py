@@ -21,11 +21,11 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 import yaml
 
 from custom_components.ai_performance.const import DOMAIN, SUBENTRY_OLLAMA
-from custom_components.ai_performance.dashboard import build_dashboard
+from custom_components.ai_performance.dashboard import REFRESH_DELAY_S, build_dashboard
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
 from ..fake_pynvml import FakeGpu
-from .conftest import SERVER_ID, poll
+from .conftest import SERVER_ID, poll, server_subentry
 from .fake_servers import FakeServer, OllamaState, ollama_server
 
 DOCS_DASHBOARD = (
@@ -39,6 +39,7 @@ CARD_TYPES = {
     "history-graph",
     "entities",
     "conditional",
+    "markdown",
 }
 
 
@@ -132,6 +133,41 @@ async def test_the_layout_covers_the_install_with_built_in_cards_only(
         assert entity_id in shown, entity_id
     # Diagnostic entities stay on the device page.
     assert "sensor.ai_performance_collection_duration" not in shown
+    overview = {
+        section["cards"][0]["heading"]: section["cards"][1:]
+        for section in config["views"][0]["sections"]
+    }
+    # The first screen answers: why is it slow, what does it cost, is the GPU all right.
+    assert list(overview) == [
+        "AI Performance",
+        "Alerts",
+        "Why is it slow?",
+        "What does it cost?",
+        "NVIDIA GeForce RTX 4090",
+        "Host",
+        "Actions",
+    ]
+    (slowest, *graphs) = overview["Why is it slow?"]
+    assert slowest["entity"] == "sensor.kitchen_assistant_slowest_stage"
+    assert slowest["name"] == "Kitchen assistant"
+    assert slowest["state_content"] == ["state", "waited"]
+    assert [g["type"] for g in graphs] == ["history-graph", "history-graph"]
+    # Without prices, the cost question is answered by how to set them.
+    (no_prices,) = overview["What does it cost?"]
+    assert no_prices["type"] == "markdown"
+    assert "/config/energy" in no_prices["content"]
+    tiles = [c for c in _cards(config) if c["type"] == "tile"]
+    for tile in tiles:
+        # A figure not known yet takes no room; a button shows no "Unknown" last press.
+        if tile["entity"].startswith("sensor."):
+            assert tile["visibility"] == [
+                {"condition": "state", "entity": tile["entity"], "state_not": "unknown"}
+            ]
+        if tile["entity"].startswith("button."):
+            assert tile["hide_state"] is True
+        # Names fit half a phone's width; longer ones get the section's whole width.
+        if "grid_options" not in tile:
+            assert len(tile.get("name", "")) <= 15, tile
     alerts = [c for c in _cards(config) if c["type"] == "conditional"]
     assert alerts[0]["conditions"] == [
         {
@@ -142,6 +178,12 @@ async def test_the_layout_covers_the_install_with_built_in_cards_only(
     ]
     assert len(alerts) > 3
     assert all(c["conditions"][0]["state"] == "on" for c in alerts[1:])
+    # Every raised alert shows its value with its unit.
+    assert all(
+        c["card"]["state_content"] == ["severity", "value", "unit"]
+        for c in alerts[1:]
+        if c["card"]["entity"].endswith("_alert")
+    )
 
     if os.environ.get("AIP_WRITE_DASHBOARD"):
         DOCS_DASHBOARD.write_text(_docs_text(config), encoding="utf-8")
@@ -254,3 +296,82 @@ async def test_only_administrators_and_signed_in_users_can_create_it(
                 blocking=True,
             )
     assert raised.value.translation_key == "dashboard_needs_user"
+
+
+async def test_without_a_gpu_the_overview_says_why_and_what_to_do(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    # No NVML here (the nvml fixture's default), one Ollama here, one on another machine.
+    assert await async_setup_component(hass, "lovelace", {})
+    async with ollama_server(OllamaState()) as server:
+        local = server_subentry(SUBENTRY_OLLAMA, server.url)
+        remote = server_subentry(
+            SUBENTRY_OLLAMA,
+            "http://gpu-box.invalid:11434",
+            subentry_id="01JSERVERSUBENTRY000000002",
+        )
+        await setup_integration(hass, our_entry(subentries=[local, remote]))
+        await poll(hass, freezer)
+        config = build_dashboard(hass, ENTRY_ID)
+
+    sections = {
+        section["cards"][0]["heading"]: section["cards"][1:]
+        for section in config["views"][0]["sections"]
+    }
+    note, *vram = sections["Is the GPU all right?"]
+    assert note["type"] == "markdown"
+    assert note["content"].startswith("**GPU not monitored.** NVIDIA's NVML library")
+    assert "(ollama test at gpu-box.invalid)" in note["content"]
+    # Each Ollama server's models' VRAM is what can be shown; the unreachable one's too.
+    assert [tile["entity"] for tile in vram] == [
+        "sensor.ollama_test_vram_held_by_models",
+        "sensor.ollama_test_vram_held_by_models_2",
+    ]
+
+
+async def test_our_unedited_dashboard_keeps_up_with_the_install_by_itself(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_admin_user: User,
+    hass_ws_client: WebSocketGenerator,
+    gpu: FakeGpu,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        await _create(hass, hass_admin_user)
+        client = await hass_ws_client(hass)
+
+        async def shown() -> set[str]:
+            config = await _ws(client, "lovelace/config", url_path="ai-performance")
+            return _shown(config)
+
+        assert "sensor.garage_assistant_latency_p95" not in await shown()
+
+        # A new agent appears: its device shows up on the dashboard once things settle.
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": "Garage assistant", "duration_ms": 700},
+            blocking=True,
+        )
+        await poll(hass, freezer)
+        await poll(hass, freezer, REFRESH_DELAY_S + 1)
+        await hass.async_block_till_done()
+        assert "sensor.garage_assistant_latency_p95" in await shown()
+
+        # Once its user edits it, it is theirs: nothing changes it any more.
+        edited = await _ws(client, "lovelace/config", url_path="ai-performance")
+        edited["title"] = "My AI"
+        await _ws(
+            client, "lovelace/config/save", url_path="ai-performance", config=edited
+        )
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": "Porch assistant", "duration_ms": 700},
+            blocking=True,
+        )
+        await poll(hass, freezer)
+        await poll(hass, freezer, REFRESH_DELAY_S + 1)
+        await hass.async_block_till_done()
+        assert await _ws(client, "lovelace/config", url_path="ai-performance") == edited
