@@ -478,11 +478,11 @@ def _gpu_missing_section(
     sample = None
     if entry is not None and getattr(entry, "runtime_data", None) is not None:
         sample = entry.runtime_data.coordinator.data.sample(SOURCE_GPU, GpuSample)
-    why = [
-        NO_NVML.format(error=sample.nvml_error or "not found")
-        if sample is None or not sample.nvml_available
-        else NO_GPU
-    ]
+    if sample is not None and sample.nvml_available:
+        why = [NO_GPU]
+    else:
+        error = None if sample is None else sample.nvml_error
+        why = [NO_NVML.format(error=error or "not loaded")]
     if remote := _remote_servers(entry):
         why.append(REMOTE_SERVERS.format(servers=", ".join(remote)))
     vram = [
