@@ -100,13 +100,16 @@ def test_a_second_demo_on_a_port_leaves_the_first_ones_configuration(
     kept.parent.mkdir()
     kept.write_text("default_config:\n", encoding="utf-8")
 
-    with (tmp_path / f"demo-config-{port}.lock").open("w") as first_demo:
+    log = tmp_path / f"demo-home-assistant-{port}.log"
+    log.write_text("the first demo's Home Assistant\n", encoding="utf-8")
+    with log.open("a") as first_demo:
         fcntl.flock(first_demo, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = _run(tmp_path, "demo", "-p", str(port), "-n", "1")
 
     assert result.returncode == 1
     assert f"another demo is starting or running on port {port}" in result.stderr
     assert kept.is_file()
+    assert log.read_text(encoding="utf-8") == "the first demo's Home Assistant\n"
 
 
 async def test_the_demos_prompts_make_the_built_in_agent_log_no_error(
