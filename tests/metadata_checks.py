@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
+from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
 # hassfest's CUSTOM_INTEGRATION_MANIFEST_SCHEMA (script/hassfest/manifest.py): unknown keys are errors.
 MANIFEST_ALLOWED_KEYS = frozenset(
@@ -233,6 +234,36 @@ def check_hacs(hacs: Mapping[str, Any], tested_versions: Iterable[str]) -> list[
             for tested in tested_versions
             if AwesomeVersion(minimum) > AwesomeVersion(tested)
         ]
+    return problems
+
+
+# The first line of each licence text GitHub's detection (licensee) recognises, by SPDX id: the
+# licences the repository may carry. HACS's "license" check asks GitHub for the repository's licence.
+LICENCE_TITLES = {"MIT License": "MIT", "Apache License": "Apache-2.0"}
+
+
+def check_licence(licence_text: str | None, project: Mapping[str, Any]) -> list[str]:
+    """Return what keeps GitHub (and so HACS) from seeing a licence, or pyproject from naming it."""
+    if licence_text is None:
+        return ["no LICENSE file: GitHub shows no licence and HACS's check fails"]
+    title = licence_text.lstrip().partition("\n")[0].strip()
+    spdx = LICENCE_TITLES.get(title)
+    problems = [] if spdx else [f"LICENSE starts {title!r}, not a known licence"]
+    declared = project.get("license")
+    try:
+        canonical = canonicalize_license_expression(str(declared))
+    except InvalidLicenseExpression:
+        problems.append(f"pyproject license {declared!r} is not an SPDX expression")
+    else:
+        if canonical != declared or (spdx and canonical != spdx):
+            problems.append(f"pyproject license {declared!r} != LICENSE's {spdx!r}")
+    if "LICENSE" not in project.get("license-files", []):
+        problems.append("pyproject license-files does not name LICENSE")
+    problems += [
+        f"classifier {c!r} duplicates the license expression (PEP 639)"
+        for c in project.get("classifiers", [])
+        if c.startswith("License ::")
+    ]
     return problems
 
 

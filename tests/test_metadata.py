@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 import re
 import struct
+import tomllib
 from typing import Any
 
 import homeassistant
@@ -65,6 +66,7 @@ from custom_components.ai_performance.trend_entities import FULL_IN, LATENCY_ANO
 
 from .metadata_checks import (
     check_hacs,
+    check_licence,
     check_manifest,
     check_quality_scale,
     check_requirement_pins,
@@ -206,6 +208,33 @@ def test_hacs_json_passes_the_hacs_action_rules() -> None:
     assert check_hacs(_json(ROOT / "hacs.json"), TESTED_HA_VERSIONS) == []
     assert len(TESTED_HA_VERSIONS) == 2
     assert ha_version in TESTED_HA_VERSIONS
+
+
+def test_the_repository_carries_the_licence_pyproject_names() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    licence = ROOT / "LICENSE"
+    text = licence.read_text(encoding="utf-8") if licence.is_file() else None
+
+    assert check_licence(text, project["project"]) == []
+    assert project["project"]["license"] == "MIT"
+
+
+def test_licence_check_finds_problems() -> None:
+    assert check_licence(None, {"license": "MIT"}) == [
+        "no LICENSE file: GitHub shows no licence and HACS's check fails"
+    ]
+    assert check_licence(
+        "All rights reserved\n",
+        {"license": "mit or nonsense(", "classifiers": ["License :: OSI Approved"]},
+    ) == [
+        "LICENSE starts 'All rights reserved', not a known licence",
+        "pyproject license 'mit or nonsense(' is not an SPDX expression",
+        "pyproject license-files does not name LICENSE",
+        "classifier 'License :: OSI Approved' duplicates the license expression (PEP 639)",
+    ]
+    assert check_licence(
+        "MIT License\n", {"license": "Apache-2.0", "license-files": ["LICENSE"]}
+    ) == ["pyproject license 'Apache-2.0' != LICENSE's 'MIT'"]
 
 
 def test_every_translation_key_used_exists_and_none_is_orphaned() -> None:

@@ -134,9 +134,11 @@ class AIPerformanceConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Confirm, check that the host can be read, and create the single entry."""
-        await self.async_set_unique_id(DOMAIN)
-        self._abort_if_unique_id_configured()
+        """Confirm, check that the host can be read, and create the entry.
+
+        One entry monitors the whole instance: the manifest's single_config_entry makes Home
+        Assistant refuse a second one before this step runs.
+        """
         errors: dict[str, str] = {}
         if user_input is not None:
             if await self._async_host_readable():

@@ -18,6 +18,14 @@ die() {
   exit 1
 }
 
+port_free() { # port_free PORT: dies when something on this machine already listens on 127.0.0.1:PORT
+  # A connection that opens means a listener: most likely another Home Assistant, which the caller
+  # would otherwise talk to (or, unable to bind, Home Assistant would start in recovery mode).
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    die "port $1 on 127.0.0.1 is already in use (another Home Assistant?): pick another with -p"
+  fi
+}
+
 python_is_suitable() { # python_is_suitable PATH: true for a CPython >= MIN_PYTHON that can make venvs
   [ -n "$1" ] && [ -x "$1" ] && "$1" - "$MIN_PYTHON" <<'EOF' >/dev/null 2>&1
 import sys

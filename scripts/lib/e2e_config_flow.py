@@ -7,7 +7,7 @@
    on the agent's new device and the overall latency numeric. Figures that need data a
    text request to the built-in agent cannot give (tokens per second, time to first token,
    ratings) may stay unknown; nothing may be unavailable.
-5. A second config flow aborts with already_configured.
+5. A second config flow aborts with Home Assistant's single_instance_allowed (single_config_entry).
 
 Usage: python e2e_config_flow.py BASE_URL   (standard library only; exits non-zero on failure)
 """
@@ -26,6 +26,8 @@ START_TIMEOUT_S = 180
 ENTITIES_TIMEOUT_S = 75
 AGENT_REQUESTS = "sensor.home_assistant_requests"
 OVERALL_LATENCY = "sensor.ai_performance_overall_latency_p95"
+# Home Assistant's own abort for an integration whose manifest sets single_config_entry.
+SECOND_FLOW_ABORT = "single_instance_allowed"
 
 
 class CheckFailedError(Exception):
@@ -179,10 +181,10 @@ def main(base: str) -> None:
     again = call(
         base, "/api/config/config_entries/flow", body={"handler": DOMAIN}, token=token
     )
-    if again.get("type") != "abort" or again.get("reason") != "already_configured":
-        msg = f"a second flow should abort already_configured, got {again}"
+    if again.get("type") != "abort" or again.get("reason") != SECOND_FLOW_ABORT:
+        msg = f"a second flow should abort {SECOND_FLOW_ABORT}, got {again}"
         raise CheckFailedError(msg)
-    print("a second config flow aborts: already_configured")
+    print(f"a second config flow aborts: {SECOND_FLOW_ABORT}")
 
 
 if __name__ == "__main__":
