@@ -179,3 +179,46 @@ def async_sync_alert_issues(
             },
             **_entry_argument(entry_id),
         )
+
+
+# --- Latency regressed after an update ----------------------------------------------------------
+
+ISSUE_REGRESSION_PREFIX: Final = "latency_regressed_"
+
+
+@callback
+def async_sync_regression_issues(
+    hass: HomeAssistant, entry_id: str, wanted: dict[str, dict[str, str] | None]
+) -> None:
+    """Keep the issue of every subject in ``wanted``; delete this entry's other ones.
+
+    ``wanted``: subject key -> the placeholders to raise its issue with, or None to keep an
+    issue already raised without raising one (its figures are not known yet, after a restart).
+    """
+    registry = ir.async_get(hass)
+    for (domain, issue_id), issue in list(registry.issues.items()):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith(ISSUE_REGRESSION_PREFIX)
+            and (issue.data or {}).get("entry_id") == entry_id
+            and issue_id.removeprefix(ISSUE_REGRESSION_PREFIX) not in wanted
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for key, placeholders in wanted.items():
+        issue_id = f"{ISSUE_REGRESSION_PREFIX}{key}"
+        # Raised once per anomaly, and again after a restart (which leaves it inactive); one the
+        # user ignored stays ignored.
+        raised = registry.async_get_issue(DOMAIN, issue_id)
+        if placeholders is None or (raised is not None and raised.active):
+            continue
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            data={"entry_id": entry_id},
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="latency_regressed",
+            translation_placeholders=placeholders,
+            **_entry_argument(entry_id),
+        )

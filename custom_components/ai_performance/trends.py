@@ -6,12 +6,14 @@ usage over the last week, of each agent's p95 latency over the last four weeks, 
 cost of each of the last two weeks' days. From them come straight-line trends and latency
 baselines (``engine.forecast``, ``engine.anomaly``); each tick puts them in the snapshot, judged
 against the latest values. Without the recorder, or before enough hours are recorded, the
-forecasts are unknown.
+forecasts are unknown. A latency anomaly that starts within a day after a Home Assistant or
+integration update names it (``updates``).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import time
 from typing import Any, Final
 
 from homeassistant.components.recorder import get_instance
@@ -50,6 +52,7 @@ from .engine.forecast import (
 )
 from .engine.snapshot import Snapshot
 from .ledger import AGENT_LEVEL_KINDS
+from .updates import UpdateWatcher
 
 # How far back each series is read.
 RESOURCE_DAYS: Final = 7
@@ -128,6 +131,12 @@ class TrendWatcher:
         # What the last tick showed, read at the next refresh.
         self._wanted: list[Series] = []
         self._unsubscribe: CALLBACK_TYPE | None = None
+        self.updates = UpdateWatcher(hass, entry_id)
+
+    async def async_load(self, entry: ConfigEntry) -> None:
+        """Read the update history and see this setup's versions; saved again at unload."""
+        await self.updates.async_load(time.time())
+        entry.async_on_unload(self.updates.async_save)
 
     @callback
     def async_start(self, entry: ConfigEntry) -> None:
@@ -176,6 +185,8 @@ class TrendWatcher:
                 value = stats.windows[MAIN_WINDOW_S].latency_p95
                 checks[key] = LatencyCheck(value, self._baseline(key, slot))
                 wanted.append(Series(key, request_subject(key), LATENCY_SENSOR))
+            names = {key: requests.subjects[key].name for key in checks}
+            checks = self.updates.follow(checks, names, now)
             if self._costs is not None and self._costs.priced:
                 projection = self._project(requests, now, self._costs.monthly_budget)
                 wanted.append(Series(COST_SENSOR, SUBJECT_OVERVIEW, COST_SENSOR))
