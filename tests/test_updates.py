@@ -89,20 +89,35 @@ async def install(
     return entry
 
 
+def latency_sensor(entity_registry: er.EntityRegistry) -> str:
+    """Return the entity id of the subject's Latency p95 sensor."""
+    entity_id = entity_registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{ENTRY_ID}_requests_rag_service_latency_p95"
+    )
+    assert entity_id is not None
+    return entity_id
+
+
 async def learn_usual_latency(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entity_registry: er.EntityRegistry,
+    means: list[float] | None = None,
 ) -> None:
-    """Record three weeks of 1 s every hour, and read them back a few minutes past NOW."""
+    """Record three weeks of hourly means (1 s each unless ``means``), read a few minutes past NOW.
+
+    The last hour's latency is the usual one: no anomaly.
+    """
     freezer.move_to(_hour(0) + timedelta(minutes=5))
     await record(hass, USUAL_MS)
     await tick(hass)
-    latency_sensor = entity_registry.async_get_entity_id(
-        "sensor", DOMAIN, f"{ENTRY_ID}_requests_rag_service_latency_p95"
+    import_means(
+        hass,
+        latency_sensor(entity_registry),
+        "s",
+        means or [1.0] * 504,
+        unit_class="duration",
     )
-    assert latency_sensor is not None
-    import_means(hass, latency_sensor, "s", [1.0] * 504, unit_class="duration")
     await refresh_on_the_hour(hass, freezer)
     assert hass.states.get(ANOMALY).state == STATE_OFF
 
@@ -291,3 +306,78 @@ async def test_the_issue_stays_over_a_restart_more_than_a_day_after_the_update(
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE)
     assert issue is not None
     assert issue.active
+
+
+def slower_since(hours: int, factor: float) -> list[float]:
+    """Return three weeks of 1 s hourly means ending at NOW, ``factor`` times that in the last
+    ``hours`` hours."""
+    return [factor if i >= 504 - hours else 1.0 for i in range(504)]
+
+
+async def test_a_subject_slower_since_the_update_than_the_day_before_raises_the_issue(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await install(hass, freezer, hours=-30)
+    with home_assistant_version(AFTER):
+        await restart_at(hass, freezer, hours=-10)
+
+        # Twice as slow in the ten hours since, though usual again in the last few minutes.
+        await learn_usual_latency(hass, freezer, entity_registry, slower_since(10, 2.0))
+
+    assert "after_update" not in hass.states.get(ANOMALY).attributes
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE)
+    assert issue is not None
+    assert issue.translation_key == "latency_regressed_since_update"
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {
+        "name": "rag_service",
+        "update": f"Home Assistant {AFTER}",
+        "previous": f"Home Assistant {BEFORE}",
+        "updated_at": "2026-11-10 02:00:00+00:00",
+        "latency": "2000 ms",
+        "usual": "1000 ms",
+    }
+
+
+async def test_a_slowdown_within_the_usual_variation_raises_no_issue(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await install(hass, freezer, hours=-30)
+    with home_assistant_version(AFTER):
+        await restart_at(hass, freezer, hours=-10)
+
+        await learn_usual_latency(hass, freezer, entity_registry, slower_since(10, 1.3))
+
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE) is None
+
+
+async def test_the_comparisons_issue_goes_once_it_is_as_fast_as_before(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await install(hass, freezer, hours=-30)
+    with home_assistant_version(AFTER):
+        await restart_at(hass, freezer, hours=-10)
+        await learn_usual_latency(hass, freezer, entity_registry, slower_since(10, 2.0))
+        assert issue_registry.async_get_issue(DOMAIN, ISSUE) is not None
+
+        # Fast again for the day since: the next hourly read finds it as fast as before.
+        import_means(
+            hass,
+            latency_sensor(entity_registry),
+            "s",
+            [1.0] * 10,
+            unit_class="duration",
+        )
+        await record(hass, USUAL_MS)
+        await read_statistics_at(hass, freezer, hours=1)
+
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE) is None

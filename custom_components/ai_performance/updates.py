@@ -6,7 +6,9 @@ seen now. Every tick the subjects' latency anomalies are followed: one that star
 after an update names it on its binary sensor and raises a repair issue, "response time
 regressed after updating to …", deleted again when the anomaly ends. When each anomaly started
 is saved too, so a restart neither forgets an issue nor blames an update for an anomaly that
-began before it.
+began before it. A subject whose hourly latency since the last update is well above the day
+before's (``engine.updates.before_after``, read with the trends every hour) raises the same issue,
+worded for that comparison, until it is no longer slower or a week has passed.
 """
 
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN
 from .engine.anomaly import LatencyCheck
 from .engine.updates import (
+    BeforeAfter,
     UpdateHistory,
     VersionChange,
     changes_from,
@@ -30,7 +33,7 @@ from .engine.updates import (
     describe_previous,
     follow_starts,
 )
-from .issues import async_sync_regression_issues, with_unit
+from .issues import RegressionIssue, async_sync_regression_issues, with_unit
 
 STORAGE_VERSION: Final = 1
 # Anomalies start and end rarely: their starts are saved a little later, and at unload.
@@ -103,10 +106,12 @@ class UpdateWatcher:
         checks: Mapping[str, LatencyCheck],
         names: Mapping[str, str],
         now: float,
+        compared: Mapping[str, BeforeAfter],
     ) -> dict[str, LatencyCheck]:
         """Return ``checks`` with the update each anomaly follows; raise or delete the issues.
 
-        ``checks``: every subject's latency check this tick; ``names``: the subjects' names.
+        ``checks``: every subject's latency check this tick; ``names``: the subjects' names;
+        ``compared``: their latency the day before the last update and since, where known.
         """
         starts = follow_starts(
             self._starts, {key: check.is_anomaly for key, check in checks.items()}, now
@@ -115,7 +120,7 @@ class UpdateWatcher:
             self._starts = starts
             self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
         followed = dict(checks)
-        wanted: dict[str, dict[str, str] | None] = {}
+        wanted: dict[str, RegressionIssue | None] = {}
         for key, started in starts.items():
             changes = self.history.update_before(started)
             if not changes:
@@ -125,24 +130,44 @@ class UpdateWatcher:
                 after_update=describe(changes, self._names),
                 updated_at=changes[0].at,
             )
-            wanted[key] = self._placeholders(check, changes, names.get(key, key))
+            wanted[key] = self._anomaly_issue(check, changes, names.get(key, key))
+        latest = self.history.latest_update()
+        for key, change in compared.items():
+            if key in checks and key not in wanted and latest and change.regressed:
+                wanted[key] = RegressionIssue(
+                    self._placeholders(
+                        latest, names.get(key, key), change.after, change.before
+                    ),
+                    since_update=True,
+                )
         # The issue registry is only walked when what is wanted changes.
-        synced = frozenset((key, p is not None) for key, p in wanted.items())
+        synced = frozenset((key, issue is not None) for key, issue in wanted.items())
         if synced != self._synced:
             async_sync_regression_issues(self._hass, self._entry_id, wanted)
             self._synced = synced
         return followed
 
-    def _placeholders(
+    def _anomaly_issue(
         self, check: LatencyCheck, changes: tuple[VersionChange, ...], name: str
-    ) -> dict[str, str] | None:
-        """Return what the issue says; None while the figures are not known (after a restart)."""
+    ) -> RegressionIssue | None:
+        """Return the issue of an anomaly; None while its figures are not known (a restart)."""
         if (
             check.is_anomaly is not True
             or check.value is None
             or check.baseline is None
         ):
             return None
+        return RegressionIssue(
+            self._placeholders(changes, name, check.value, check.baseline.center)
+        )
+
+    def _placeholders(
+        self,
+        changes: tuple[VersionChange, ...],
+        name: str,
+        latency: float,
+        usual: float,
+    ) -> dict[str, str]:
         return {
             "name": name,
             "update": describe(changes, self._names),
@@ -150,6 +175,6 @@ class UpdateWatcher:
             "updated_at": dt_util.as_local(dt_util.utc_from_timestamp(changes[0].at))
             .replace(microsecond=0)
             .isoformat(sep=" "),
-            "latency": with_unit(round(check.value), "ms"),
-            "usual": with_unit(round(check.baseline.center), "ms"),
+            "latency": with_unit(round(latency), "ms"),
+            "usual": with_unit(round(usual), "ms"),
         }

@@ -5,17 +5,35 @@ version: that setup's time stands for the update's. An anomaly that starts withi
 ``BLAME_WINDOW_S`` after an update is reported as following it; one that started before the
 update, or more than a day after it, is not. Every version changed by one setup (Home Assistant
 and the integration updated together) is one update.
+
+A slowdown the anomaly baseline does not flag, or takes in within hours (the moving average of the
+first three weeks learns a new level in a few hours), is found by comparing the hourly means of the
+day before the update with those since (``before_after``): from ``MIN_HOURS_AFTER`` hours after the
+update, for ``COMPARE_FOR_S`` after it, a median since at least ``SLOWDOWN_FACTOR`` times the one
+before is a regression.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 import math
+import statistics
 from typing import Final
 
 # An anomaly starting this long after an update at most is reported as following it.
 BLAME_WINDOW_S: Final = 24 * 3600.0
 # Version changes remembered (a few months of monthly Home Assistant releases and their patches).
 MAX_CHANGES: Final = 16
+HOUR_S: Final = 3600.0
+# The hours compared on either side of an update: the day before, and the last day since.
+COMPARED_S: Final = 24 * HOUR_S
+# Hourly means needed on each side: a quarter of the day before, two full hours since.
+MIN_HOURS_BEFORE: Final = 6
+MIN_HOURS_AFTER: Final = 2
+# Half as slow again: well past how much the median of a few hourly 95th percentiles varies from
+# one day to the next, and below the 3.5 spreads an anomaly needs where latency varies a lot.
+SLOWDOWN_FACTOR: Final = 1.5
+# Compared for a week after the update; after that, what came since is the new usual.
+COMPARE_FOR_S: Final = 7 * 24 * HOUR_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +78,12 @@ class UpdateHistory:
             changes=(self.changes + changed)[-MAX_CHANGES:],
         )
 
+    def latest_update(self) -> tuple[VersionChange, ...]:
+        """Return the changes of the last update; empty when none was seen."""
+        if not self.changes:
+            return ()
+        return tuple(c for c in self.changes if c.at == self.changes[-1].at)
+
     def update_before(self, when: float) -> tuple[VersionChange, ...]:
         """Return the changes of the last update at or before ``when``, if within a day of it.
 
@@ -72,6 +96,47 @@ class UpdateHistory:
         if when - latest > BLAME_WINDOW_S:
             return ()
         return tuple(change for change in past if change.at == latest)
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeAfter:
+    """The median hourly latency of the day before an update, and of the hours since."""
+
+    before: float
+    after: float
+
+    @property
+    def regressed(self) -> bool:
+        """Return True when it is slower since by ``SLOWDOWN_FACTOR`` at least."""
+        return self.after >= SLOWDOWN_FACTOR * self.before
+
+
+def before_after(
+    starts: Sequence[float],
+    values: Sequence[float | None],
+    update_at: float,
+    now: float,
+) -> BeforeAfter | None:
+    """Compare the hourly means before an update at ``update_at`` with those since, at ``now``.
+
+    ``starts``: when each hour began; ``values``: its mean, None without one. Before: the hours
+    of the day before, wholly before the update; since: those wholly after it, the last day at
+    most. None when either side has too few hours, or when the update is over a week old.
+    """
+    if not 0 <= now - update_at <= COMPARE_FOR_S:
+        return None
+    before: list[float] = []
+    after: list[float] = []
+    for start, value in zip(starts, values, strict=True):
+        if value is None or not math.isfinite(value):
+            continue
+        if update_at - COMPARED_S <= start and start + HOUR_S <= update_at:
+            before.append(value)
+        elif start >= max(update_at, now - COMPARED_S) and start + HOUR_S <= now:
+            after.append(value)
+    if len(before) < MIN_HOURS_BEFORE or len(after) < MIN_HOURS_AFTER:
+        return None
+    return BeforeAfter(before=statistics.median(before), after=statistics.median(after))
 
 
 def follow_starts(
