@@ -136,6 +136,7 @@ async def async_setup_entry(
     )
     entry.async_on_unload(alerts.async_stop)
     trends = TrendWatcher(hass, entry.entry_id, costs)
+    await trends.async_load(entry)
     health = SourceHealth(
         hass,
         entry.entry_id,

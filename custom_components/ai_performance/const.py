@@ -6,7 +6,14 @@ from typing import Final
 
 DOMAIN: Final = "ai_performance"
 # What an entry saves in .storage, as "ai_performance.<entry id>.<name>": deleted with the entry.
-ENTRY_STORES: Final = ("requests", "request_logs", "alerts", "sla", "optimizations")
+ENTRY_STORES: Final = (
+    "requests",
+    "request_logs",
+    "alerts",
+    "sla",
+    "optimizations",
+    "updates",
+)
 LOGGER = logging.getLogger(__package__)
 
 # One tick collects every source; 30 s keeps our own overhead well below 1 % of a core.

@@ -179,3 +179,66 @@ def async_sync_alert_issues(
             },
             **_entry_argument(entry_id),
         )
+
+
+# --- Latency regressed after an update ----------------------------------------------------------
+
+ISSUE_REGRESSION_PREFIX: Final = "latency_regressed_"
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionIssue:
+    """What the issue of a subject slower after an update says.
+
+    ``since_update``: found by comparing the day before the update with the hours since,
+    rather than by an anomaly that started within the day.
+    """
+
+    placeholders: dict[str, str]
+    since_update: bool = False
+
+
+@callback
+def async_sync_regression_issues(
+    hass: HomeAssistant, entry_id: str, wanted: dict[str, RegressionIssue | None]
+) -> None:
+    """Keep the issue of every subject in ``wanted``; delete this entry's other ones.
+
+    ``wanted``: subject key -> its issue, or None to keep an issue already raised without
+    raising one (its figures are not known yet, after a restart).
+    """
+    registry = ir.async_get(hass)
+    for (domain, issue_id), issue in list(registry.issues.items()):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith(ISSUE_REGRESSION_PREFIX)
+            and (issue.data or {}).get("entry_id") == entry_id
+            and issue_id.removeprefix(ISSUE_REGRESSION_PREFIX) not in wanted
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for key, regression in wanted.items():
+        issue_id = f"{ISSUE_REGRESSION_PREFIX}{key}"
+        # Raised once per regression, and again after a restart (which leaves it inactive);
+        # one the user ignored stays ignored.
+        raised = registry.async_get_issue(DOMAIN, issue_id)
+        if regression is None or (raised is not None and raised.active):
+            continue
+        common: dict[str, Any] = {
+            "data": {"entry_id": entry_id},
+            "is_fixable": False,
+            "severity": ir.IssueSeverity.WARNING,
+            "translation_placeholders": regression.placeholders,
+            **_entry_argument(entry_id),
+        }
+        if regression.since_update:
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                translation_key="latency_regressed_since_update",
+                **common,
+            )
+        else:
+            ir.async_create_issue(
+                hass, DOMAIN, issue_id, translation_key="latency_regressed", **common
+            )

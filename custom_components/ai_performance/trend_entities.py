@@ -17,6 +17,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import UnitOfTime
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .alert_entities import subject_device_info
 from .collectors.base import request_subject
@@ -144,17 +145,27 @@ class LatencyAnomalySensor(AIPerformanceEntity, BinarySensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return the latency, what is usual now, the score and how the baseline was made."""
+        """Return the latency, what is usual now, the score and how the baseline was made.
+
+        An anomaly that started within a day after an update also names the update and when
+        it was seen.
+        """
         check = self.check
         if check is None or check.baseline is None:
             return None
         score = check.score
-        return {
+        attributes: dict[str, Any] = {
             ATTR_LATENCY: None if check.value is None else round(check.value),
             "usual_latency": round(check.baseline.center),
             "score": None if score is None else round(score, 2),
             "baseline": check.baseline.method,
         }
+        if check.after_update is not None and check.updated_at is not None:
+            attributes["after_update"] = check.after_update
+            attributes["updated_at"] = dt_util.utc_from_timestamp(
+                check.updated_at
+            ).isoformat()
+        return attributes
 
 
 def forecast_sensors(

@@ -6,12 +6,15 @@ usage over the last week, of each agent's p95 latency over the last four weeks, 
 cost of each of the last two weeks' days. From them come straight-line trends and latency
 baselines (``engine.forecast``, ``engine.anomaly``); each tick puts them in the snapshot, judged
 against the latest values. Without the recorder, or before enough hours are recorded, the
-forecasts are unknown.
+forecasts are unknown. A latency anomaly that starts within a day after a Home Assistant or
+integration update names it, and so does a subject slower since the update than the day before
+(``updates``).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import time
 from typing import Any, Final
 
 from homeassistant.components.recorder import get_instance
@@ -49,7 +52,9 @@ from .engine.forecast import (
     project_month,
 )
 from .engine.snapshot import Snapshot
+from .engine.updates import BeforeAfter, before_after
 from .ledger import AGENT_LEVEL_KINDS
+from .updates import UpdateWatcher
 
 # How far back each series is read.
 RESOURCE_DAYS: Final = 7
@@ -125,9 +130,17 @@ class TrendWatcher:
         # Per agent: the hours of the week and the p95 latencies of the past four weeks.
         self._latency: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._baselines: dict[tuple[str, int], Baseline | None] = {}
+        # Per agent: its latency the day before the last update and since, while compared.
+        self._compared: dict[str, BeforeAfter] = {}
         # What the last tick showed, read at the next refresh.
         self._wanted: list[Series] = []
         self._unsubscribe: CALLBACK_TYPE | None = None
+        self.updates = UpdateWatcher(hass, entry_id)
+
+    async def async_load(self, entry: ConfigEntry) -> None:
+        """Read the update history and see this setup's versions; saved again at unload."""
+        await self.updates.async_load(time.time())
+        entry.async_on_unload(self.updates.async_save)
 
     @callback
     def async_start(self, entry: ConfigEntry) -> None:
@@ -176,6 +189,8 @@ class TrendWatcher:
                 value = stats.windows[MAIN_WINDOW_S].latency_p95
                 checks[key] = LatencyCheck(value, self._baseline(key, slot))
                 wanted.append(Series(key, request_subject(key), LATENCY_SENSOR))
+            names = {key: requests.subjects[key].name for key in checks}
+            checks = self.updates.follow(checks, names, now, self._compared)
             if self._costs is not None and self._costs.priced:
                 projection = self._project(requests, now, self._costs.monthly_budget)
                 wanted.append(Series(COST_SENSOR, SUBJECT_OVERVIEW, COST_SENSOR))
@@ -233,7 +248,10 @@ class TrendWatcher:
     ) -> None:
         trends: dict[str, Trend] = {}
         latency: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        since = dt_util.utcnow().timestamp() - RESOURCE_DAYS * DAY_S
+        compared: dict[str, BeforeAfter] = {}
+        now = dt_util.utcnow().timestamp()
+        since = now - RESOURCE_DAYS * DAY_S
+        update = self.updates.history.latest_update()
         for entity_id, rows in hourly.items():
             series = ids[entity_id]
             if series.sensor_key == LATENCY_SENSOR:
@@ -242,6 +260,15 @@ class TrendWatcher:
                     [np.nan if v is None else v for _, v in rows], dtype=float
                 )
                 latency[series.key] = (slots, values)
+                if update and (
+                    change := before_after(
+                        [start for start, _ in rows],
+                        [value for _, value in rows],
+                        update[0].at,
+                        now,
+                    )
+                ):
+                    compared[series.key] = change
                 continue
             recent = [(start, value) for start, value in rows if start >= since]
             # Each hour's mean stands for the middle of its hour.
@@ -252,6 +279,7 @@ class TrendWatcher:
                 trends[series.key] = trend
         self._trends = trends
         self._latency = latency
+        self._compared = compared
         self._baselines.clear()
         self._daily_cost = fit_trend(
             [start + DAY_S / 2 for start, _ in daily],

@@ -137,6 +137,10 @@ class LatencyCheck:
 
     value: float | None
     baseline: Baseline | None
+    # The update this anomaly started within a day of ("Home Assistant 2026.11.0"), and when
+    # that update was seen; None when it did not follow one.
+    after_update: str | None = None
+    updated_at: float | None = None
 
     @property
     def score(self) -> float | None:
