@@ -31,6 +31,7 @@ from custom_components.ai_performance.dashboard_entities import CREATE_DASHBOARD
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.entity import (
+    TRANSLATED_DEVICE_NAMES,
     host_device_info,
     overview_device_info,
 )
@@ -149,6 +150,7 @@ def _used_translation_keys() -> set[str]:
             used.add(f"entity.{platform}.{description.translation_key}")
     for device in (overview_device_info("entry"), host_device_info("entry")):
         used.add(f"device.{device['translation_key']}")
+    used.update(f"device.{key}" for key in TRANSLATED_DEVICE_NAMES.values())
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
     # Alert thresholds refused in the options, and the issue of each rule critical for too long.
