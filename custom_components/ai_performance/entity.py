@@ -26,7 +26,6 @@ _REQUEST_DEVICE_MODELS: Final = {
     SubjectKind.PIPELINE: "Assist pipeline",
     SubjectKind.EXTERNAL: "Reported requests",
     SubjectKind.PROBE: "Model server probe",
-    SubjectKind.BENCHMARK: "Benchmark",
 }
 # Subjects whose device is named by a translation around their own name: a pipeline is often
 # named after its agent ("Home Assistant"), and two devices of one name would get entity ids
