@@ -52,6 +52,7 @@ from custom_components.ai_performance.sensor import (
 from custom_components.ai_performance.server_entities import (
     LOADED,
     METRICS_SENSORS,
+    MODEL_DEVICE,
     MODEL_SENSORS,
     OLLAMA_SENSORS,
     REACHABLE,
@@ -151,6 +152,7 @@ def _used_translation_keys() -> set[str]:
     for device in (overview_device_info("entry"), host_device_info("entry")):
         used.add(f"device.{device['translation_key']}")
     used.update(f"device.{key}" for key in TRANSLATED_DEVICE_NAMES.values())
+    used.add(f"device.{MODEL_DEVICE}")
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
     # Alert thresholds refused in the options, and the issue of each rule critical for too long.

@@ -26,6 +26,7 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -55,6 +56,8 @@ ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"
 # The translation key of the user's own queries (named "{name}").
 USER_QUERY: Final = "prometheus_query"
+# The translation key of an Ollama model's device (named "{model} on {server}").
+MODEL_DEVICE: Final = "model"
 # A server that answers, but too slowly to give its figures now (they are its last ones).
 ATTR_BUSY: Final = "busy"
 # Why a query gave no number (a QueryProblem), and the explanation.
@@ -85,15 +88,26 @@ def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
 
 
 def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo:
-    """Return the device of one model on an Ollama server."""
+    """Return the device of one model on an Ollama server, linked to the server's device.
+
+    It is named with its server (translated), so the same model on two servers gets two
+    devices, and entity ids, of its own.
+    """
     subentry_id = collector.settings.subentry_id
+    # The server's device is registered first, for the model's to name it as its parent.
+    server = dr.async_get(collector.hass).async_get_or_create(
+        config_entry_id=collector.entry_id,
+        config_subentry_id=subentry_id,
+        **server_device_info(collector),
+    )
     return DeviceInfo(
         identifiers={
             device_identifier(collector.entry_id, model_subject(subentry_id, model))
         },
-        name=model,
-        # Home Assistant 2026.11 links a child by device id, 2026.10 by identifier: name it.
-        model=f"Ollama model on {collector.settings.title}",
+        translation_key=MODEL_DEVICE,
+        translation_placeholders={"model": model, "server": collector.settings.title},
+        model="Ollama model",
+        via_device_id=server.id,
     )
 
 
