@@ -23,6 +23,7 @@ from custom_components.ai_performance.alert_entities import (
     HEALTH,
 )
 from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.alerts import SUBJECT_NAME_KEYS
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
@@ -153,6 +154,7 @@ def _used_translation_keys() -> set[str]:
         used.add(f"device.{device['translation_key']}")
     used.update(f"device.{key}" for key in TRANSLATED_DEVICE_NAMES.values())
     used.add(f"device.{MODEL_DEVICE}")
+    used.update(f"common.{key}" for key in SUBJECT_NAME_KEYS.values())
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
     # Alert thresholds refused in the options, and the issue of each rule critical for too long.
