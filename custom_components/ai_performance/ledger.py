@@ -11,7 +11,7 @@ the last save interval from the windows.
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -288,6 +288,20 @@ class RequestLedger:
         elif name and subject.name != name:
             subject.name = name
         return subject
+
+    @callback
+    def forget_probes_except(self, kept: AbstractSet[str]) -> None:
+        """Forget every probe subject not in ``kept``, its totals and requests included."""
+        stale = [
+            key
+            for key, subject in self.subjects.items()
+            if subject.kind is SubjectKind.PROBE and key not in kept
+        ]
+        for key in stale:
+            del self.subjects[key]
+        if stale:
+            self._logs_changed = True
+            self.schedule_save()
 
     def _track(self, subject: Subject) -> Subject:
         """Hold ``subject``; an agent-level one counts in the overall figures."""

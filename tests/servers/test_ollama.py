@@ -345,3 +345,32 @@ async def test_the_same_model_on_two_servers_gets_a_device_under_each_server(
                 )
                 == f"binary_sensor.llama3_2_3b_on_{title.lower()}_loaded"
             )
+
+
+@pytest.mark.parametrize("change", ["probe_off", "server_removed"])
+async def test_a_probe_no_longer_made_leaves_no_device_behind(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, change: str
+) -> None:
+    probe = f"requests_probe_{SERVER_ID}_qwen3:8b"
+    async with ollama_server(OllamaState()) as server:
+        await _set_up_probing(hass, server.url)
+        await _collector(hass).async_probe()
+        await poll(hass, freezer)
+        assert server_state(hass, "sensor", "cold_starts", probe) is not None
+        device_id = _device(hass, probe).id
+
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        subentry = entry.subentries[SERVER_ID]
+        if change == "probe_off":
+            hass.config_entries.async_update_subentry(
+                entry, subentry, data={**subentry.data, CONF_PROBE_MINUTES: 0}
+            )
+        else:
+            hass.config_entries.async_remove_subentry(entry, SERVER_ID)
+        await hass.async_block_till_done()
+        await poll(hass, freezer)
+
+        assert dr.async_get(hass).async_get(device_id) is None
+        assert server_state(hass, "sensor", "cold_starts", probe) is None
+        ledger = entry.runtime_data.ledger
+        assert f"probe_{SERVER_ID}_qwen3:8b" not in ledger.subjects
