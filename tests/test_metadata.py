@@ -56,6 +56,7 @@ from custom_components.ai_performance.server_entities import (
     MODEL_DEVICE,
     MODEL_SENSORS,
     OLLAMA_SENSORS,
+    PROBE_DEVICE,
     REACHABLE,
     SERVED_MODELS,
     USER_QUERY,
@@ -153,7 +154,7 @@ def _used_translation_keys() -> set[str]:
     for device in (overview_device_info("entry"), host_device_info("entry")):
         used.add(f"device.{device['translation_key']}")
     used.update(f"device.{key}" for key in TRANSLATED_DEVICE_NAMES.values())
-    used.add(f"device.{MODEL_DEVICE}")
+    used.update((f"device.{MODEL_DEVICE}", f"device.{PROBE_DEVICE}"))
     used.update(f"common.{key}" for key in SUBJECT_NAME_KEYS.values())
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)

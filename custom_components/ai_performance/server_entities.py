@@ -27,12 +27,12 @@ from homeassistant.const import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .collectors.base import Need, device_identifier
+from .collectors.base import Need, device_identifier, request_subject
 from .collectors.servers.base import ServerCollector, model_subject, server_subject
 from .collectors.servers.ollama import OllamaCollector, OllamaSample
 from .collectors.servers.openai_compatible import (
@@ -56,8 +56,9 @@ ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"
 # The translation key of the user's own queries (named "{name}").
 USER_QUERY: Final = "prometheus_query"
-# The translation key of an Ollama model's device (named "{model} on {server}").
+# The translation keys of an Ollama model's device ("{model} on {server}") and of its probes'.
 MODEL_DEVICE: Final = "model"
+PROBE_DEVICE: Final = "probe"
 # A server that answers, but too slowly to give its figures now (they are its last ones).
 ATTR_BUSY: Final = "busy"
 # Why a query gave no number (a QueryProblem), and the explanation.
@@ -87,6 +88,19 @@ def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
     )
 
 
+def _server_device_id(collector: ServerCollector[Any]) -> str:
+    """Register the server's device (once) and return its id, for its children to name it."""
+    return (
+        dr.async_get(collector.hass)
+        .async_get_or_create(
+            config_entry_id=collector.entry_id,
+            config_subentry_id=collector.settings.subentry_id,
+            **server_device_info(collector),
+        )
+        .id
+    )
+
+
 def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo:
     """Return the device of one model on an Ollama server, linked to the server's device.
 
@@ -94,12 +108,6 @@ def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo
     devices, and entity ids, of its own.
     """
     subentry_id = collector.settings.subentry_id
-    # The server's device is registered first, for the model's to name it as its parent.
-    server = dr.async_get(collector.hass).async_get_or_create(
-        config_entry_id=collector.entry_id,
-        config_subentry_id=subentry_id,
-        **server_device_info(collector),
-    )
     return DeviceInfo(
         identifiers={
             device_identifier(collector.entry_id, model_subject(subentry_id, model))
@@ -107,7 +115,29 @@ def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo
         translation_key=MODEL_DEVICE,
         translation_placeholders={"model": model, "server": collector.settings.title},
         model="Ollama model",
-        via_device_id=server.id,
+        via_device_id=_server_device_id(collector),
+    )
+
+
+def probe_device_info(collector: OllamaCollector) -> DeviceInfo | None:
+    """Return the device of an Ollama server's probes, linked to the server's device.
+
+    None when the server does not probe.
+    """
+    if collector.probing is None or collector.probe_model is None:
+        return None
+    return DeviceInfo(
+        identifiers={
+            device_identifier(collector.entry_id, request_subject(collector.probing))
+        },
+        translation_key=PROBE_DEVICE,
+        translation_placeholders={
+            "model": collector.probe_model,
+            "server": collector.settings.title,
+        },
+        model="Model server probe",
+        entry_type=DeviceEntryType.SERVICE,
+        via_device_id=_server_device_id(collector),
     )
 
 

@@ -85,7 +85,7 @@ async def test_an_install_with_agents_a_pipeline_models_and_a_benchmark_has_uniq
             )
         ]
 
-    # Every kind of device is there: the agents, the pipeline, the server and its models...
+    # Every kind of device is there: agents, the pipeline, the server, its models and probe...
     assert {
         "Home Assistant",
         "Assist: Home Assistant",
@@ -94,6 +94,7 @@ async def test_an_install_with_agents_a_pipeline_models_and_a_benchmark_has_uniq
         "ollama test",
         "llama3.2:3b on ollama test",
         "qwen3:8b on ollama test",
+        "qwen3:8b probe on ollama test",
     } <= set(names)
     # ... but no benchmark target.
     assert not [name for name in names if "enchmark" in name]

@@ -374,3 +374,22 @@ async def test_a_probe_no_longer_made_leaves_no_device_behind(
         assert server_state(hass, "sensor", "cold_starts", probe) is None
         ledger = entry.runtime_data.ledger
         assert f"probe_{SERVER_ID}_qwen3:8b" not in ledger.subjects
+
+
+async def test_a_probes_device_is_named_with_its_server_and_shown_under_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _set_up_probing(hass, server.url)
+        await _collector(hass).async_probe()
+        await poll(hass, freezer)
+
+        probe = _device(hass, f"requests_probe_{SERVER_ID}_qwen3:8b")
+        assert probe.name == "qwen3:8b probe on ollama test"
+        assert probe.via_device_id == _device(hass, f"server_{SERVER_ID}").id
+        cold_starts = server_state(
+            hass, "sensor", "cold_starts", f"requests_probe_{SERVER_ID}_qwen3:8b"
+        )
+        assert cold_starts.entity_id == (
+            "sensor.qwen3_8b_probe_on_ollama_test_cold_starts"
+        )
