@@ -382,6 +382,7 @@ def _keys_of_error_assignment(node: ast.Assign, flow: str) -> set[str]:
 
 # The sections of en.json whose every entry must be referred to by the code (no orphans).
 _CHECKED_SECTIONS = {
+    "common": 1,
     "config.abort": 1,
     "config.error": 1,
     "config.step": 1,

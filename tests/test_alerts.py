@@ -16,7 +16,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ai_performance.alert_rules import RuleKey
-from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
+from custom_components.ai_performance.const import (
+    CONF_ALERT_RULES,
+    CONF_REPAIR_MINUTES,
+    DOMAIN,
+    EVENT_ALERT,
+)
 
 from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
 from .fake_pynvml import FakeGpu
@@ -336,3 +341,95 @@ async def test_an_alert_raised_by_the_first_update_after_a_reload_reaches_the_ev
     event_state = hass.states.get(EVENTS)
     assert event_state.attributes["event_type"] == "alert_raised"
     assert event_state.attributes["alert_id"] == ALERT_ID
+
+
+OVERALL_RESPONSE_TIME = "response_time:overview"
+
+
+async def test_an_overall_alert_is_named_all_ai_requests_wherever_it_shows(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, alert_events: list[Event]
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    await setup_integration(
+        hass, watching(RuleKey.RESPONSE_TIME, options={CONF_REPAIR_MINUTES: 0})
+    )
+
+    for _ in range(11):  # 5 minutes of 6 s answers from two services
+        for subject in ("rag_service", "search_service"):
+            await hass.services.async_call(
+                DOMAIN,
+                "record_request",
+                {"subject": subject, "duration_ms": 6000},
+                blocking=True,
+            )
+        await tick(hass, freezer)
+
+    name = "all AI requests"
+    # The event (and the event entity), the active alerts.
+    raised = [e.data for e in alert_events if e.data["subject"] == "overview"]
+    assert [data["name"] for data in raised] == [name]
+    active = hass.states.get(ACTIVE).attributes["alerts"]
+    assert {a["name"] for a in active if a["rule"] == RuleKey.RESPONSE_TIME} == {
+        name,
+        "rag_service",
+        "search_service",
+    }
+    # The repair issue's title and its fix dialog ("Fix: {name}").
+    issue_id = f"alert_{OVERALL_RESPONSE_TIME}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["name"] == name
+    flow = await start_fix(hass, issue_id)
+    form = await fix_step(hass, flow["flow_id"], {"next_step_id": "raise_threshold"})
+    assert form["description_placeholders"]["name"] == name
+    # The report, once the hour of the alert is over.
+    freezer.tick(3600)
+    report = await hass.services.async_call(
+        DOMAIN, "get_report", {"period": "day"}, blocking=True, return_response=True
+    )
+    top = {a["alert_id"]: a["name"] for a in report["overall"]["top_alerts"]}
+    assert top[OVERALL_RESPONSE_TIME] == name
+
+
+async def test_a_host_alert_is_named_the_home_assistant_host(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, alert_events: list[Event]
+) -> None:
+    # Thresholds every machine's memory use is past.
+    low = {"target": 0.1, "warning": 0.2, "critical": 0.3, "hysteresis": 0.05}
+    rules = {RuleKey.MEMORY: {**low, "for_minutes": 0}}
+    entry = watching(RuleKey.MEMORY)
+    entry = our_entry({CONF_ALERT_RULES: {**entry.options[CONF_ALERT_RULES], **rules}})
+    await setup_integration(hass, entry)
+    await tick(hass, freezer)
+
+    assert [e.data["name"] for e in alert_events] == ["the Home Assistant host"]
+
+
+async def test_alerts_saved_without_a_name_are_named_when_restored(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    # Earlier versions saved the overall alerts with an empty name.
+    raised_at = time.time() - 2 * 3600
+    hass_storage[f"{DOMAIN}.{ENTRY_ID}.alerts"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{ENTRY_ID}.alerts",
+        "data": {
+            "history": [
+                [
+                    raised_at,
+                    OVERALL_RESPONSE_TIME,
+                    "response_time",
+                    "overview",
+                    "",
+                    "critical",
+                ]
+            ]
+        },
+    }
+    await setup_integration(hass, watching(RuleKey.RESPONSE_TIME))
+
+    report = await hass.services.async_call(
+        DOMAIN, "get_report", {"period": "day"}, blocking=True, return_response=True
+    )
+
+    assert report["overall"]["top_alerts"][0]["name"] == "all AI requests"

@@ -24,6 +24,7 @@ from custom_components.ai_performance.alert_entities import (
     HEALTH,
 )
 from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.alerts import SUBJECT_NAME_KEYS
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
@@ -32,6 +33,7 @@ from custom_components.ai_performance.dashboard_entities import CREATE_DASHBOARD
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
 from custom_components.ai_performance.entity import (
+    TRANSLATED_DEVICE_NAMES,
     host_device_info,
     overview_device_info,
 )
@@ -52,8 +54,10 @@ from custom_components.ai_performance.sensor import (
 from custom_components.ai_performance.server_entities import (
     LOADED,
     METRICS_SENSORS,
+    MODEL_DEVICE,
     MODEL_SENSORS,
     OLLAMA_SENSORS,
+    PROBE_DEVICE,
     REACHABLE,
     SERVED_MODELS,
     USER_QUERY,
@@ -151,6 +155,9 @@ def _used_translation_keys() -> set[str]:
             used.add(f"entity.{platform}.{description.translation_key}")
     for device in (overview_device_info("entry"), host_device_info("entry")):
         used.add(f"device.{device['translation_key']}")
+    used.update(f"device.{key}" for key in TRANSLATED_DEVICE_NAMES.values())
+    used.update((f"device.{MODEL_DEVICE}", f"device.{PROBE_DEVICE}"))
+    used.update(f"common.{key}" for key in SUBJECT_NAME_KEYS.values())
     # The options flow names a refused price table's problem by its PriceProblem value.
     used.update(f"options.error.{problem.value}" for problem in PriceProblem)
     # Alert thresholds refused in the options, and the issue of each rule critical for too long.

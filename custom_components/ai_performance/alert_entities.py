@@ -38,8 +38,8 @@ from .entity import (
     gpu_device_info,
     host_device_info,
     overview_device_info,
-    request_device_info,
 )
+from .request_sensors import subject_device_info as request_subject_device_info
 
 ATTR_SEVERITY: Final = "severity"
 ATTR_VALUE: Final = "value"
@@ -67,7 +67,7 @@ def subject_device_info(
     requests = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
     for key, stats in (requests.subjects if requests else {}).items():
         if subject == request_subject(key):
-            return request_device_info(entry_id, stats)
+            return request_subject_device_info(coordinator, stats)
     # Not in this snapshot (its source failed): link to the device it already has.
     return DeviceInfo(identifiers={device_identifier(entry_id, subject)})
 

@@ -14,6 +14,7 @@ from typing import Any, Final, NamedTuple
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.storage import Store
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .alert_rules import (
@@ -25,7 +26,7 @@ from .alert_rules import (
     RuleSpec,
 )
 from .collectors.base import Need, Needs
-from .const import DOMAIN, EVENT_ALERT, LOGGER
+from .const import DOMAIN, EVENT_ALERT, LOGGER, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .engine.alerts import AlertLevel, AlertMachine, AlertStatus
 from .engine.snapshot import Snapshot
 from .issues import AlertIssue, async_sync_alert_issues
@@ -39,6 +40,13 @@ ALERT_CLEARED: Final = "alert_cleared"
 EVENT_TYPES: Final = (ALERT_RAISED, ALERT_CLEARED)
 # Announcements kept for a listener that subscribes later (the first update's, after a setup).
 MAX_UNHEARD: Final = 100
+
+# Subjects that have no name of their own (the overall figures, the host): each alert shows the
+# translated name of en.json's "common" section, so that no title reads "Error rate of  has...".
+SUBJECT_NAME_KEYS: Final = {
+    SUBJECT_OVERVIEW: "overall_subject",
+    SUBJECT_HOST: "host_subject",
+}
 
 type AlertListener = Callable[[str, dict[str, Any]], None]
 
@@ -105,6 +113,8 @@ class AlertManager:
         # The alert issues raised by the last announce; None until the first one.
         self._issues_synced: set[str] | None = None
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        # Subject -> its name in Home Assistant's language, for subjects without one.
+        self._subject_names: dict[str, str] = {}
 
     @property
     def enabled_rules(self) -> list[RuleSpec]:
@@ -113,17 +123,25 @@ class AlertManager:
 
     async def async_load(self) -> None:
         """Restore the alerts and snoozes saved before the last stop."""
+        translations = await async_get_translations(
+            self._hass, self._hass.config.language, "common", {DOMAIN}
+        )
+        self._subject_names = {
+            subject: translations.get(f"component.{DOMAIN}.common.{key}", "")
+            for subject, key in SUBJECT_NAME_KEYS.items()
+        }
         data = await self._store.async_load() or {}
         self._snoozes = {
             key: float(until)
             for key, until in data.get("snoozes", {}).items()
             if isinstance(until, int | float)
         }
-        self.history.extend(
-            RaisedAlert(*item)
-            for item in data.get("history", [])
-            if isinstance(item, list) and len(item) == len(RaisedAlert._fields)
-        )
+        for item in data.get("history", []):
+            if isinstance(item, list) and len(item) == len(RaisedAlert._fields):
+                raised = RaisedAlert(*item)
+                # Earlier versions saved the overall and host alerts without a name.
+                name = self._name(raised.subject, raised.name)
+                self.history.append(raised._replace(name=name))
         self._acks = {
             key: AlertLevel(level)
             for key, level in data.get("acks", {}).items()
@@ -137,7 +155,7 @@ class AlertManager:
                 alert = _Alert(
                     spec=spec,
                     target=target,
-                    name=str(saved.get("name", "")),
+                    name=self._name(target.subject, str(saved.get("name") or "")),
                     machine=AlertMachine.restore(
                         self._thresholds(spec), saved["state"]
                     ),
@@ -158,6 +176,10 @@ class AlertManager:
         for spec in self.enabled_rules:
             wanted.update(spec.needs(disks))
         self._unsubscribe.extend(needs.async_subscribe(*need) for need in wanted)
+
+    def _name(self, subject: str, name: str) -> str:
+        """Return ``name``, or the translated name of a subject that has none of its own."""
+        return name or self._subject_names.get(subject, "")
 
     def _thresholds(self, spec: RuleSpec) -> Any:
         return self.settings.rules[spec.key].thresholds
@@ -190,7 +212,7 @@ class AlertManager:
                     )
                     self._alerts[key] = alert
                     changed = True
-                alert.name = item.name or alert.name
+                alert.name = self._name(item.target.subject, item.name) or alert.name
                 changed |= bool(alert.machine.update(item.value, now))
             for key in [
                 k for k, a in self._alerts.items() if a.spec is spec and k not in seen

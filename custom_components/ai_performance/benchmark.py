@@ -5,7 +5,8 @@ in a chat log of our own that streams its deltas to us, as an Assist pipeline do
 agent's first and last token are timed here) or a model on a watched Ollama server (its generate
 API, which reports the time to the first token and the generation speed). One run at a time goes in a background task: the Benchmark
 sensor shows its progress, and it can be cancelled. Each measured request is recorded as source
-``benchmark`` under a subject of its own, so it is never counted as use or in a service level.
+``benchmark``: it is never counted as use or in a service level, and its target gets no device of
+its own (the results are in the Benchmark sensor and the action's response).
 
 An agent's benchmark conversations get ids of our own; the chat-log watcher hands their turns to
 the benchmark (for their token counts) instead of counting them.
@@ -246,7 +247,7 @@ class BenchmarkRunner:
                     self._ledger.release(record.conversation_id or "")
             if measured:
                 run.records.setdefault(target.name, []).append(record)
-                self._ledger.add(record, name=f"Benchmark: {target.name}")
+                self._ledger.add(record)
             run.completed += 1
             self._changed()
 

@@ -26,16 +26,29 @@ _REQUEST_DEVICE_MODELS: Final = {
     SubjectKind.PIPELINE: "Assist pipeline",
     SubjectKind.EXTERNAL: "Reported requests",
     SubjectKind.PROBE: "Model server probe",
-    SubjectKind.BENCHMARK: "Benchmark",
 }
+# Subjects whose device is named by a translation around their own name: a pipeline is often
+# named after its agent ("Home Assistant"), and two devices of one name would get entity ids
+# that differ only by a "_2".
+TRANSLATED_DEVICE_NAMES: Final = {SubjectKind.PIPELINE: "pipeline"}
 
 
 def request_device_info(entry_id: str, stats: SubjectStats) -> DeviceInfo:
     """Return the device of one agent, AI Task, pipeline or reporting name."""
+    identifiers = {device_identifier(entry_id, request_subject(stats.key))}
+    model = _REQUEST_DEVICE_MODELS[stats.kind]
+    if (translation_key := TRANSLATED_DEVICE_NAMES.get(stats.kind)) is not None:
+        return DeviceInfo(
+            identifiers=identifiers,
+            translation_key=translation_key,
+            translation_placeholders={"name": stats.name},
+            model=model,
+            entry_type=DeviceEntryType.SERVICE,
+        )
     return DeviceInfo(
-        identifiers={device_identifier(entry_id, request_subject(stats.key))},
+        identifiers=identifiers,
         name=stats.name,
-        model=_REQUEST_DEVICE_MODELS[stats.kind],
+        model=model,
         entry_type=DeviceEntryType.SERVICE,
     )
 

@@ -11,7 +11,7 @@ the last save interval from the windows.
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -55,8 +55,6 @@ class SubjectKind(StrEnum):
     EXTERNAL = "external"
     # A model server's synthetic requests: measured like the others, never counted as use.
     PROBE = "probe"
-    # The run_benchmark action's requests, one subject per target: never counted as use either.
-    BENCHMARK = "benchmark"
 
 
 _KIND_OF_SOURCE: Final = {
@@ -64,8 +62,10 @@ _KIND_OF_SOURCE: Final = {
     RequestSource.AGENT: SubjectKind.AGENT,
     RequestSource.AI_TASK: SubjectKind.AI_TASK,
     RequestSource.PROBE: SubjectKind.PROBE,
-    RequestSource.BENCHMARK: SubjectKind.BENCHMARK,
 }
+# Saved by earlier versions, which kept the benchmark's requests under subjects (devices) of
+# their own: dropped on load.
+_FORMER_BENCHMARK_KIND: Final = "benchmark"
 
 
 # Subjects whose requests use the GPU themselves (a pipeline's GPU time is its agent's).
@@ -82,6 +82,12 @@ USED_KINDS: Final = AGENT_LEVEL_KINDS | {SubjectKind.PIPELINE}
 MAX_MODELS_REMEMBERED: Final = 256
 # The conversations of the run_benchmark action: a chat log of one is never counted as use.
 BENCHMARK_CONVERSATION_PREFIX: Final = f"{DOMAIN}_benchmark_"
+
+
+def _log(record: RequestRecord) -> None:
+    """Log a request as one DEBUG line of JSON."""
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
 
 
 def current_month() -> str:
@@ -162,6 +168,8 @@ class RequestLedger:
         """Read the saved subjects, totals and request logs; then save the logs periodically."""
         data = await self._store.async_load() or {}
         for key, saved in data.get("subjects", {}).items():
+            if saved["kind"] == _FORMER_BENCHMARK_KIND:
+                continue
             self._track(
                 Subject(
                     key,
@@ -283,6 +291,20 @@ class RequestLedger:
             subject.name = name
         return subject
 
+    @callback
+    def forget_probes_except(self, kept: AbstractSet[str]) -> None:
+        """Forget every probe subject not in ``kept``, its totals and requests included."""
+        stale = [
+            key
+            for key, subject in self.subjects.items()
+            if subject.kind is SubjectKind.PROBE and key not in kept
+        ]
+        for key in stale:
+            del self.subjects[key]
+        if stale:
+            self._logs_changed = True
+            self.schedule_save()
+
     def _track(self, subject: Subject) -> Subject:
         """Hold ``subject``; an agent-level one counts in the overall figures."""
         self.subjects[subject.key] = subject
@@ -323,6 +345,14 @@ class RequestLedger:
             if future is not None and not future.done():
                 future.set_result(record)
             return
+        if record.source is RequestSource.BENCHMARK:
+            # Its figures are the benchmark's results: no subject (device), no use, no
+            # service level; only what it cost and its model's use count.
+            self._price(record)
+            self._note_model_use(record)
+            self.schedule_save()
+            _log(record)
+            return
         kind = subject_kind(record.source)
         known = self.subjects.get(record.subject)
         if kind is SubjectKind.EXTERNAL and known and known.kind is not kind:
@@ -353,8 +383,7 @@ class RequestLedger:
             self.on_agent_request(subject.key, seq, record)
         if self.on_request is not None:
             self.on_request(subject, record)
-        if LOGGER.isEnabledFor(logging.DEBUG):
-            LOGGER.debug("request %s", json.dumps(record.as_log_dict()))
+        _log(record)
 
     def _note_model_use(self, record: RequestRecord) -> None:
         """Say whether the request found its model loaded, and remember when it was used."""

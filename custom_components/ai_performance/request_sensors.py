@@ -17,6 +17,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfTime
 from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -29,6 +30,7 @@ from .collectors.requests import (
     RequestsSample,
     SubjectStats,
 )
+from .collectors.servers.ollama import OllamaCollector
 from .const import (
     SOURCE_REQUESTS,
     UNIT_REQUESTS_PER_MINUTE,
@@ -41,8 +43,14 @@ from .engine.requests import Totals
 from .engine.sla import WINDOWS_H, SlaFigures
 from .engine.stages import Stage
 from .engine.windows import WindowStats
-from .entity import AIPerformanceEntity, request_device_info, request_subject
+from .entity import (
+    AIPerformanceEntity,
+    request_device_info,
+    request_subject,
+    server_collectors,
+)
 from .ledger import AGENT_LEVEL_KINDS, SubjectKind
+from .server_entities import probe_device_info
 from .sla import SLA_KINDS
 
 # What every request sensor reads (the requests source aggregates everything anyway).
@@ -398,6 +406,21 @@ def _sample(coordinator: AIPerformanceCoordinator) -> RequestsSample | None:
     return coordinator.data.sample(SOURCE_REQUESTS, RequestsSample)
 
 
+def subject_device_info(
+    coordinator: AIPerformanceCoordinator, stats: SubjectStats
+) -> DeviceInfo:
+    """Return the device of a requests subject; a probe's is named with its server, under it."""
+    if stats.kind is SubjectKind.PROBE:
+        for collector in server_collectors(coordinator):
+            if (
+                isinstance(collector, OllamaCollector)
+                and collector.probing == stats.key
+                and (device_info := probe_device_info(collector)) is not None
+            ):
+                return device_info
+    return request_device_info(coordinator.config_entry.entry_id, stats)
+
+
 class RequestSensor(AIPerformanceEntity, SensorEntity):
     """A sensor of one subject's requests."""
 
@@ -426,7 +449,7 @@ class RequestSensor(AIPerformanceEntity, SensorEntity):
             coordinator,
             description,
             subject=request_subject(stats.key),
-            device_info=request_device_info(coordinator.config_entry.entry_id, stats),
+            device_info=subject_device_info(coordinator, stats),
             need=NEED_AGGREGATES,
         )
         self.subject_key = stats.key

@@ -26,12 +26,13 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .collectors.base import Need, device_identifier
+from .collectors.base import Need, device_identifier, request_subject
 from .collectors.servers.base import ServerCollector, model_subject, server_subject
 from .collectors.servers.ollama import OllamaCollector, OllamaSample
 from .collectors.servers.openai_compatible import (
@@ -55,6 +56,9 @@ ATTR_MODELS: Final = "models"
 ATTR_QUERY: Final = "query"
 # The translation key of the user's own queries (named "{name}").
 USER_QUERY: Final = "prometheus_query"
+# The translation keys of an Ollama model's device ("{model} on {server}") and of its probes'.
+MODEL_DEVICE: Final = "model"
+PROBE_DEVICE: Final = "probe"
 # A server that answers, but too slowly to give its figures now (they are its last ones).
 ATTR_BUSY: Final = "busy"
 # Why a query gave no number (a QueryProblem), and the explanation.
@@ -84,16 +88,56 @@ def server_device_info(collector: ServerCollector[Any]) -> DeviceInfo:
     )
 
 
+def _server_device_id(collector: ServerCollector[Any]) -> str:
+    """Register the server's device (once) and return its id, for its children to name it."""
+    return (
+        dr.async_get(collector.hass)
+        .async_get_or_create(
+            config_entry_id=collector.entry_id,
+            config_subentry_id=collector.settings.subentry_id,
+            **server_device_info(collector),
+        )
+        .id
+    )
+
+
 def model_device_info(collector: ServerCollector[Any], model: str) -> DeviceInfo:
-    """Return the device of one model on an Ollama server."""
+    """Return the device of one model on an Ollama server, linked to the server's device.
+
+    It is named with its server (translated), so the same model on two servers gets two
+    devices, and entity ids, of its own.
+    """
     subentry_id = collector.settings.subentry_id
     return DeviceInfo(
         identifiers={
             device_identifier(collector.entry_id, model_subject(subentry_id, model))
         },
-        name=model,
-        # Home Assistant 2026.11 links a child by device id, 2026.10 by identifier: name it.
-        model=f"Ollama model on {collector.settings.title}",
+        translation_key=MODEL_DEVICE,
+        translation_placeholders={"model": model, "server": collector.settings.title},
+        model="Ollama model",
+        via_device_id=_server_device_id(collector),
+    )
+
+
+def probe_device_info(collector: OllamaCollector) -> DeviceInfo | None:
+    """Return the device of an Ollama server's probes, linked to the server's device.
+
+    None when the server does not probe.
+    """
+    if collector.probing is None or collector.probe_model is None:
+        return None
+    return DeviceInfo(
+        identifiers={
+            device_identifier(collector.entry_id, request_subject(collector.probing))
+        },
+        translation_key=PROBE_DEVICE,
+        translation_placeholders={
+            "model": collector.probe_model,
+            "server": collector.settings.title,
+        },
+        model="Model server probe",
+        entry_type=DeviceEntryType.SERVICE,
+        via_device_id=_server_device_id(collector),
     )
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -13,9 +14,10 @@ from custom_components.ai_performance.collectors.requests import (
     RequestsSample,
 )
 from custom_components.ai_performance.const import DOMAIN, SOURCE_REQUESTS
+from custom_components.ai_performance.engine.requests import Totals
 
 from ..conftest import setup_integration
-from ..llm_agent import AGENT_ID, CALL_STATS
+from ..llm_agent import AGENT_ID
 from .test_agents import settle_and_refresh
 
 
@@ -26,10 +28,24 @@ async def benchmark(hass: HomeAssistant, **data: Any) -> Any:
     )
 
 
+def _device_names(hass: HomeAssistant, entry: MockConfigEntry) -> set[str | None]:
+    """Return the names of the entry's devices."""
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    return {device.name for device in devices}
+
+
+def _request_entities(hass: HomeAssistant, entry: MockConfigEntry) -> set[str]:
+    """Return the unique ids of the entry's entities of requests subjects."""
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    prefix = f"{entry.entry_id}_requests_"
+    return {e.unique_id for e in entities if e.unique_id.startswith(prefix)}
+
+
 async def test_an_agent_benchmark_measures_it_and_never_counts_as_use(
     hass: HomeAssistant, llm_agent: str, mock_config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, mock_config_entry)
+    devices = _device_names(hass, mock_config_entry)
 
     run = await benchmark(
         hass, agents=[llm_agent], prompts=["Hello", "How are you?"], count=3
@@ -46,13 +62,11 @@ async def test_an_agent_benchmark_measures_it_and_never_counts_as_use(
     # Tokens come from the agent's chat log: one model call per answer.
     assert figures["output_tokens_per_s"] > 0
     assert run["comparison"] == {}
-    ledger = mock_config_entry.runtime_data.ledger
-    subject = ledger.subjects["benchmark_conversation_test_llm"]
-    assert subject.kind == "benchmark"
-    assert subject.totals.requests == 3
-    assert subject.totals.output_tokens == 3 * CALL_STATS[0][2]
-    # The agent itself answered nobody: no request, no service level.
-    assert AGENT_ID not in ledger.subjects
+    # The agent itself answered nobody: no request, no service level; and the benchmark's
+    # target is no subject of its own either: no device, no entities.
+    assert list(mock_config_entry.runtime_data.ledger.subjects) == []
+    assert _device_names(hass, mock_config_entry) == devices
+    assert _request_entities(hass, mock_config_entry) == set()
     sample = mock_config_entry.runtime_data.coordinator.data.sample(
         SOURCE_REQUESTS, RequestsSample
     )
@@ -136,3 +150,46 @@ async def test_bad_input_is_refused_before_anything_runs(
     assert field in str(caught.value)
     assert mock_config_entry.runtime_data.benchmark.run is None
     assert hass.states.get("sensor.ai_performance_benchmark").state == "idle"
+
+
+async def test_a_benchmark_target_left_as_a_device_by_an_earlier_version_is_removed(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    # Earlier versions counted each benchmark target as a subject, with a device and sensors.
+    subject = "benchmark_conversation_test_llm"
+    hass_storage[f"{DOMAIN}.{mock_config_entry.entry_id}.requests"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{mock_config_entry.entry_id}.requests",
+        "data": {
+            "subjects": {
+                subject: {
+                    "kind": "benchmark",
+                    "name": "Benchmark: conversation.test_llm",
+                    "totals": Totals(requests=5).as_dict(),
+                }
+            }
+        },
+    }
+    mock_config_entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers={(DOMAIN, f"{mock_config_entry.entry_id}_requests_{subject}")},
+        name="Benchmark: conversation.test_llm",
+        model="Benchmark",
+    )
+    for key in ("requests", "latency_p95"):
+        er.async_get(hass).async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{mock_config_entry.entry_id}_requests_{subject}_{key}",
+            config_entry=mock_config_entry,
+            device_id=device.id,
+        )
+
+    await setup_integration(hass, mock_config_entry)
+
+    assert subject not in mock_config_entry.runtime_data.ledger.subjects
+    assert dr.async_get(hass).async_get(device.id) is None
+    assert _request_entities(hass, mock_config_entry) == set()

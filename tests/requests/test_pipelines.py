@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from homeassistant.components import assist_pipeline
+from homeassistant.components import assist_pipeline, conversation
 from homeassistant.components.assist_pipeline import PipelineInput, PipelineStage
 from homeassistant.components.assist_pipeline.pipeline import (
     KEY_ASSIST_PIPELINE,
@@ -12,6 +12,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     chat_session,
+    device_registry as dr,
     entity_registry as er,
     issue_registry as ir,
 )
@@ -204,3 +205,87 @@ def _object_id(hass: HomeAssistant, pipeline_id: str) -> str:
         if entry.unique_id.endswith(f"requests_{pipeline_id}_requests")
     )
     return entity_id.removeprefix("sensor.").removesuffix("_requests")
+
+
+@pytest.fixture
+async def built_in_pipeline(hass: HomeAssistant, llm_agent: str) -> str:
+    """Set up Assist with its preferred pipeline on the built-in agent (both "Home Assistant").
+
+    ``llm_agent`` sets the conversation component up.
+    """
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    pipeline = assist_pipeline.async_get_pipeline(hass)
+    assert pipeline.name == "Home Assistant"
+    assert pipeline.conversation_engine == conversation.HOME_ASSISTANT_AGENT
+    return pipeline.id
+
+
+def _request_entity_id(hass: HomeAssistant, subject: str) -> str | None:
+    return er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"01JAIPERFORMANCE0000000000_requests_{subject}_requests"
+    )
+
+
+async def test_a_pipeline_named_like_its_agent_gets_a_device_and_entity_ids_of_its_own(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, built_in_pipeline: str
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+
+    await run_text(hass, "what time is it")
+    await settle_and_refresh(hass, mock_config_entry)
+    await settle_and_refresh(hass, mock_config_entry)
+
+    devices = dr.async_get(hass)
+    agent = devices.async_get_device_by_identifier(
+        (DOMAIN, f"{mock_config_entry.entry_id}_requests_conversation.home_assistant"),
+        mock_config_entry.entry_id,
+    )
+    pipeline = devices.async_get_device_by_identifier(
+        (DOMAIN, f"{mock_config_entry.entry_id}_requests_{built_in_pipeline}"),
+        mock_config_entry.entry_id,
+    )
+    assert agent is not None
+    assert pipeline is not None
+    assert agent.name == "Home Assistant"
+    assert pipeline.name == "Assist: Home Assistant"
+    assert _request_entity_id(hass, conversation.HOME_ASSISTANT_AGENT) == (
+        "sensor.home_assistant_requests"
+    )
+    assert _request_entity_id(hass, built_in_pipeline) == (
+        "sensor.assist_home_assistant_requests"
+    )
+
+
+async def test_an_existing_pipeline_device_is_renamed_and_keeps_its_entity_ids(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, built_in_pipeline: str
+) -> None:
+    # An earlier version named the pipeline's device like its agent's: its ids ended in _2.
+    mock_config_entry.add_to_hass(hass)
+    identifier = (DOMAIN, f"{mock_config_entry.entry_id}_requests_{built_in_pipeline}")
+    old = dr.async_get(hass).async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers={identifier},
+        name="Home Assistant",
+    )
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"01JAIPERFORMANCE0000000000_requests_{built_in_pipeline}_requests",
+        config_entry=mock_config_entry,
+        device_id=old.id,
+        suggested_object_id="home_assistant_requests_2",
+    )
+
+    await setup_integration(hass, mock_config_entry)
+    await run_text(hass, "what time is it")
+    await settle_and_refresh(hass, mock_config_entry)
+    await settle_and_refresh(hass, mock_config_entry)
+
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        identifier, mock_config_entry.entry_id
+    )
+    assert device is not None
+    assert device.name == "Assist: Home Assistant"
+    assert _request_entity_id(hass, built_in_pipeline) == (
+        "sensor.home_assistant_requests_2"
+    )

@@ -3,7 +3,11 @@
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_API_KEY, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -304,3 +308,88 @@ async def test_a_failed_probe_is_recorded_as_an_error(hass: HomeAssistant) -> No
         assert record is not None
         assert record.error == "bad_status"
         assert not record.cold_start
+
+
+async def test_the_same_model_on_two_servers_gets_a_device_under_each_server(
+    hass: HomeAssistant,
+) -> None:
+    second_id = "01JSERVERSUBENTRY000000002"
+    async with ollama_server(OllamaState()) as one, ollama_server(OllamaState()) as two:
+        await setup_integration(
+            hass,
+            our_entry(
+                subentries=[
+                    {**server_subentry(SUBENTRY_OLLAMA, one.url), "title": "Desk"},
+                    {
+                        **server_subentry(
+                            SUBENTRY_OLLAMA, two.url, subentry_id=second_id
+                        ),
+                        "title": "Attic",
+                    },
+                ]
+            ),
+        )
+
+        entities = er.async_get(hass)
+        for server_id, title in ((SERVER_ID, "Desk"), (second_id, "Attic")):
+            server = _device(hass, f"server_{server_id}")
+            model = _device(hass, f"server_{server_id}_model_llama3.2:3b")
+            assert server.name == title
+            assert model.name == f"llama3.2:3b on {title}"
+            assert model.via_device_id == server.id
+            assert (
+                entities.async_get_entity_id(
+                    "binary_sensor",
+                    DOMAIN,
+                    f"{ENTRY_ID}_server_{server_id}_model_llama3.2:3b_loaded",
+                )
+                == f"binary_sensor.llama3_2_3b_on_{title.lower()}_loaded"
+            )
+
+
+@pytest.mark.parametrize("change", ["probe_off", "server_removed"])
+async def test_a_probe_no_longer_made_leaves_no_device_behind(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, change: str
+) -> None:
+    probe = f"requests_probe_{SERVER_ID}_qwen3:8b"
+    async with ollama_server(OllamaState()) as server:
+        await _set_up_probing(hass, server.url)
+        await _collector(hass).async_probe()
+        await poll(hass, freezer)
+        assert server_state(hass, "sensor", "cold_starts", probe) is not None
+        device_id = _device(hass, probe).id
+
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        subentry = entry.subentries[SERVER_ID]
+        if change == "probe_off":
+            hass.config_entries.async_update_subentry(
+                entry, subentry, data={**subentry.data, CONF_PROBE_MINUTES: 0}
+            )
+        else:
+            hass.config_entries.async_remove_subentry(entry, SERVER_ID)
+        await hass.async_block_till_done()
+        await poll(hass, freezer)
+
+        assert dr.async_get(hass).async_get(device_id) is None
+        assert server_state(hass, "sensor", "cold_starts", probe) is None
+        ledger = entry.runtime_data.ledger
+        assert f"probe_{SERVER_ID}_qwen3:8b" not in ledger.subjects
+
+
+async def test_a_probes_device_is_named_with_its_server_and_shown_under_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _set_up_probing(hass, server.url)
+        await _collector(hass).async_probe()
+        await poll(hass, freezer)
+
+        probe = _device(hass, f"requests_probe_{SERVER_ID}_qwen3:8b")
+        assert probe.name == "qwen3:8b probe on ollama test"
+        assert probe.via_device_id == _device(hass, f"server_{SERVER_ID}").id
+        cold_starts = server_state(
+            hass, "sensor", "cold_starts", f"requests_probe_{SERVER_ID}_qwen3:8b"
+        )
+        assert cold_starts.entity_id == (
+            "sensor.qwen3_8b_probe_on_ollama_test_cold_starts"
+        )

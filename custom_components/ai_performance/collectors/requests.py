@@ -5,7 +5,7 @@ action); this collector owns those watchers and turns the ledger into per-subjec
 aggregates for the entities.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set as AbstractSet
 from dataclasses import dataclass
 import time
 
@@ -81,13 +81,17 @@ class RequestsCollector:
         ledger: RequestLedger,
         sla: SlaLedger,
         read_gpu_energy: Callable[[], EnergyReading | None] = lambda: None,
+        *,
+        probes: AbstractSet[str] = frozenset(),
     ) -> None:
         """Prepare the watchers over ``ledger``; ``read_gpu_energy`` reads GPU counters.
 
-        ``sla`` counts every request against its service level.
+        ``sla`` counts every request against its service level; ``probes`` are the subjects
+        of the servers' probes configured now.
         """
         self.ledger = ledger
         self.sla = sla
+        self.probes = probes
         self.chat_logs = ChatLogWatcher(hass, ledger)
         self.pipelines = PipelineWatcher(hass, ledger)
         self.energy = RequestEnergy(
@@ -97,6 +101,9 @@ class RequestsCollector:
     async def async_start(self) -> None:
         """Read the saved totals, then start watching (and metering, with a GPU)."""
         await self.ledger.async_load()
+        # The probes of a server removed, or switched to another model or off, are gone for
+        # good: their devices go too.
+        self.ledger.forget_probes_except(self.probes)
         await self.sla.async_start(self.ledger.subjects)
         self.ledger.on_request = self.sla.add
         await self.energy.async_start()

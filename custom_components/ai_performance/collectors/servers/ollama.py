@@ -83,6 +83,13 @@ class OllamaCollector(ServerCollector[OllamaSample]):
         self._cancel_probes: CALLBACK_TYPE | None = None
         self._probe_task: asyncio.Task[None] | None = None
 
+    @property
+    def probing(self) -> str | None:
+        """Return the requests subject the probes are counted under; None without probes."""
+        if self.probe_model and self.probe_minutes > 0:
+            return probe_subject(self.settings.subentry_id, self.probe_model)
+        return None
+
     @override
     async def async_start(self) -> None:
         """Remember the models that had devices, and start probing if asked to."""
@@ -94,7 +101,7 @@ class OllamaCollector(ServerCollector[OllamaSample]):
             for domain, identifier in device.identifiers:
                 if domain == DOMAIN and identifier.startswith(prefix):
                     self._remember(identifier.removeprefix(prefix))
-        if self.probe_model and self.probe_minutes > 0:
+        if self.probing is not None:
             self._cancel_probes = async_track_time_interval(
                 self.hass,
                 self._start_probe,
