@@ -66,7 +66,7 @@ from .entity import (
     server_collectors,
 )
 from .issues import async_clear_removed_servers
-from .ledger import RequestLedger
+from .ledger import RequestLedger, answer_codes
 from .model_control import model_held
 from .services import async_setup_services
 from .source_health import SourceHealth
@@ -113,7 +113,9 @@ async def async_setup_entry(
     _async_repair_stored_numbers(hass, entry)
     needs = Needs()
     costs = cost_settings(hass, entry.options)
-    ledger = RequestLedger(hass, entry.entry_id, costs.prices)
+    ledger = RequestLedger(
+        hass, entry.entry_id, costs.prices, answer_codes(entry.options)
+    )
     collectors = build_collectors(hass, entry, needs, ledger)
     # Agent requests are cold when a watched Ollama server did not hold their model.
     ledger.model_loaded = partial(
