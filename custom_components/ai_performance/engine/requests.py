@@ -673,7 +673,10 @@ def records_stats(
 
 
 def combined_stats(
-    logs: Iterable[RequestLog], now: float, window_s: float
+    logs: Iterable[RequestLog],
+    now: float,
+    window_s: float,
+    answers: frozenset[str] = DEFAULT_ANSWER_CODES,
 ) -> WindowStats:
     """Return the aggregates of several subjects together (the overview's overall figures)."""
     logs = list(logs)
@@ -690,7 +693,7 @@ def combined_stats(
         parts.append(rows)
     rows = np.concatenate(parts) if parts else np.empty((0, len(COLUMNS)))
     complete = all(log.complete_within(now, window_s) for log in logs)
-    return window_stats(rows, window_s, codes, complete=complete)
+    return window_stats(rows, window_s, codes, complete=complete, answers=answers)
 
 
 def _shared_index(codes: list[str], code: str) -> int:

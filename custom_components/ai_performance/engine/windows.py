@@ -151,8 +151,10 @@ def _figures(  # noqa: PLR0913 - every figure family has its own input
         energy_steps,
     ) = sums
     decode_s = decode_steps / MS_STEPS / 1000
-    failures = {code: n for code, n in errors.items() if code not in answers}
-    unanswered = {code: n for code, n in errors.items() if code in answers}
+    failures: dict[str, int] = {}
+    unanswered: dict[str, int] = {}
+    for code, n in errors.items():
+        (unanswered if code in answers else failures)[code] = n
     return WindowStats(
         window_s=window_s,
         count=count,
