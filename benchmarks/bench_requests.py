@@ -73,7 +73,11 @@ from custom_components.ai_performance.engine.requests import (
     RequestSource,
     combined_stats,
 )
-from custom_components.ai_performance.engine.windows import BYTES_PER_ROW, window_stats
+from custom_components.ai_performance.engine.windows import (
+    BYTES_PER_ROW,
+    DEFAULT_ANSWER_CODES,
+    window_stats,
+)
 from custom_components.ai_performance.ledger import RequestLedger
 from custom_components.ai_performance.sla import SlaLedger
 from benchmarks.smoke import output, size
@@ -217,13 +221,19 @@ async def measure() -> dict[str, float | str]:
     }
 
 
-def _full_recompute_stats(log: RequestLog, now: float, window_s: float) -> Any:
+def _full_recompute_stats(
+    log: RequestLog,
+    now: float,
+    window_s: float,
+    answers: frozenset[str] = DEFAULT_ANSWER_CODES,
+) -> Any:
     """Recompute the window from all its rows (the method before incremental figures)."""
     return window_stats(
         log.rows_within(now, window_s),
         window_s,
         log.error_codes,
         complete=log.complete_within(now, window_s),
+        answers=answers,
     )
 
 
@@ -251,7 +261,9 @@ def _recomputing() -> contextlib.AbstractContextManager[Any]:
         patch.object(
             CombinedWindows,
             "stats",
-            lambda self, now, w: combined_stats(self.logs, now, w),
+            lambda self, now, w, answers=DEFAULT_ANSWER_CODES: combined_stats(
+                self.logs, now, w, answers
+            ),
         )
     )
     return stack

@@ -299,7 +299,9 @@ async def test_response_time_alerts_follow_reported_requests(
 
     overall = hass.states.get("binary_sensor.ai_performance_response_time_alert")
     subject = hass.states.get("binary_sensor.rag_service_response_time_alert")
-    assert overall.state == STATE_ON
+    # One problem, one alert: the agent's own names it, the overall one stays quiet.
+    assert overall.state == STATE_OFF
+    assert overall.attributes["covered_by"] == ["rag_service"]
     assert subject.state == STATE_ON
     assert subject.attributes["severity"] == "critical"
     assert subject.attributes["value"] == 6000
@@ -433,3 +435,72 @@ async def test_alerts_saved_without_a_name_are_named_when_restored(
     )
 
     assert report["overall"]["top_alerts"][0]["name"] == "all AI requests"
+
+
+async def report(hass: HomeAssistant, subject: str, *errors: str | None) -> None:
+    """Report one request of ``subject`` per error (None: it succeeded)."""
+    for error in errors:
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": subject, "duration_ms": 500}
+            | ({"error": error} if error else {}),
+            blocking=True,
+        )
+
+
+async def test_one_failing_agent_raises_one_alert_not_an_overall_one_too(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    alert_events: list[Event],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, watching(RuleKey.ERROR_RATE))
+    await report(hass, "rag", *["timeout"] * 10)
+    await report(hass, "chat", *[None] * 10)
+
+    for _ in range(
+        2 + 2 * 15
+    ):  # critical after 5 minutes, then 10 more: a repair issue
+        await tick(hass, freezer)
+
+    agent = hass.states.get("binary_sensor.rag_error_rate_alert")
+    overall = hass.states.get("binary_sensor.ai_performance_error_rate_alert")
+    assert agent.state == STATE_ON
+    assert agent.attributes["severity"] == "critical"
+    # Half of every request failed: past critical overall too, yet the agent's alert says it.
+    assert overall.attributes["level"] == "critical"
+    assert overall.state == STATE_OFF
+    assert overall.attributes["severity"] is None
+    assert overall.attributes["covered_by"] == ["rag"]
+    raised = [
+        e.data["alert_id"] for e in alert_events if e.data["type"] == "alert_raised"
+    ]
+    assert raised == ["error_rate:requests_rag"]
+    issues = [i.issue_id for i in issue_registry.issues.values() if i.domain == DOMAIN]
+    assert issues == ["alert_error_rate:requests_rag"]
+    assert hass.states.get(ACTIVE).state == "1"
+    assert hass.states.get(HEALTH).state == "critical"
+
+
+async def test_the_overall_alert_speaks_for_errors_no_agent_alert_covers_and_names_them(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, alert_events: list[Event]
+) -> None:
+    await setup_integration(hass, watching(RuleKey.ERROR_RATE))
+    # Each agent too quiet to judge alone (fewer than 5 requests), half failed together.
+    for subject in ("rag", "chat", "notes"):
+        await report(hass, subject, "timeout", "timeout", None, None)
+    await report(hass, "calm", None, None)
+
+    for _ in range(12):  # past 5 minutes
+        await tick(hass, freezer)
+
+    overall = hass.states.get("binary_sensor.ai_performance_error_rate_alert")
+    assert overall.state == STATE_ON
+    assert overall.attributes["severity"] == "critical"
+    assert overall.attributes["covered_by"] == []
+    assert overall.attributes["subjects"] == ["chat", "notes", "rag"]
+    (event,) = [e for e in alert_events if e.data["type"] == "alert_raised"]
+    assert event.data["alert_id"] == "error_rate:overview"
+    assert event.data["subjects"] == ["chat", "notes", "rag"]
+    assert hass.states.get("binary_sensor.rag_error_rate_alert") is None

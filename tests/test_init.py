@@ -78,6 +78,7 @@ async def test_setup_loads_the_entry_with_numeric_sensors(
             "loop_lag_max",
             "overall_latency_p95",
             "overall_error_rate",
+            "overall_unanswered_rate",
             *(spec.key for spec in SLA_SENSORS),
             *(description.key for description in FULL_IN.values()),
         ):

@@ -27,7 +27,10 @@ from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.alerts import SUBJECT_NAME_KEYS
 from custom_components.ai_performance.collectors.host import HostSample
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
-from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
+from custom_components.ai_performance.config_flow import (
+    ANSWER_CODE_ERRORS,
+    SLA_AGENT_ERRORS,
+)
 from custom_components.ai_performance.const import DOMAIN
 from custom_components.ai_performance.dashboard_entities import CREATE_DASHBOARD
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
@@ -164,6 +167,7 @@ def _used_translation_keys() -> set[str]:
     used.update(f"options.error.{problem.value}" for problem in ThresholdProblem)
     used.update(f"issues.alert_{rule}" for rule in RuleKey)
     used.update(f"options.error.{error}" for error in SLA_AGENT_ERRORS)
+    used.update(f"options.error.{error}" for error in ANSWER_CODE_ERRORS)
     found_sla = {f"entity.sensor.{spec.key}" for spec in SLA_SENSORS}
     assert found_sla <= used  # the SLA sensors are among the request sensors
     used |= _subentry_translation_keys()

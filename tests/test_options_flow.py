@@ -15,9 +15,10 @@ from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.collectors.requests import RequestsCollector
 from custom_components.ai_performance.const import (
     CONF_ALERT_RULES,
+    CONF_ANSWER_CODES,
     CONF_CURRENCY,
-    CONF_ELECTRICITY_PRICE,
     CONF_DISKS,
+    CONF_ELECTRICITY_PRICE,
     CONF_GPU_MONITORING,
     CONF_MONTHLY_BUDGET,
     CONF_PRICES,
@@ -413,6 +414,8 @@ async def test_service_levels_show_the_defaults_and_save_each_class(
         "complex_latency_s": 15,
         "complex_availability": 98.5,
         CONF_SLA_AGENTS: {},
+        # Not understood and no such device are answers, not failures, by default.
+        CONF_ANSWER_CODES: ["no_intent_match", "no_valid_targets"],
     }
 
     result = await hass.config_entries.options.async_configure(
@@ -434,6 +437,84 @@ async def test_service_levels_show_the_defaults_and_save_each_class(
     sla = requests.sla
     assert sla.classes[Complexity.SIMPLE].latency_ms == 2000
     assert sla.agent_classes == {"conversation.home_assistant": Complexity.COMPLEX}
+
+
+async def test_the_answer_codes_are_saved_and_counted_by_the_service_levels(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**SLA_FORM, CONF_ANSWER_CODES: ["no_intent_match", "stt-no-text-detected"]},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_ANSWER_CODES] == [
+        "no_intent_match",
+        "stt-no-text-detected",
+    ]
+    (requests,) = (
+        c
+        for c in mock_config_entry.runtime_data.coordinator.collectors
+        if isinstance(c, RequestsCollector)
+    )
+    answers = frozenset({"no_intent_match", "stt-no-text-detected"})
+    assert requests.sla.answers == answers
+    assert mock_config_entry.runtime_data.ledger.answers == answers
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("No Such Device", "No Such Device"),
+        ("", ""),
+        ("x" * 65, "x" * 60 + "…"),
+        ("nan", None),  # a word is a code: accepted
+    ],
+)
+async def test_an_answer_code_that_is_no_error_code_is_refused_on_its_field(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    code: str,
+    shown: str | None,
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_ANSWER_CODES: ["no_intent_match", code]}
+    )
+
+    if shown is None:
+        assert refused["type"] is FlowResultType.CREATE_ENTRY
+        return
+    assert refused["errors"] == {CONF_ANSWER_CODES: "answer_code_invalid"}
+    assert refused["description_placeholders"]["code"] == shown
+    assert mock_config_entry.options == {}
+    fixed = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SLA_FORM, CONF_ANSWER_CODES: []}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fixed["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_ANSWER_CODES] == []
+
+
+async def test_more_answer_codes_than_allowed_are_refused(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, mock_config_entry)
+    result = await open_step(hass, mock_config_entry, "sla")
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**SLA_FORM, CONF_ANSWER_CODES: [f"code_{n}" for n in range(51)]},
+    )
+
+    assert refused["errors"] == {CONF_ANSWER_CODES: "answer_codes_too_many"}
+    assert refused["description_placeholders"]["code"] == "50"
 
 
 @pytest.mark.parametrize(
@@ -458,7 +539,7 @@ async def test_agents_held_to_an_unknown_class_are_refused(
     )
 
     assert refused["errors"] == {CONF_SLA_AGENTS: error}
-    assert refused["description_placeholders"] == {"agent": agent}
+    assert refused["description_placeholders"] == {"agent": agent, "code": ""}
     assert mock_config_entry.options == {}
     fixed = await hass.config_entries.options.async_configure(
         result["flow_id"], SLA_FORM
@@ -766,7 +847,10 @@ async def test_an_agent_that_does_not_exist_is_refused_then_a_real_one_saved(
     )
 
     assert refused["errors"] == {CONF_SLA_AGENTS: "sla_agents_unknown"}
-    assert refused["description_placeholders"] == {"agent": "conversation.nope"}
+    assert refused["description_placeholders"] == {
+        "agent": "conversation.nope",
+        "code": "",
+    }
     assert mock_config_entry.options == {}
     fixed = await hass.config_entries.options.async_configure(
         result["flow_id"],

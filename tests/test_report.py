@@ -184,7 +184,7 @@ async def test_a_bad_period_is_refused(
     assert caught.value.translation_key == key
 
 
-async def test_a_named_period_ends_at_the_current_hour(
+async def test_a_named_period_ends_now_with_the_hour_in_progress(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     freezer.move_to(_hour(0) + timedelta(minutes=5))
@@ -192,6 +192,56 @@ async def test_a_named_period_ends_at_the_current_hour(
     report = await hass.services.async_call(
         DOMAIN, "get_report", {"period": "week"}, blocking=True, return_response=True
     )
-    assert report["end"] == _hour(0).isoformat()
+    assert report["end"] == (_hour(0) + timedelta(minutes=5)).isoformat()
     assert report["start"] == _hour(-7 * 24).isoformat()
     assert report["subjects"] == {}
+
+
+def _state(hass: HomeAssistant, unique_id: str) -> float:
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{ENTRY_ID}_{unique_id}"
+    )
+    assert entity_id is not None, unique_id
+    return float(hass.states.get(entity_id).state)
+
+
+async def test_the_report_counts_the_hour_in_progress_as_the_sensors_do(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(_hour(0) + timedelta(minutes=20))
+    await setup_integration(hass, our_entry())
+    # Four requests this hour: one failed, one not understood, one too slow (8 s target).
+    for duration, error in (
+        (800, "timeout"),
+        (700, "no_intent_match"),
+        (9000, None),
+        (900, None),
+    ):
+        await hass.services.async_call(
+            DOMAIN,
+            "record_request",
+            {"subject": "rag", "duration_ms": duration}
+            | ({"error": error} if error else {}),
+            blocking=True,
+        )
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+    report = await hass.services.async_call(
+        DOMAIN, "get_report", {"period": "day"}, blocking=True, return_response=True
+    )
+
+    rag = report["subjects"]["rag"]
+    assert (rag["requests"], rag["errors"]) == (4, 1)
+    assert rag["error_rate_percent"] == _state(hass, "requests_rag_error_rate") == 25
+    assert rag["sla_compliance_percent"] == _state(
+        hass, "requests_rag_sla_compliance_24h"
+    )
+    assert rag["availability_percent"] == _state(hass, "requests_rag_availability_24h")
+    assert rag["error_budget_remaining_percent"] == 0
+    assert rag["error_budget_exhausted"] is True
+    overall = report["overall"]
+    assert (overall["requests"], overall["errors"]) == (4, 1)
+    assert overall["error_rate_percent"] == _state(hass, "overview_overall_error_rate")
+    assert overall["availability_percent"] == _state(hass, "overview_availability_24h")

@@ -159,6 +159,49 @@ async def test_an_error_spends_the_budget_of_the_class(
     assert hass.states.get(BUDGET).state == "50.0"
 
 
+async def test_an_overspent_budget_reads_exhausted_not_below_zero(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(HOUR)
+    await setup_integration(hass, our_entry())
+    for error in ("timeout", "timeout", None, None):
+        await record(hass, 100, error=error)
+
+    await tick(hass)
+
+    # 4 requests at 99 % allow 0.04 errors; 2 were made: 5 000 % of the budget is used.
+    budget = hass.states.get(BUDGET)
+    assert budget.state == "0.0"
+    assert budget.attributes["exhausted"] is True
+    assert budget.attributes["consumed_percent"] == 5000.0
+    assert (
+        hass.states.get("sensor.ai_performance_error_budget_remaining_30_d").state
+        == "0.0"
+    )
+
+
+async def test_a_request_not_understood_spends_no_budget(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(HOUR)
+    await setup_integration(hass, our_entry())
+    await record(hass, 100, error="no_intent_match")
+    await record(hass, 100, error="no_valid_targets")
+
+    await tick(hass)
+
+    budget = hass.states.get(BUDGET)
+    assert budget.state == "100.0"
+    assert budget.attributes == {
+        **budget.attributes,
+        "exhausted": False,
+        "consumed_percent": 0.0,
+    }
+    assert hass.states.get(AVAILABILITY).state == "100.0"
+    # Answered quickly: within target too.
+    assert hass.states.get(COMPLIANCE).state == "100.0"
+
+
 async def test_an_agent_held_to_the_simple_class_misses_its_3_second_target(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -71,7 +71,7 @@ from .entity import (
     server_collectors,
 )
 from .issues import async_clear_removed_servers
-from .ledger import RequestLedger
+from .ledger import RequestLedger, answer_codes
 from .model_control import model_held
 from .services import async_setup_services
 from .source_health import SourceHealth
@@ -119,7 +119,9 @@ async def async_setup_entry(
     needs = Needs()
     costs = cost_settings(hass, entry.options)
     electricity = await async_electricity_reader(hass, costs, entry.options)
-    ledger = RequestLedger(hass, entry.entry_id, costs.prices)
+    ledger = RequestLedger(
+        hass, entry.entry_id, costs.prices, answer_codes(entry.options)
+    )
     ledger.electricity_price = electricity.read
     collectors = build_collectors(hass, entry, needs, ledger)
     # Agent requests are cold when a watched Ollama server did not hold their model.

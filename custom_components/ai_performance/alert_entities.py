@@ -43,6 +43,8 @@ from .request_sensors import subject_device_info as request_subject_device_info
 
 ATTR_SEVERITY: Final = "severity"
 ATTR_VALUE: Final = "value"
+ATTR_COVERED_BY: Final = "covered_by"
+ATTR_SUBJECTS: Final = "subjects"
 HEALTH_OK: Final = "ok"
 HEALTH_DEGRADED: Final = "degraded"
 HEALTH_CRITICAL: Final = "critical"
@@ -106,7 +108,7 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
     """On while one rule's alert is raised for one subject (and not snoozed)."""
 
     # The measured value changes every tick while an alert is pending or raised.
-    _unrecorded_attributes = frozenset({ATTR_VALUE})
+    _unrecorded_attributes = frozenset({ATTR_VALUE, ATTR_COVERED_BY, ATTR_SUBJECTS})
 
     def __init__(self, coordinator: AIPerformanceCoordinator, key: str) -> None:
         """Initialise the sensor of alert ``key``."""
@@ -169,7 +171,7 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
         if status is None:
             return None
         watching = status.level is not AlertLevel.OK
-        return {
+        attributes: dict[str, Any] = {
             ATTR_SEVERITY: status.severity,
             "level": status.level,
             ATTR_VALUE: status.value if watching else None,
@@ -180,6 +182,12 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
             "acknowledged": status.acknowledged,
             "recommendation": self._recommendation if status.raised else None,
         }
+        if status.subject == SUBJECT_OVERVIEW:
+            # Quiet while these subjects' own alerts are raised; the subjects whose own
+            # figure misses the target.
+            attributes[ATTR_COVERED_BY] = list(status.covered_by)
+            attributes[ATTR_SUBJECTS] = list(status.subjects)
+        return attributes
 
 
 def _datetime(timestamp: float | None) -> str | None:

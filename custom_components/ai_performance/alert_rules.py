@@ -74,6 +74,9 @@ class Measured:
     target: AlertTarget
     name: str
     value: float | None
+    # The figure as its sensor shows it, also where too few requests count to judge it: what
+    # names the subjects behind an overall alert.
+    shown: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +160,16 @@ def _requests_rule(
                 return None
             return read(stats)
 
+        overall = sample.overall[window_s]
         measured = [
-            Measured(AlertTarget(SUBJECT_OVERVIEW), "", value(sample.overall[window_s]))
+            Measured(AlertTarget(SUBJECT_OVERVIEW), "", value(overall), read(overall))
         ]
         measured.extend(
             Measured(
                 AlertTarget(request_subject(key)),
                 stats.name,
                 value(stats.windows[window_s]),
+                read(stats.windows[window_s]),
             )
             for key, stats in sample.subjects.items()
             if stats.kind in AGENT_LEVEL_KINDS

@@ -22,12 +22,20 @@ from .alert_rules import (
     RULES_BY_KEY,
     AlertSettings,
     AlertTarget,
+    Measured,
     RuleKey,
     RuleSpec,
 )
 from .collectors.base import Need, Needs
-from .const import DOMAIN, EVENT_ALERT, LOGGER, SUBJECT_HOST, SUBJECT_OVERVIEW
-from .engine.alerts import AlertLevel, AlertMachine, AlertStatus
+from .const import (
+    DOMAIN,
+    EVENT_ALERT,
+    LOGGER,
+    SOURCE_REQUESTS,
+    SUBJECT_HOST,
+    SUBJECT_OVERVIEW,
+)
+from .engine.alerts import AlertLevel, AlertMachine, AlertStatus, one_alert_per_problem
 from .engine.snapshot import Snapshot
 from .issues import AlertIssue, async_sync_alert_issues
 
@@ -192,33 +200,22 @@ class AlertManager:
         """
         changed = False
         self._evaluated_at = now
+        # Overall alert id -> the ids of its subjects' alerts, and the subjects missing target.
+        groups: dict[str, tuple[list[str], list[str]]] = {}
         for spec in self.enabled_rules:
             measured = spec.measure(snapshot)
             if measured is None:
                 continue
-            seen = set()
-            for item in measured:
-                key = alert_id(spec.key, item.target)
-                seen.add(key)
-                alert = self._alerts.get(key)
-                if alert is None:
-                    if item.value is None:
-                        continue
-                    alert = _Alert(
-                        spec,
-                        item.target,
-                        item.name,
-                        AlertMachine(self._thresholds(spec)),
-                    )
-                    self._alerts[key] = alert
-                    changed = True
-                alert.name = self._name(item.target.subject, item.name) or alert.name
-                changed |= bool(alert.machine.update(item.value, now))
-            for key in [
-                k for k, a in self._alerts.items() if a.spec is spec and k not in seen
-            ]:
-                del self._alerts[key]
-                changed = True
+            changed |= self._judge(spec, measured, now)
+            if spec.source == SOURCE_REQUESTS:
+                groups[alert_id(spec.key, AlertTarget(SUBJECT_OVERVIEW))] = (
+                    [
+                        alert_id(spec.key, item.target)
+                        for item in measured
+                        if item.target.subject != SUBJECT_OVERVIEW
+                    ],
+                    self._missing_target(spec, measured),
+                )
         for key, until in list(self._snoozes.items()):
             if until <= now:
                 del self._snoozes[key]
@@ -226,11 +223,57 @@ class AlertManager:
         self._statuses = {
             key: self._status(key, alert) for key, alert in self._alerts.items()
         }
+        for key, (parts, missing) in groups.items():
+            if (overall := self._statuses.get(key)) is not None:
+                self._statuses[key] = one_alert_per_problem(
+                    overall,
+                    [self._statuses[p] for p in parts if p in self._statuses],
+                    missing,
+                )
         changed |= self._apply_acknowledgements()
         changed |= self._queue_announcements()
         if changed:
             self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
         return self._statuses
+
+    def _judge(self, spec: RuleSpec, measured: list[Measured], now: float) -> bool:
+        """Feed one rule's values to its alerts; drop those of subjects gone. True: changed."""
+        changed = False
+        seen = set()
+        for item in measured:
+            key = alert_id(spec.key, item.target)
+            seen.add(key)
+            alert = self._alerts.get(key)
+            if alert is None:
+                if item.value is None:
+                    continue
+                alert = _Alert(
+                    spec,
+                    item.target,
+                    item.name,
+                    AlertMachine(self._thresholds(spec)),
+                )
+                self._alerts[key] = alert
+                changed = True
+            alert.name = self._name(item.target.subject, item.name) or alert.name
+            changed |= bool(alert.machine.update(item.value, now))
+        for key in [
+            k for k, a in self._alerts.items() if a.spec is spec and k not in seen
+        ]:
+            del self._alerts[key]
+            changed = True
+        return changed
+
+    def _missing_target(self, spec: RuleSpec, measured: list[Measured]) -> list[str]:
+        """Return the names of the subjects whose own figure misses the rule's target."""
+        settings = self.settings.rules[spec.key]
+        return [
+            item.name
+            for item in measured
+            if item.target.subject != SUBJECT_OVERVIEW
+            and item.shown is not None
+            and settings.thresholds.past(item.shown, settings.target)
+        ]
 
     def _apply_acknowledgements(self) -> bool:
         """Mark the acknowledged alerts; forget an acknowledgement once the severity changes."""
@@ -288,7 +331,7 @@ class AlertManager:
     def _event_data(
         self, status: AlertStatus, previous: AlertLevel | None
     ) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "config_entry_id": self._entry_id,
             "alert_id": alert_id(
                 RuleKey(status.rule), AlertTarget(status.subject, status.item)
@@ -306,6 +349,9 @@ class AlertManager:
             "snoozed_until": _iso(status.snoozed_until),
             "recommendation": RULES_BY_KEY[RuleKey(status.rule)].recommendation,
         }
+        if status.subject == SUBJECT_OVERVIEW:
+            data["subjects"] = list(status.subjects)  # the subjects behind it
+        return data
 
     @callback
     def async_announce(self) -> None:

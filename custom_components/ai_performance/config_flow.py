@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from itertools import pairwise
+import re
 from typing import Any
 
 from homeassistant.components import conversation
@@ -45,6 +46,7 @@ from .collectors.base import Needs
 from .collectors.host import HostCollector
 from .const import (
     CONF_ALERT_RULES,
+    CONF_ANSWER_CODES,
     CONF_AUTO_OPTIMIZE,
     CONF_AUTO_OPTIMIZE_ACTIONS,
     CONF_AVAILABILITY,
@@ -69,10 +71,12 @@ from .const import (
 )
 from .coordinator import AIPerformanceConfigEntry
 from .engine.alerts import ThresholdError
+from .engine.chat_turns import ERROR_EXCEPTION
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
 from .engine.recommend import ActionKind
 from .engine.requests import Complexity
 from .engine.sla import DEFAULT_CLASSES
+from .ledger import answer_codes
 from .server_flow import SERVER_SUBENTRY_FLOWS
 from .sla import SLA_KINDS
 from .validation import not_finite_fields, shorten
@@ -97,6 +101,20 @@ MAX_ACTIONS_PER_HOUR = 20
 MAX_MONTHLY_BUDGET = 1_000_000_000
 # Per kWh: far above any tariff, in any currency people price electricity in.
 MAX_ELECTRICITY_PRICE = 100_000
+# The error codes offered as answers (not failures): Home Assistant's intent error codes, and
+# ours for an agent that raised or answered with an error. Others can be typed.
+KNOWN_ERROR_CODES = (
+    "no_intent_match",
+    "no_valid_targets",
+    "failed_to_handle",
+    "unknown",
+    ERROR_EXCEPTION,
+)
+# Why answer codes are refused (options.error keys): a code that is none, and too many.
+ANSWER_CODE_ERRORS = ("answer_code_invalid", "answer_codes_too_many")
+# What an error code looks like (as requests and pipelines report them), and how many at most.
+ERROR_CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
+MAX_ANSWER_CODES = 50
 
 
 def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
@@ -507,15 +525,18 @@ class AIPerformanceOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Set each class's latency target and availability, and agents held to one class."""
         errors: dict[str, str] = {}
-        placeholders = {"agent": ""}
+        placeholders = {"agent": "", "code": ""}
         if user_input is not None and not (errors := self._not_finite(user_input)):
             agents = user_input.get(CONF_SLA_AGENTS) or {}
+            codes = user_input.get(CONF_ANSWER_CODES, [])
             if (field := _latency_out_of_order(user_input)) is not None:
                 errors[field] = "sla_latency_order"
             elif (
                 problem := _sla_agents_problem(agents, self._known_agent)
             ) is not None:
                 errors[CONF_SLA_AGENTS], placeholders["agent"] = problem
+            elif (code_problem := _answer_codes_problem(codes)) is not None:
+                errors[CONF_ANSWER_CODES], placeholders["code"] = code_problem
             else:
                 return self._save(
                     **{
@@ -529,6 +550,7 @@ class AIPerformanceOptionsFlow(OptionsFlow):
                             for level in Complexity
                         },
                         CONF_SLA_AGENTS: dict(agents),
+                        CONF_ANSWER_CODES: sorted(set(codes)),
                     }
                 )
         latency = NumberSelector(
@@ -554,9 +576,18 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             fields[probatio.Required(f"{level}_{CONF_LATENCY_S}")] = latency
             fields[probatio.Required(f"{level}_{CONF_AVAILABILITY}")] = availability
         fields[probatio.Optional(CONF_SLA_AGENTS)] = ObjectSelector()
+        fields[probatio.Optional(CONF_ANSWER_CODES, default=[])] = SelectSelector(
+            SelectSelectorConfig(
+                options=list(KNOWN_ERROR_CODES),
+                multiple=True,
+                custom_value=True,
+                translation_key=CONF_ANSWER_CODES,
+            )
+        )
         saved = self.config_entry.options.get(CONF_SLA_CLASSES) or {}
         current: dict[str, Any] = {
-            CONF_SLA_AGENTS: self.config_entry.options.get(CONF_SLA_AGENTS) or {}
+            CONF_SLA_AGENTS: self.config_entry.options.get(CONF_SLA_AGENTS) or {},
+            CONF_ANSWER_CODES: sorted(answer_codes(self.config_entry.options)),
         }
         for level, promise in DEFAULT_CLASSES.items():
             chosen = saved.get(level, {})
@@ -604,6 +635,20 @@ def _sla_agents_problem(
     for agent in agents:
         if not known(str(agent)):
             return unknown, shorten(str(agent))
+    return None
+
+
+def _answer_codes_problem(codes: Any) -> tuple[str, str] | None:
+    """Return (error key, code) when ``codes`` are not error codes, else None.
+
+    A code is what a request's error says: short, lower case, without spaces.
+    """
+    invalid, too_many = ANSWER_CODE_ERRORS
+    if not isinstance(codes, list) or len(codes) > MAX_ANSWER_CODES:
+        return too_many, str(MAX_ANSWER_CODES)
+    for code in codes:
+        if not isinstance(code, str) or ERROR_CODE_PATTERN.fullmatch(code) is None:
+            return invalid, shorten(str(code))
     return None
 
 

@@ -44,6 +44,8 @@ CONF_SLA_CLASSES: Final = "sla_classes"
 CONF_SLA_AGENTS: Final = "sla_agents"
 CONF_LATENCY_S: Final = "latency_s"
 CONF_AVAILABILITY: Final = "availability"
+# The error codes that are answers (not understood, no such device), not failures.
+CONF_ANSWER_CODES: Final = "answer_codes"
 # Critical for this long raises a repair issue (and a source failing for this long does too).
 DEFAULT_REPAIR_MINUTES: Final = 10
 # GPU monitoring: "auto" uses NVIDIA GPUs where NVML is found; "on" also raises a repair issue

@@ -25,7 +25,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER
+from .const import CONF_ANSWER_CODES, DOMAIN, LOGGER
 from .engine.cost import ModelPrice, MonthlySpend, price_for, request_cost
 from .engine.requests import (
     CombinedWindows,
@@ -35,6 +35,7 @@ from .engine.requests import (
     Totals,
 )
 from .engine.usage import UsageProfile
+from .engine.windows import DEFAULT_ANSWER_CODES
 
 STORAGE_VERSION: Final = 1
 # Totals are written at most this often while requests come in (and always on stop).
@@ -95,6 +96,14 @@ def current_month() -> str:
     return dt_util.now().strftime("%Y-%m")
 
 
+def answer_codes(options: Mapping[str, Any]) -> frozenset[str]:
+    """Return the error codes that ``options`` count as answers, not failures."""
+    saved = options.get(CONF_ANSWER_CODES)
+    if not isinstance(saved, list | tuple):
+        return DEFAULT_ANSWER_CODES
+    return frozenset(code for code in saved if isinstance(code, str))
+
+
 def subject_kind(source: RequestSource) -> SubjectKind:
     """Return the kind of subject requests from ``source`` are counted under."""
     return _KIND_OF_SOURCE.get(source, SubjectKind.EXTERNAL)
@@ -120,9 +129,15 @@ class RequestLedger:
         hass: HomeAssistant,
         entry_id: str,
         prices: Mapping[str, ModelPrice] | None = None,
+        answers: frozenset[str] = DEFAULT_ANSWER_CODES,
     ) -> None:
-        """Create an empty ledger; ``async_load`` reads the saved totals."""
+        """Create an empty ledger; ``async_load`` reads the saved totals.
+
+        Errors coded with one of ``answers`` are the assistant answering, not failing: the
+        windows count them apart (as they are read, so the restored logs follow a change).
+        """
         self.hass = hass
+        self.answers = answers
         self.subjects: dict[str, Subject] = {}
         # Model -> prices per million tokens (the options' price table).
         self.prices: Mapping[str, ModelPrice] = prices or {}

@@ -102,6 +102,8 @@ def _agents(
                 rows,
                 served=None if model is None else by_name.get(model),
                 usage=subject.usage,
+                error_codes=subject.log.error_codes,
+                answers=ledger.answers,
             )
         )
     return agents

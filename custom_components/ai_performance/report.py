@@ -1,14 +1,17 @@
-"""The performance report (get_report): per subject, what a period of whole hours was like.
+"""The performance report (get_report): per subject, what a period of hours was like.
 
 Read from the recorder's statistics (the SLA ledger's hourly counts, the hourly means of the
 latency sensors, the changes of the token and cost sensors) and from our own state (the alerts
-raised, the recommendations of now). The hour in progress is not in the statistics yet, so a
-period ends at the start of the current hour.
+raised, the recommendations of now). The hour in progress is not in the statistics yet: its
+counts come from the service-level ledger, as do the closed hours the recorder does not hold
+(yet, or at all without the recorder). So a named period is the sensors' window: the last whole
+days of hours and the hour in progress, and its counts agree with theirs.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import time
 from typing import Any, Final
 
 from homeassistant.components.recorder import get_instance
@@ -22,9 +25,11 @@ from homeassistant.util import dt as dt_util
 
 from .alerts import RaisedAlert
 from .collectors.base import request_subject
+from .collectors.requests import RequestsCollector
 from .const import DOMAIN, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry
 from .engine.report import HourCounts, subject_report
+from .engine.sla import SlaBook, hour_start
 from .optimizer import recommendations
 from .sla import OVERALL, SLA_KINDS, statistic_id
 
@@ -34,20 +39,27 @@ LATENCY_KEYS: Final = ("latency_p50", "latency_p95")
 TOTAL_KEYS: Final = ("input_tokens", "output_tokens", "cost")
 OVERALL_COST: Final = "overall_cost"
 TOP_ALERTS: Final = 5
-COUNTS: Final = ("requests", "within_target", "errors")
+COUNTS: Final = ("requests", "within_target", "errors", "error_allowance")
 
 
 def report_period(
     period: str | None, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """Return the whole hours of a period: a named one, or from ``start`` to ``end``."""
-    this_hour = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    """Return the hours of a period: a named one, or from ``start`` to ``end``.
+
+    A named period is its whole hours before the current one, and the current hour up to now
+    (the service-level sensors' window); a period that ends within the current hour ends now.
+    """
+    now = dt_util.utcnow()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
     if start is None:
-        end = this_hour
-        start = end - timedelta(days=PERIOD_DAYS[period or "day"])
+        end = now
+        start = this_hour - timedelta(days=PERIOD_DAYS[period or "day"])
     else:
         start = dt_util.as_utc(start).replace(minute=0, second=0, microsecond=0)
-        end = min(dt_util.as_utc(end) if end is not None else this_hour, this_hour)
+        end = min(dt_util.as_utc(end) if end is not None else now, now)
+        if end > this_hour:
+            end = now  # the hour in progress is counted whole, up to now
     if not start < end or end - start > MAX_PERIOD:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -112,20 +124,32 @@ def _read(
     )
 
 
-def _hours(statistics: _Statistics, key: str) -> list[HourCounts]:
+def _hours(
+    statistics: _Statistics, key: str, book: SlaBook, period: tuple[float, float]
+) -> list[HourCounts]:
+    """Return the hours of subject ``key`` in ``period``: recorded, else the ledger's.
+
+    The ledger holds the hour in progress, and the closed hours of the last 30 days (an hour
+    just closed is written to the recorder a moment later).
+    """
     by_kind = {
         kind: statistics.counts.get(statistic_id(key, kind), {}) for kind in COUNTS
     }
-    starts = sorted(set().union(*by_kind.values()))
-    return [
-        HourCounts(
-            start,
-            by_kind["requests"].get(start, 0.0),
-            by_kind["within_target"].get(start, 0.0),
-            by_kind["errors"].get(start, 0.0),
-        )
-        for start in starts
-    ]
+    hours = {
+        start: HourCounts(start, *(by_kind[kind].get(start, 0.0) for kind in COUNTS))
+        for start in set().union(*by_kind.values())
+    }
+    if (ledger := book.subjects.get(key)) is not None:
+        for start, counts in [*ledger.closed, (book.open_start, ledger.open)]:
+            if period[0] <= start < period[1] and start not in hours:
+                hours[start] = HourCounts(
+                    start,
+                    counts.requests,
+                    counts.within_target,
+                    counts.errors,
+                    counts.error_allowance,
+                )
+    return [hours[start] for start in sorted(hours)]
 
 
 def _top_alerts(
@@ -149,6 +173,14 @@ def _top_alerts(
     return ranked[:TOP_ALERTS]
 
 
+def _sla_book(entry: AIPerformanceConfigEntry) -> SlaBook:
+    """Return the service-level ledger's hours (the requests source owns it)."""
+    for collector in entry.runtime_data.coordinator.collectors:
+        if isinstance(collector, RequestsCollector):
+            return collector.sla.book
+    return SlaBook(hour_start(time.time()))
+
+
 async def async_report(
     hass: HomeAssistant,
     entry: AIPerformanceConfigEntry,
@@ -157,6 +189,7 @@ async def async_report(
 ) -> dict[str, Any]:
     """Return the report of the whole hours from ``start`` to ``end``."""
     data = entry.runtime_data
+    book = _sla_book(entry)
     subjects = {
         key: subject
         for key, subject in data.ledger.subjects.items()
@@ -202,7 +235,11 @@ async def async_report(
         "start": start.isoformat(),
         "end": end.isoformat(),
         "overall": {
-            **subject_report(_hours(statistics, OVERALL), {}, {}),
+            **subject_report(
+                _hours(statistics, OVERALL, book, period),
+                {},
+                {},
+            ),
             "cost": None
             if overall_cost is None
             else statistics.changes.get(overall_cost),
@@ -224,7 +261,7 @@ async def async_report(
             "name": subject.name,
             "kind": subject.kind.value,
             **subject_report(
-                _hours(statistics, key),
+                _hours(statistics, key, book, period),
                 means(key, "latency_p50"),
                 means(key, "latency_p95"),
             ),

@@ -59,6 +59,10 @@ NEED_AGGREGATES: Final = Need(SOURCE_REQUESTS, "aggregates")
 ATTR_LAST_5_MIN: Final = "last_5_min"
 ATTR_LAST_24_H: Final = "last_24_h"
 ATTR_ERRORS_BY_CODE: Final = "errors_by_code"
+ATTR_UNANSWERED_BY_CODE: Final = "unanswered_by_code"
+# An error budget's detail: the share of it used (past 100 once overspent), and whether it is.
+ATTR_BUDGET_CONSUMED: Final = "consumed_percent"
+ATTR_BUDGET_EXHAUSTED: Final = "exhausted"
 ATTR_REQUEST: Final = "request"
 ATTR_STAGES: Final = "stages"
 ATTR_WAITED: Final = "waited"
@@ -223,11 +227,23 @@ class SlaSensorSpec:
     read: Callable[[SlaFigures], float | None]
     unit: str
     enabled: bool
+    # The error budget's sensors say how much of it was used, and whether it is exhausted.
+    budget: bool = False
 
     def value(self, sla: Mapping[int, SlaFigures]) -> float | None:
         """Return the figure from a subject's service level (None without one)."""
         figures = sla.get(self.window_h)
         return None if figures is None else self.read(figures)
+
+    def attributes(self, sla: Mapping[int, SlaFigures]) -> dict[str, Any] | None:
+        """Return the error budget's detail (None for the other figures)."""
+        figures = sla.get(self.window_h)
+        if not self.budget or figures is None:
+            return None
+        return {
+            ATTR_BUDGET_CONSUMED: figures.budget_consumed_percent,
+            ATTR_BUDGET_EXHAUSTED: figures.budget_exhausted,
+        }
 
     def description_kwargs(self) -> dict[str, Any]:
         """Return what every description of this sensor has, per subject or overall."""
@@ -259,7 +275,14 @@ _SLA_FIGURES: Final[
     ),
 )
 SLA_SENSORS: Final = tuple(
-    SlaSensorSpec(f"{name}_{label}", window, read, unit, enabled=window == enabled)
+    SlaSensorSpec(
+        f"{name}_{label}",
+        window,
+        read,
+        unit,
+        enabled=window == enabled,
+        budget=name.startswith("error_budget"),
+    )
     for name, read, unit, enabled in _SLA_FIGURES
     for window, label in _SLA_WINDOW_NAMES.items()
     if window in WINDOWS_H
@@ -271,6 +294,9 @@ def _sla(spec: SlaSensorSpec) -> RequestSensorEntityDescription:
     return RequestSensorEntityDescription(
         kinds=SLA_KINDS,
         value_fn=lambda stats: spec.value(stats.sla),
+        attributes_fn=(lambda stats: spec.attributes(stats.sla) or {})
+        if spec.budget
+        else None,
         **spec.description_kwargs(),
     )
 
@@ -296,6 +322,13 @@ REQUEST_SENSORS: Final[tuple[RequestSensorEntityDescription, ...]] = (
         lambda w: w.error_rate,
         attributes_fn=lambda stats: {
             ATTR_ERRORS_BY_CODE: dict(_main(stats).errors_by_code)
+        },
+    ),
+    _share(
+        "unanswered_rate",
+        lambda w: w.unanswered_rate,
+        attributes_fn=lambda stats: {
+            ATTR_UNANSWERED_BY_CODE: dict(_main(stats).unanswered_by_code)
         },
     ),
     _latency("latency_p50", lambda w: w.latency_p50),
@@ -431,6 +464,7 @@ class RequestSensor(AIPerformanceEntity, SensorEntity):
             ATTR_LAST_5_MIN,
             ATTR_LAST_24_H,
             ATTR_ERRORS_BY_CODE,
+            ATTR_UNANSWERED_BY_CODE,
             ATTR_REQUEST,
             ATTR_STAGES,
             ATTR_WAITED,

@@ -80,6 +80,7 @@ from .entity import (
 )
 from .optimizer_entities import optimizer_sensors
 from .request_sensors import (
+    ATTR_UNANSWERED_BY_CODE,
     NEED_AGGREGATES,
     SLA_SENSORS,
     SlaSensorSpec,
@@ -237,6 +238,12 @@ def _overall_sla(spec: SlaSensorSpec) -> OverviewSensorEntityDescription:
     kwargs = spec.description_kwargs()
     key = kwargs.pop("key")
     del kwargs["translation_key"]
+    if spec.budget:
+        kwargs["attributes_fn"] = lambda snapshot: (
+            None
+            if (sample := snapshot.sample(SOURCE_REQUESTS, RequestsSample)) is None
+            else spec.attributes(sample.overall_sla)
+        )
     return _overall(key, lambda sample: spec.value(sample.overall_sla), **kwargs)
 
 
@@ -280,6 +287,21 @@ OVERVIEW_SENSORS: tuple[OverviewSensorEntityDescription, ...] = (
         lambda sample: sample.overall[MAIN_WINDOW_S].error_rate,
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
+    ),
+    _overall(
+        "overall_unanswered_rate",
+        lambda sample: sample.overall[MAIN_WINDOW_S].unanswered_rate,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=1,
+        attributes_fn=lambda snapshot: (
+            None
+            if (sample := snapshot.sample(SOURCE_REQUESTS, RequestsSample)) is None
+            else {
+                ATTR_UNANSWERED_BY_CODE: dict(
+                    sample.overall[MAIN_WINDOW_S].unanswered_by_code
+                )
+            }
+        ),
     ),
     _money(
         "overall_cost",
@@ -862,6 +884,8 @@ class OverviewSensor(AIPerformanceEntity, SensorEntity):
     """A sensor of the AI Performance device."""
 
     entity_description: OverviewSensorEntityDescription
+    # The codes behind a share change with every request: not for the recorder.
+    _unrecorded_attributes = frozenset({ATTR_UNANSWERED_BY_CODE})
 
     def __init__(
         self,

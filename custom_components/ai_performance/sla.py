@@ -47,7 +47,8 @@ from .engine.sla import (
     SlaFigures,
     hour_start,
 )
-from .ledger import AGENT_LEVEL_KINDS, Subject, SubjectKind
+from .engine.windows import DEFAULT_ANSWER_CODES
+from .ledger import AGENT_LEVEL_KINDS, Subject, SubjectKind, answer_codes
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY_S: Final = 30
@@ -83,7 +84,7 @@ class SlaLedger:
             agent: Complexity(level)
             for agent, level in (entry.options.get(CONF_SLA_AGENTS) or {}).items()
         }
-        return cls(hass, entry.entry_id, classes, agents)
+        return cls(hass, entry.entry_id, classes, agents, answer_codes(entry.options))
 
     def __init__(
         self,
@@ -91,9 +92,14 @@ class SlaLedger:
         entry_id: str,
         classes: Mapping[Complexity, SlaClass] | None = None,
         agent_classes: Mapping[str, Complexity] | None = None,
+        answers: frozenset[str] = DEFAULT_ANSWER_CODES,
     ) -> None:
-        """Prepare an empty ledger; ``async_start`` reads what was saved and recorded."""
+        """Prepare an empty ledger; ``async_start`` reads what was saved and recorded.
+
+        A request whose error is coded with one of ``answers`` was answered, not failed.
+        """
         self._hass = hass
+        self.answers = answers
         self.classes = dict(classes or DEFAULT_CLASSES)
         # An agent whose every request is held to one class, whatever its complexity.
         self.agent_classes = dict(agent_classes or {})
@@ -161,7 +167,7 @@ class SlaLedger:
             return
         level = self.agent_classes.get(record.subject, record.complexity)
         promise = self.classes[level]
-        error = record.error is not None
+        error = record.error is not None and record.error not in self.answers
         self.names[subject.key] = subject.name
         self.book.add(subject.key, record.duration_ms, error=error, promise=promise)
         if subject.kind in AGENT_LEVEL_KINDS:

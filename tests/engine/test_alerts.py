@@ -5,13 +5,16 @@ import pytest
 
 from custom_components.ai_performance.engine.alerts import (
     ALLOWED_MOVES,
+    RAISED,
     AlertLevel,
     AlertMachine,
+    AlertStatus,
     Direction,
     Move,
     ThresholdError,
     ThresholdProblem,
     Thresholds,
+    one_alert_per_problem,
 )
 
 LATENCY = Thresholds(warning=3000, critical=5000, for_s=300, hysteresis=200)
@@ -248,3 +251,44 @@ def test_noise_below_the_threshold_never_arms_an_alert(
     for step, share in enumerate(noise):
         assert machine.update(rule.warning * share, step * 60.0) == []
     assert machine.level is OK
+
+
+def _status(
+    name: str, level: AlertLevel, snoozed_until: float | None = None
+) -> AlertStatus:
+    return AlertStatus(
+        rule="error_rate",
+        subject=name,
+        item="",
+        name=name,
+        level=level,
+        value=50.0,
+        threshold=10.0,
+        since=0.0,
+        snoozed_until=snoozed_until,
+    )
+
+
+@given(st.lists(st.sampled_from(list(AlertLevel)), max_size=4))
+def test_the_overall_alert_is_quiet_exactly_while_a_part_is_raised(
+    levels: list[AlertLevel],
+) -> None:
+    overall = _status("", AlertLevel.CRITICAL)
+    parts = [_status(f"agent{n}", level) for n, level in enumerate(levels)]
+
+    judged = one_alert_per_problem(overall, parts, ["agent0"])
+
+    raised = [p.name for p in parts if p.level in RAISED]
+    assert judged.covered_by == tuple(raised)
+    assert judged.raised is not raised
+    assert judged.severity is (None if raised else AlertLevel.CRITICAL)
+    assert judged.subjects == ("agent0",)
+
+
+def test_a_snoozed_part_still_covers_the_overall_alert() -> None:
+    part = _status("rag", AlertLevel.WARNING, snoozed_until=1e12)
+
+    judged = one_alert_per_problem(_status("", AlertLevel.WARNING), [part], [])
+
+    assert judged.covered_by == ("rag",)
+    assert not judged.raised

@@ -461,6 +461,22 @@ def test_agent_evidence_from_the_request_log() -> None:
     assert evidence.cache_hit_percent == pytest.approx(50.0)
 
 
+def test_an_answer_such_as_not_understood_is_no_failed_request() -> None:
+    log = RequestLog()
+    for error in ("no_intent_match", "no_valid_targets", "timeout", None):
+        log.append(_record(NOW - 100, 1, error=error))
+
+    evidence = agent_evidence(
+        "conversation.ollama",
+        "Ollama",
+        log.rows_within(NOW, 86_400),
+        error_codes=log.error_codes,
+        answers=frozenset({"no_intent_match", "no_valid_targets"}),
+    )
+
+    assert (evidence.requests, evidence.errors) == (4, 1)
+
+
 def test_agent_evidence_of_an_empty_log() -> None:
     evidence = agent_evidence("a", "A", np.empty((0, 16)))
     assert evidence.requests == 0

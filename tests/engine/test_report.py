@@ -27,10 +27,22 @@ def test_a_subject_over_three_hours() -> None:
         "errors": 4,
         "error_rate_percent": 10.0,
         "sla_compliance_percent": 82.5,
+        # No allowance recorded: every error overspends the budget.
+        "availability_percent": 90.0,
+        "error_budget_remaining_percent": None,
+        "error_budget_exhausted": True,
         "latency_p50_ms": 1750.0,
         "latency_p95_ms": None,
         "latency_trend": None,
     }
+
+
+def test_an_overspent_budget_reads_exhausted() -> None:
+    # 100 requests at 99 % allow 1 error; 3 were made.
+    report = subject_report([HourCounts(0, 100, 97, 3, error_allowance=1.0)], {}, {})
+    assert report["availability_percent"] == 97.0
+    assert report["error_budget_remaining_percent"] == 0
+    assert report["error_budget_exhausted"] is True
 
 
 def test_no_requests_no_shares() -> None:

@@ -167,6 +167,35 @@ def test_combined_stats_merge_subjects_and_their_error_codes() -> None:
     assert combined_stats([], NOW, 300).count == 0
 
 
+def test_answer_codes_count_as_unanswered_not_as_errors() -> None:
+    # "Could not understand" and "no such device" are answers; a timeout is a failure.
+    log = RequestLog()
+    for error in ("no_intent_match", "no_valid_targets", "no_intent_match", "timeout"):
+        log.append(record(10, error=error))
+    log.append(record(10))
+
+    stats = log.stats(NOW, 300)
+
+    assert stats.error_rate == 20.0
+    assert stats.errors_by_code == {"timeout": 1}
+    assert stats.unanswered_rate == 60.0
+    assert stats.unanswered_by_code == {"no_intent_match": 2, "no_valid_targets": 1}
+
+
+def test_the_answer_codes_apply_to_the_requests_already_in_the_windows() -> None:
+    log = RequestLog()
+    log.append(record(10, error="no_intent_match"))
+    log.append(record(10))
+    assert log.stats(NOW, 300).error_rate == 0.0
+
+    # Every code a failure: the same windows, read again, count it as one.
+    strict = log.stats(NOW, 300, answers=frozenset())
+
+    assert strict.error_rate == 50.0
+    assert strict.unanswered_rate == 0.0
+    assert log.stats(NOW, 300).error_rate == 0.0
+
+
 def test_complexity_classes() -> None:
     assert record(1, processed_locally=True).complexity is Complexity.SIMPLE
     assert record(1, processed_locally=False).complexity is Complexity.MODERATE

@@ -51,17 +51,30 @@ def test_mixed_classes_allow_each_class_its_own_errors() -> None:
     assert result.budget_remaining_percent == round(0.505 / 1.505 * 100, 2)
 
 
-def test_an_overspent_budget_goes_negative() -> None:
+def test_an_overspent_budget_reads_exhausted_not_negative() -> None:
     counts = Counts()
     for error in (True, True, False):
         counts.add(100, error=error, promise=MODERATE)
 
     result = figures(counts, 1)
 
-    assert result.budget_remaining_percent is not None
-    assert result.budget_remaining_percent < -6000
-    assert result.budget_remaining_minutes is not None
-    assert result.budget_remaining_minutes < 0
+    # 3 requests at 99 % allow 0.03 errors; 2 were made: 6 667 % of the budget is used.
+    assert result.budget_remaining_percent == 0
+    assert result.budget_remaining_minutes == 0
+    assert result.budget_consumed_percent == round(2 / 0.03 * 100, 2)
+    assert result.budget_exhausted
+
+
+def test_a_budget_partly_used_is_not_exhausted() -> None:
+    counts = Counts()
+    for _ in range(200):
+        counts.add(100, error=False, promise=MODERATE)
+    counts.add(100, error=True, promise=MODERATE)
+
+    result = figures(counts, 1)
+
+    assert result.budget_consumed_percent == round(1 / 2.01 * 100, 2)
+    assert not result.budget_exhausted
 
 
 def test_no_requests_have_no_figures() -> None:

@@ -28,7 +28,7 @@ from custom_components.ai_performance.engine.windows import (
 )
 
 NOW = 1_800_000_000.0
-ERRORS = (None, None, None, "timeout", "intent-failed")
+ERRORS = (None, None, None, "timeout", "intent-failed", "no_intent_match")
 
 
 def random_record(rng: random.Random, end: float, n: int) -> RequestRecord:

@@ -125,13 +125,14 @@ class RequestsCollector:
         now = time.time()
         self.sla.close_hours(now)
         month = current_month()
+        answers = self.ledger.answers
         subjects = {
             key: SubjectStats(
                 key=key,
                 kind=subject.kind,
                 name=subject.name,
                 totals=subject.totals.copy(),
-                windows={w: subject.log.stats(now, w) for w in WINDOWS_S},
+                windows={w: subject.log.stats(now, w, answers) for w in WINDOWS_S},
                 last=subject.log.recent[-1] if subject.log.recent else None,
                 sla=self.sla.figures(key) if subject.kind in SLA_KINDS else {},
                 slowest=slowest_request(subject.log.recent, now - MAIN_WINDOW_S),
@@ -140,7 +141,7 @@ class RequestsCollector:
         }
         return RequestsSample(
             subjects=subjects,
-            overall={w: self.ledger.overall.stats(now, w) for w in WINDOWS_S},
+            overall={w: self.ledger.overall.stats(now, w, answers) for w in WINDOWS_S},
             overall_sla=self.sla.figures(OVERALL),
             open_turns=self.chat_logs.open_turns,
             abandoned_turns=self.chat_logs.abandoned,

@@ -10,8 +10,8 @@ for the rule's duration. The level of one rule and subject therefore moves
 and never skips pending on the way up: with a duration of 0 it passes through pending at once.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 import math
 from typing import Any, Final, NamedTuple
@@ -245,13 +245,38 @@ class AlertStatus:
     snoozed_until: float | None = None
     # Seen by someone (the acknowledge_alert action) at its current severity.
     acknowledged: bool = False
+    # An alert over several subjects together (the overall one): the subjects whose own alerts
+    # of the same rule are raised (it stays quiet while there are any), and the subjects whose
+    # own figure misses the target (named when it is raised).
+    covered_by: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
 
     @property
     def raised(self) -> bool:
-        """Return True when the alert is raised and not snoozed."""
-        return self.level in RAISED and self.snoozed_until is None
+        """Return True when the alert is raised, not snoozed and not covered by another."""
+        return (
+            self.level in RAISED and self.snoozed_until is None and not self.covered_by
+        )
 
     @property
     def severity(self) -> AlertLevel | None:
         """Return warning or critical while raised (and not snoozed), else None."""
         return self.level if self.raised else None
+
+
+def one_alert_per_problem(
+    overall: AlertStatus, parts: Iterable[AlertStatus], missing_target: Iterable[str]
+) -> AlertStatus:
+    """Return the overall alert of a rule, given the alerts of its parts (its subjects).
+
+    One problem raises one alert: while a subject's own alert of the same rule is raised
+    (snoozed or not), it names the problem, and the overall alert stays quiet. The overall
+    alert speaks only for a problem no subject's alert covers (spread over several subjects,
+    or over subjects with too few requests to judge alone), and then names the subjects
+    ``missing_target``.
+    """
+    return replace(
+        overall,
+        covered_by=tuple(sorted({p.name for p in parts if p.level in RAISED})),
+        subjects=tuple(sorted(set(missing_target))),
+    )

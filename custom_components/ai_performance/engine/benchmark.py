@@ -22,7 +22,8 @@ DEFAULT_PROMPTS: Final = (
 
 def summarize(records: Sequence[RequestRecord]) -> dict[str, Any]:
     """Return what ``records`` (one target's measured requests) show."""
-    stats = records_stats(records)
+    # A benchmark prompt left unanswered measured nothing: every error code is a failure.
+    stats = records_stats(records, answers=frozenset())
     return {
         "requests": stats.count,
         "errors": sum(stats.errors_by_code.values()),

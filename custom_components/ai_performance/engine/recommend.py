@@ -18,6 +18,7 @@ import numpy as np
 from .gpu import bytes_to_gib
 from .requests import column
 from .usage import HOURS, UsageProfile, usage_blocks
+from .windows import DEFAULT_ANSWER_CODES
 
 # Cold starts: enough of them, often enough, and clearly slower than a warm answer.
 MIN_COLD_REQUESTS: Final = 3
@@ -218,15 +219,26 @@ class Evidence:
     exposed_entities: int | None = None
 
 
-def agent_evidence(
+def agent_evidence(  # noqa: PLR0913 - rows, their codes, and evidence from elsewhere
     subject: str,
     name: str,
     rows: np.ndarray,
     *,
     served: ServedModel | None = None,
     usage: UsageProfile | None = None,
+    error_codes: Sequence[str] = (),
+    answers: frozenset[str] = DEFAULT_ANSWER_CODES,
 ) -> AgentEvidence:
-    """Return an agent's evidence from the rows of its request log (see requests.COLUMNS)."""
+    """Return an agent's evidence from the rows of its request log (see requests.COLUMNS).
+
+    ``error_codes`` names the log's error indexes: an error coded with one of ``answers``
+    (not understood, no such device) is an answer, not a failure.
+    """
+    error = column(rows, "error")
+    failed = np.array(
+        [False, *(code not in answers for code in error_codes)], dtype=bool
+    )
+    coded = (error > 0) & (error <= len(error_codes))
     duration = column(rows, "duration_ms")
     cold = column(rows, "cold")
     input_tokens = column(rows, "input_tokens")
@@ -239,7 +251,9 @@ def agent_evidence(
         subject=subject,
         name=name,
         requests=len(rows),
-        errors=int((column(rows, "error") > 0).sum()),
+        # An error whose code is not named (no codes given) is a failure all the same.
+        errors=int(failed[error[coded].astype(int)].sum())
+        + int((error > len(error_codes)).sum()),
         cold_requests=int((cold == 1).sum()),
         cold_latency_p50_ms=_median(duration[cold == 1]),
         warm_latency_p50_ms=_median(duration[cold == 0]),

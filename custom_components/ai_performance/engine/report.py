@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from .forecast import fit_trend
+from .sla import Counts, figures
 
 HALF_HOUR_S: Final = 1800.0
 
@@ -33,6 +34,8 @@ class HourCounts:
     requests: float
     within_target: float
     errors: float
+    # The errors the promises allowed (see sla.Counts); 0 where the recorder has none.
+    error_allowance: float = 0.0
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -75,11 +78,24 @@ def subject_report(
     errors = sum(hour.errors for hour in hours)
     within = sum(hour.within_target for hour in hours)
     direction = latency_direction(p95_means)
+    # The service level of the period, read as the sensors read theirs.
+    level = figures(
+        Counts(
+            requests=int(requests),
+            within_target=int(within),
+            errors=int(errors),
+            error_allowance=sum(hour.error_allowance for hour in hours),
+        ),
+        max(len(hours), 1),
+    )
     return {
         "requests": int(requests),
         "errors": int(errors),
         "error_rate_percent": _share(errors, requests),
         "sla_compliance_percent": _share(within, requests),
+        "availability_percent": level.availability_percent,
+        "error_budget_remaining_percent": level.budget_remaining_percent,
+        "error_budget_exhausted": level.budget_exhausted,
         "latency_p50_ms": weighted_latency(hours, p50_means),
         "latency_p95_ms": weighted_latency(hours, p95_means),
         "latency_trend": None if direction is None else direction.value,

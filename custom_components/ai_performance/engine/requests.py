@@ -21,6 +21,7 @@ import numpy as np
 from .windows import (
     COL,
     COLUMNS,
+    DEFAULT_ANSWER_CODES,
     Contribution,
     WindowAggregate,
     WindowStats,
@@ -523,8 +524,16 @@ class RequestLog:
         """Return False when requests that ended within the window were pushed out."""
         return bool(self._evicted_until <= now - window_s)
 
-    def stats(self, now: float, window_s: float) -> WindowStats:
-        """Return the aggregates of the requests that ended within ``window_s`` before ``now``."""
+    def stats(
+        self,
+        now: float,
+        window_s: float,
+        answers: frozenset[str] = DEFAULT_ANSWER_CODES,
+    ) -> WindowStats:
+        """Return the aggregates of the requests that ended within ``window_s`` before ``now``.
+
+        Errors coded with one of ``answers`` count as unanswered, not as failures.
+        """
         complete = self.complete_within(now, window_s)
         if window_s not in WINDOWS_S:
             return window_stats(
@@ -532,10 +541,11 @@ class RequestLog:
                 window_s,
                 self.error_codes,
                 complete=complete,
+                answers=answers,
             )
         self.refresh(now)
         return self.windows[WINDOWS_S.index(window_s)].stats(
-            window_s, complete=complete
+            window_s, complete=complete, answers=answers
         )
 
     def _code_index(self, code: str) -> int:
@@ -634,17 +644,25 @@ class CombinedWindows:
             log.attach(None)
             self.logs.remove(log)
 
-    def stats(self, now: float, window_s: float) -> WindowStats:
-        """Return the combined figures of one of WINDOWS_S at ``now``."""
+    def stats(
+        self,
+        now: float,
+        window_s: float,
+        answers: frozenset[str] = DEFAULT_ANSWER_CODES,
+    ) -> WindowStats:
+        """Return the combined figures of one of WINDOWS_S at ``now`` (see RequestLog.stats)."""
         for log in self.logs:
             log.refresh(now)
         return self.windows[WINDOWS_S.index(window_s)].stats(
             window_s,
             complete=all(log.complete_within(now, window_s) for log in self.logs),
+            answers=answers,
         )
 
 
-def records_stats(records: Iterable[RequestRecord]) -> WindowStats:
+def records_stats(
+    records: Iterable[RequestRecord], answers: frozenset[str] = DEFAULT_ANSWER_CODES
+) -> WindowStats:
     """Return the aggregates of ``records`` together, whenever they ended."""
     records = list(records)
     log = RequestLog(capacity=max(len(records), 1), max_age_s=math.inf)
@@ -653,11 +671,14 @@ def records_stats(records: Iterable[RequestRecord]) -> WindowStats:
     last_end = max((r.end for r in records), default=0.0)
     span = last_end - min((r.start for r in records), default=0.0)
     rows = log.rows_within(last_end + 1, math.inf)
-    return window_stats(rows, max(span, 1.0), log.error_codes)
+    return window_stats(rows, max(span, 1.0), log.error_codes, answers=answers)
 
 
 def combined_stats(
-    logs: Iterable[RequestLog], now: float, window_s: float
+    logs: Iterable[RequestLog],
+    now: float,
+    window_s: float,
+    answers: frozenset[str] = DEFAULT_ANSWER_CODES,
 ) -> WindowStats:
     """Return the aggregates of several subjects together (the overview's overall figures)."""
     logs = list(logs)
@@ -674,7 +695,7 @@ def combined_stats(
         parts.append(rows)
     rows = np.concatenate(parts) if parts else np.empty((0, len(COLUMNS)))
     complete = all(log.complete_within(now, window_s) for log in logs)
-    return window_stats(rows, window_s, codes, complete=complete)
+    return window_stats(rows, window_s, codes, complete=complete, answers=answers)
 
 
 def _shared_index(codes: list[str], code: str) -> int:

@@ -89,11 +89,15 @@ class SlaFigures:
     requests: int
     compliance_percent: float | None
     availability_percent: float | None
-    # Errors the promises still allow, as a share of those allowed (negative once overspent),
-    # and as minutes of the window (the allowed error share of the window's length, less the
-    # measured error share of it).
+    # Errors the promises still allow, as a share of those allowed, and as minutes of the
+    # window (the allowed error share of the window's length, less the measured error share
+    # of it): never below 0, an overspent budget is exhausted, not negative.
     budget_remaining_percent: float | None
     budget_remaining_minutes: float | None
+    # The errors made as a share of those allowed: past 100 once overspent.
+    budget_consumed_percent: float | None = None
+    # True once the errors made reach those the promises allow.
+    budget_exhausted: bool = False
 
 
 def figures(counts: Counts, window_h: int) -> SlaFigures:
@@ -102,17 +106,20 @@ def figures(counts: Counts, window_h: int) -> SlaFigures:
     if n == 0:
         return SlaFigures(window_h, 0, None, None, None, None)
     allowed = counts.error_allowance
+    left = max(allowed - counts.errors, 0.0)
     return SlaFigures(
         window_h=window_h,
         requests=n,
         compliance_percent=round(counts.within_target / n * 100, 3),
         availability_percent=round((n - counts.errors) / n * 100, 3),
         budget_remaining_percent=(
-            round((allowed - counts.errors) / allowed * 100, 2) if allowed > 0 else None
+            round(left / allowed * 100, 2) if allowed > 0 else None
         ),
-        budget_remaining_minutes=round(
-            (allowed - counts.errors) / n * window_h * 60, 2
+        budget_remaining_minutes=round(left / n * window_h * 60, 2),
+        budget_consumed_percent=(
+            round(counts.errors / allowed * 100, 2) if allowed > 0 else None
         ),
+        budget_exhausted=counts.errors > 0 and counts.errors >= allowed,
     )
 
 

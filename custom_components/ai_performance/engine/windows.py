@@ -7,6 +7,11 @@ handful of lookups, so a tick's cost grows with the requests that arrived or age
 the last one, never with the history. Percentiles stay exact (sorted values, numpy's own
 interpolation) and sums never drift (exact integer arithmetic), so the figures equal those of
 ``window_stats``, which recomputes a window from its rows.
+
+A window counts its errors by code, and which codes are failures is decided only when its
+figures are read: an answer such as "no such device" is counted apart (unanswered), never as a
+failure, and changing which codes are answers changes every window's figures at once, with no
+row read again.
 """
 
 from bisect import bisect_left, insort
@@ -70,6 +75,11 @@ _INPUT, _CACHED, _ENERGY = (
 _DECODE_TOKENS, _DECODE_MS = COL["decode_tokens"], COL["decode_ms"]
 _RANKED_INDEXES: Final = tuple(COL[name] for name in _RANKED)
 
+# Error codes that are the assistant answering, not failing (Home Assistant's intent error
+# codes for a sentence it could not understand and for a device it does not know): counted as
+# unanswered, not against the error rate, availability or error budget, unless set otherwise.
+DEFAULT_ANSWER_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"})
+
 
 @dataclass(frozen=True, slots=True)
 class WindowStats:
@@ -78,8 +88,12 @@ class WindowStats:
     window_s: float
     count: int
     requests_per_minute: float
+    # Requests that failed (any error code but the answer codes), and those answered without
+    # doing what was asked (the answer codes: not understood, no such device).
     error_rate: float | None = None
     errors_by_code: Mapping[str, int] = field(default_factory=dict)
+    unanswered_rate: float | None = None
+    unanswered_by_code: Mapping[str, int] = field(default_factory=dict)
     latency_p50: float | None = None
     latency_p95: float | None = None
     latency_p99: float | None = None
@@ -110,11 +124,15 @@ def _figures(  # noqa: PLR0913 - every figure family has its own input
     *,
     complete: bool,
     errors: Mapping[str, int],
+    answers: frozenset[str],
     percentiles: Sequence[float | None],
     latency_max: float,
     sums: Sequence[int],
 ) -> WindowStats:
-    """Build the figures from the counts, the percentiles of _SHOWN and the SUMS: one way."""
+    """Build the figures from the counts, the percentiles of _SHOWN and the SUMS: one way.
+
+    ``errors`` counts every error code; those in ``answers`` are unanswered, not failures.
+    """
     p50, p95, p99, ttft_p50, ttft_p95, stt_p95, agent_p95, perceived_p95, cost_p50 = (
         percentiles
     )
@@ -133,12 +151,18 @@ def _figures(  # noqa: PLR0913 - every figure family has its own input
         energy_steps,
     ) = sums
     decode_s = decode_steps / MS_STEPS / 1000
+    failures: dict[str, int] = {}
+    unanswered: dict[str, int] = {}
+    for code, n in errors.items():
+        (unanswered if code in answers else failures)[code] = n
     return WindowStats(
         window_s=window_s,
         count=count,
         requests_per_minute=round(count / (window_s / 60), 3),
-        error_rate=round(sum(errors.values()) / count * 100, 3),
-        errors_by_code=dict(errors),
+        error_rate=round(sum(failures.values()) / count * 100, 3),
+        errors_by_code=failures,
+        unanswered_rate=round(sum(unanswered.values()) / count * 100, 3),
+        unanswered_by_code=unanswered,
         latency_p50=_round(p50),
         latency_p95=_round(p95),
         latency_p99=_round(p99),
@@ -263,9 +287,17 @@ _SHOWN_RANKED: Final = tuple((_RANKED.index(name), q) for name, q in _SHOWN)
 
 
 def window_stats(
-    rows: np.ndarray, window_s: float, codes: Sequence[str], *, complete: bool = True
+    rows: np.ndarray,
+    window_s: float,
+    codes: Sequence[str],
+    *,
+    complete: bool = True,
+    answers: frozenset[str] = DEFAULT_ANSWER_CODES,
 ) -> WindowStats:
-    """Aggregate ``rows`` (see COLUMNS) of one window from scratch."""
+    """Aggregate ``rows`` (see COLUMNS) of one window from scratch.
+
+    Errors coded with one of ``answers`` count as unanswered, not as failures.
+    """
     count = len(rows)
     if count == 0:
         return WindowStats(
@@ -290,6 +322,7 @@ def window_stats(
         errors={
             codes[int(i) - 1]: int(n) for i, n in zip(indexes, counts, strict=True)
         },
+        answers=answers,
         percentiles=percentiles,
         latency_max=float(rows[:, _DURATION].max()),
         sums=rows_sums(rows),
@@ -322,7 +355,9 @@ class WindowAggregate:
         self._sums = [0] * len(SUMS)
         # Bumped on every change: figures read twice without a change are built once.
         self.version = 0
-        self._cached_figures: tuple[int, float, bool, WindowStats] | None = None
+        self._cached_figures: (
+            tuple[int, float, bool, frozenset[str], WindowStats] | None
+        ) = None
 
     def update(self, row: Contribution, sign: int) -> None:
         """Add one row's contribution (``sign`` 1) or take it away (-1)."""
@@ -366,11 +401,22 @@ class WindowAggregate:
         if not self._errors[code]:
             del self._errors[code]
 
-    def stats(self, window_s: float, *, complete: bool = True) -> WindowStats:
-        """Return the window's figures."""
+    def stats(
+        self,
+        window_s: float,
+        *,
+        complete: bool = True,
+        answers: frozenset[str] = DEFAULT_ANSWER_CODES,
+    ) -> WindowStats:
+        """Return the window's figures; errors coded with one of ``answers`` are unanswered."""
         cached = self._cached_figures
-        if cached is not None and cached[:3] == (self.version, window_s, complete):
-            return cached[3]
+        if cached is not None and cached[:4] == (
+            self.version,
+            window_s,
+            complete,
+            answers,
+        ):
+            return cached[4]
         if self.count == 0:
             figures = window_stats(
                 np.empty((0, len(COLUMNS))), window_s, (), complete=complete
@@ -381,6 +427,7 @@ class WindowAggregate:
                 self.count,
                 complete=complete,
                 errors=self._errors,
+                answers=answers,
                 percentiles=[
                     sorted_percentile(self._ranked[position], q)
                     for position, q in _SHOWN_RANKED
@@ -388,7 +435,7 @@ class WindowAggregate:
                 latency_max=self._ranked[0][-1],  # _RANKED starts with duration_ms
                 sums=self._sums,
             )
-        self._cached_figures = (self.version, window_s, complete, figures)
+        self._cached_figures = (self.version, window_s, complete, answers, figures)
         return figures
 
 
