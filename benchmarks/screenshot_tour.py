@@ -5,8 +5,8 @@ At 1280x800 and at 390x844 (a phone: mobile emulation), each a full-page capture
   configuration, so new views are taken too);
 - options-STEP-error-SIZE.png: each step of the options flow with a bad value submitted, driven in
   the real frontend: Settings → Devices & services → AI Performance Monitor → Configure, the menu
-  entry, then the form's own data with one number set below its minimum (-1), submitted with the
-  form's Submit button; the error Home Assistant shows is in the picture. A step reached only
+  entry, then the form's own data with one bad value (OWN_CHECKS, or a number below its minimum),
+  submitted with the form's Submit button; the error shown is in the picture. A step reached only
   through another (an alert rule, after Alerts) is reached by submitting the first step's own
   values. A step without a number to get wrong is taken as shown (options-STEP-SIZE.png);
 - repairs-SIZE.png: Settings → Repairs.
@@ -22,6 +22,17 @@ from typing import Any
 from benchmarks.chromium_page import SIZES, Page
 
 DOMAIN = "ai_performance"
+# Bad values that Home Assistant's own checks of the form let through, so that the integration's
+# own (translated) error is shown; used where the form has the field. Elsewhere the first number
+# with a minimum is set below it, which Home Assistant's form checks refuse by themselves.
+OWN_CHECKS: dict[str, Any] = {
+    # More than the room between target and warning (the rule's hysteresis has no maximum).
+    "hysteresis": 1e9,
+    # The simple class's latency target above the moderate one's.
+    "simple_latency_s": 600,
+    # A negative price.
+    "prices": {"gpt-4o-mini": {"input": -1, "output": 0.6}},
+}
 # A step that leads to another is followed this deep (Alerts → the rule's thresholds).
 MAX_STEPS = 3
 
@@ -114,7 +125,13 @@ def complete(schema: list[dict[str, Any]], data: dict[str, Any]) -> dict[str, An
 
 
 def spoil(schema: list[dict[str, Any]], data: dict[str, Any]) -> dict[str, Any] | None:
-    """Return ``data`` with its first bounded number set below its minimum; None if none."""
+    """Return ``data`` with one bad value; None when the form has nothing to get wrong.
+
+    A field of OWN_CHECKS if the form has one, else the first number with a minimum, below it.
+    """
+    for field in schema:
+        if field["name"] in OWN_CHECKS:
+            return {**data, field["name"]: OWN_CHECKS[field["name"]]}
     for field in schema:
         number = field.get("selector", {}).get("number")
         if number is not None and "min" in number:

@@ -129,6 +129,18 @@ def test_a_bad_value_goes_below_the_first_bounded_number() -> None:
     ) == {"x": -4}
 
 
+def test_a_field_the_integration_checks_itself_gets_its_bad_value_first() -> None:
+    schema = [
+        {"name": "for_minutes", "required": True, "selector": {"number": {"min": 0}}},
+        {"name": "hysteresis", "required": True, "selector": {"number": {"min": 0}}},
+    ]
+
+    assert spoil(schema, {"for_minutes": 5, "hysteresis": 2}) == {
+        "for_minutes": 5,
+        "hysteresis": 1e9,
+    }
+
+
 def test_a_form_without_a_bounded_number_gets_no_bad_value() -> None:
     schema = [
         {"name": "gpu", "required": True, "selector": {"select": {"options": ["auto"]}}}
