@@ -24,7 +24,7 @@ from homeassistant.components.frontend import async_panel_exists
 from homeassistant.components.lovelace.const import LOVELACE_DATA, ConfigNotFound
 from homeassistant.components.lovelace.dashboard import LovelaceStorage
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_URL, EntityCategory
+from homeassistant.const import CONF_URL, EVENT_HOMEASSISTANT_STOP, EntityCategory
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -596,11 +596,19 @@ def async_keep_dashboard_current(
 
     @callback
     def changed(_event: Event[Any]) -> None:
-        debouncer.async_schedule_call()
+        if not hass.is_stopping:
+            debouncer.async_schedule_call()
+
+    @callback
+    def stopping(_event: Event[Any]) -> None:
+        # Home Assistant stops without unloading us: no refresh is left waiting.
+        debouncer.async_cancel()
 
     stops = [
         hass.bus.async_listen(er.EVENT_ENTITY_REGISTRY_UPDATED, changed, ours),
         hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, changed, ours),
+        # Not a one-time listener: removing one that has run is an error.
+        hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stopping),
     ]
     # What changed while the integration was not running (an options save reloads it).
     debouncer.async_schedule_call()
