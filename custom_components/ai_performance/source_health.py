@@ -9,7 +9,6 @@ from typing import Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.util import dt as dt_util
 
 from .collectors.gpu import GpuSample
 from .const import DOMAIN, SOURCE_GPU
@@ -18,6 +17,7 @@ from .issues import (
     ISSUE_NVML_MISSING,
     async_raise_nvml_missing,
     async_raise_source_failing,
+    local_time,
     source_issue_id,
 )
 
@@ -62,7 +62,7 @@ class SourceHealth:
                     key,
                     {
                         "source": key,
-                        "since": dt_util.utc_from_timestamp(since).isoformat(),
+                        "since": local_time(since),
                         "error": error,
                     },
                 )
