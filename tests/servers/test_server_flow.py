@@ -2,6 +2,7 @@
 
 import base64
 import math
+import re
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from homeassistant.const import CONF_API_KEY, CONF_SCAN_INTERVAL, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -262,6 +264,38 @@ async def test_a_url_that_cannot_work_is_refused_on_the_url_then_saved(
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("kind", "ports"),
+    [
+        (SUBENTRY_OLLAMA, {"11434"}),
+        (SUBENTRY_OPENAI_COMPATIBLE, {"8000", "8080", "30000"}),
+        (SUBENTRY_PROMETHEUS, {"9090"}),
+    ],
+)
+async def test_each_server_kind_shows_example_urls_with_its_own_ports(
+    hass: HomeAssistant, kind: str, ports: set[str]
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, kind)
+
+    refused = await submit_flow(
+        hass, result["flow_id"], flow_input("http://127.0.0.1:99999")
+    )
+
+    assert refused["errors"] == {CONF_URL: "invalid_port"}
+    translations = await async_get_translations(
+        hass, "en", "config_subentries", {DOMAIN}
+    )
+    prefix = f"component.{DOMAIN}.config_subentries.{kind}."
+    texts = [text for key, text in translations.items() if key.startswith(prefix)]
+    error = translations[f"{prefix}error.invalid_port"]
+    assert set(re.findall(r"https?://[^\s:]+:(\d+)", error)) & ports
+    shown = {
+        port for text in texts for port in re.findall(r"https?://[^\s:]+:(\d+)", text)
+    }
+    assert shown <= ports
 
 
 async def test_url_credentials_with_an_api_key_get_our_error_then_basic_auth_works(
