@@ -159,7 +159,7 @@ class OptimizeButton(OverviewEntity, ButtonEntity):
         persistent_notification.async_create(
             self.hass,
             recommendations_text(found["recommendations"]),
-            title="AI optimisation",
+            title="AI optimization",
             notification_id=OPTIMIZE_NOTIFICATION_ID,
         )
 
@@ -167,7 +167,7 @@ class OptimizeButton(OverviewEntity, ButtonEntity):
 def recommendations_text(recommendations: list[dict[str, Any]]) -> str:
     """Return the recommendations as Markdown, most severe first."""
     if not recommendations:
-        return "Nothing to optimise: no recommendation applies now."
+        return "Nothing to optimize: no recommendation applies now."
     lines = []
     for item in recommendations:
         lines += [

@@ -1,0 +1,82 @@
+"""The words users read: one spelling (Home Assistant's US English), and docs whose links work."""
+
+from collections.abc import Iterator
+from pathlib import Path
+import re
+
+import pytest
+
+from custom_components.ai_performance.const import DOMAIN
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "custom_components" / DOMAIN
+# Everything a user reads as text: the UI's strings, the actions, the docs and the blueprints.
+USER_TEXT = (
+    PACKAGE / "translations" / "en.json",
+    PACKAGE / "services.yaml",
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "blueprints").rglob("*.yaml")),
+)
+# British spellings, and the US ones Home Assistant writes instead.
+BRITISH = re.compile(
+    r"\b(optimis|quantis|utilis|initialis|normalis|prioritis|summaris|behaviour|colour"
+    r"|labelled)",
+    re.IGNORECASE,
+)
+# A Markdown link to a file of this repository, with an optional anchor.
+LINK = re.compile(r"\]\((?!https?:|mailto:)([^)#\s]*)(?:#([^)\s]+))?\)")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    yield from enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+
+
+def test_user_text_spells_the_us_english_way() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {match.group(0)}"
+        for path in USER_TEXT
+        for number, line in _lines(path)
+        for match in BRITISH.finditer(line)
+    ]
+
+    assert found == []
+
+
+def _anchor(heading: str) -> str:
+    """Return the anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    return {
+        _anchor(line.lstrip("#"))
+        for _, line in _lines(path)
+        if re.match(r"#{1,6} ", line)
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in USER_TEXT if p.suffix == ".md"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_every_link_of_the_docs_leads_to_a_file_and_heading(path: Path) -> None:
+    broken = []
+    for number, line in _lines(path):
+        for target, anchor in LINK.findall(line):
+            linked = (path.parent / target).resolve() if target else path
+            if not linked.exists():
+                broken.append(f"{number}: {target}")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{number}: {target}#{anchor}")
+
+    assert broken == []
+
+
+def test_the_spelling_check_finds_british_words() -> None:
+    assert BRITISH.findall("Auto-optimisation, quantisations; optimization") == [
+        "optimis",
+        "quantis",
+    ]
