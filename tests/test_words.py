@@ -1,6 +1,7 @@
 """The words users read: one spelling (Home Assistant's US English), and docs whose links work."""
 
 from collections.abc import Iterator
+import json
 from pathlib import Path
 import re
 
@@ -41,6 +42,39 @@ def test_user_text_spells_the_us_english_way() -> None:
     ]
 
     assert found == []
+
+
+def _strings(node: object, key: str = "") -> Iterator[tuple[str, str]]:
+    """Yield every string of the translations with its dotted key."""
+    if isinstance(node, dict):
+        for name, child in node.items():
+            yield from _strings(child, f"{key}.{name}" if key else name)
+    elif isinstance(node, str):
+        yield key, node
+
+
+STRINGS = dict(
+    _strings(json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8")))
+)
+
+
+def test_no_article_stands_before_a_placeholder() -> None:
+    """Whether "a" or "an" fits depends on the word put in ("an input", "an output")."""
+    found = [key for key, text in STRINGS.items() if re.search(r"\b(a|an) \{", text)]
+
+    assert found == []
+
+
+def test_each_alert_issue_title_has_a_singular_subject() -> None:
+    """ "X of {name} has been critical": X is one figure, not "hits"."""
+    subjects = {
+        key: text.split(" of {name} ", 1)[0]
+        for key, text in STRINGS.items()
+        if key.startswith("issues.alert_") and key.endswith(".title")
+    }
+
+    assert subjects
+    assert [key for key, subject in subjects.items() if subject.endswith("s")] == []
 
 
 def _anchor(heading: str) -> str:
