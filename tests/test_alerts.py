@@ -230,7 +230,7 @@ async def test_raising_the_threshold_from_the_repair_is_checked_then_clears_the_
     assert form["description_placeholders"]["value"] == "95 °C"
 
     refused = await fix_step(hass, flow["flow_id"], {"warning": 105, "critical": 99})
-    assert refused["errors"] == {"base": "threshold_wrong_order"}
+    assert refused["errors"] == {"warning": "threshold_wrong_order"}
     entry = hass.config_entries.async_get_entry(ENTRY_ID)
     assert RuleKey.GPU_TEMPERATURE not in entry.options[CONF_ALERT_RULES]
 

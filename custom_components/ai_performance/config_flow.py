@@ -1,6 +1,6 @@
 """Config flow: one entry per Home Assistant instance, created after the host can be read."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 from typing import Any
 
@@ -67,7 +67,7 @@ from .const import (
     GPU_MONITORING_ON,
 )
 from .coordinator import AIPerformanceConfigEntry
-from .engine.alerts import ThresholdError
+from .engine.alerts import ThresholdError, ThresholdProblem
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
 from .engine.recommend import ActionKind
 from .engine.requests import Complexity
@@ -94,6 +94,18 @@ MAX_COOLDOWN_MINUTES = 1440
 MAX_ACTIONS_PER_HOUR = 20
 # A monthly budget up to a billion in the configured currency.
 MAX_MONTHLY_BUDGET = 1_000_000_000
+# The field each refusal of thresholds sits on: the one to change.
+THRESHOLD_ERROR_FIELDS = {
+    ThresholdProblem.WRONG_ORDER: CONF_WARNING,
+    ThresholdProblem.NEGATIVE_DURATION: CONF_FOR_MINUTES,
+    ThresholdProblem.NEGATIVE_HYSTERESIS: CONF_HYSTERESIS,
+}
+
+
+def threshold_errors(err: ThresholdError, fields: Iterable[str]) -> dict[str, str]:
+    """Return a form's error for refused thresholds, on its field where the form has it."""
+    field = THRESHOLD_ERROR_FIELDS.get(err.problem, "base")
+    return {field if field in fields else "base": err.problem.value}
 
 
 def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
@@ -447,7 +459,10 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             try:
                 settings = spec.settings_from(user_input)
             except ThresholdError as err:
-                errors["base"] = err.problem.value
+                errors = threshold_errors(
+                    err,
+                    (CONF_WARNING, CONF_CRITICAL, CONF_FOR_MINUTES, CONF_HYSTERESIS),
+                )
             else:
                 thresholds = settings.thresholds
                 # A value back at the target must clear the alert: past it, nothing may.

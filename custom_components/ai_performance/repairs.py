@@ -20,6 +20,7 @@ import probatio
 
 from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
 from .collectors.base import gpu_subject, request_subject
+from .config_flow import threshold_errors
 from .const import CONF_ALERT_RULES, CONF_GPU_MONITORING, GPU_MONITORING_AUTO
 from .engine.alerts import ThresholdError
 from .engine.recommend import Kind, Recommendation
@@ -145,7 +146,7 @@ class AlertRepairFlow(RepairsFlow):
             try:
                 settings = spec.settings_from(saved)
             except ThresholdError as err:
-                errors["base"] = err.problem.value
+                errors = threshold_errors(err, (CONF_WARNING, CONF_CRITICAL))
             else:
                 rules = dict(entry.options.get(CONF_ALERT_RULES) or {})
                 rules[spec.key] = settings.as_options()

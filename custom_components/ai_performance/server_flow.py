@@ -85,15 +85,18 @@ PASSING_PROBLEMS: Final = frozenset({QueryProblem.EMPTY, QueryProblem.NOT_FINITE
 
 ERROR_UNKNOWN: Final = "unknown"
 ERROR_UNEXPECTED_ANSWER: Final = "unexpected_answer"
-# What each problem reading a server is called in the flow.
+ERROR_INVALID_AUTH: Final = "invalid_auth"
+ERROR_CREDENTIALS_REFUSED: Final = "credentials_refused"
+# What each problem reading a server is called in the flow, and the field it sits on: the
+# one to change (a server that does not answer, or fails, may need the URL or the server).
 _PROBLEM_ERRORS: Final = {
-    ServerProblem.INVALID_AUTH: "invalid_auth",
-    ServerProblem.CANNOT_CONNECT: "cannot_connect",
-    ServerProblem.TIMEOUT: "cannot_connect",
-    ServerProblem.BAD_STATUS: "server_error",
-    ServerProblem.NOT_FOUND: ERROR_UNEXPECTED_ANSWER,
-    ServerProblem.TOO_LARGE: ERROR_UNEXPECTED_ANSWER,
-    ServerProblem.MALFORMED: ERROR_UNEXPECTED_ANSWER,
+    ServerProblem.INVALID_AUTH: (ERROR_INVALID_AUTH, CONF_API_KEY),
+    ServerProblem.CANNOT_CONNECT: ("cannot_connect", "base"),
+    ServerProblem.TIMEOUT: ("cannot_connect", "base"),
+    ServerProblem.BAD_STATUS: ("server_error", "base"),
+    ServerProblem.NOT_FOUND: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
+    ServerProblem.TOO_LARGE: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
+    ServerProblem.MALFORMED: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
 }
 # Every server type can show these.
 COMMON_ERRORS: Final = frozenset(
@@ -104,7 +107,8 @@ COMMON_ERRORS: Final = frozenset(
         ERROR_URL_QUERY,
         ERROR_CREDENTIALS_AND_API_KEY,
         ERROR_NOT_FINITE,
-        *_PROBLEM_ERRORS.values(),
+        ERROR_CREDENTIALS_REFUSED,
+        *(key for key, _ in _PROBLEM_ERRORS.values()),
     }
 )
 # The ports a URL can name.
@@ -255,10 +259,13 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 errors[err.field] = err.key
                 placeholders |= err.placeholders
             except ServerError as err:
-                errors["base"] = _PROBLEM_ERRORS[err.problem]
+                key, field = _PROBLEM_ERRORS[err.problem]
+                if key == ERROR_INVALID_AUTH and _has_credentials(data[CONF_URL]):
+                    key, field = ERROR_CREDENTIALS_REFUSED, CONF_URL
+                errors[field] = key
                 placeholders["error"] = str(err)
             except ValueError as err:  # a payload not shaped as this server's
-                errors["base"] = ERROR_UNEXPECTED_ANSWER
+                errors[CONF_URL] = ERROR_UNEXPECTED_ANSWER
                 placeholders["error"] = str(err)
             except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
                 LOGGER.exception("Unexpected error checking %s", self.kind_name)

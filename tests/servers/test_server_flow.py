@@ -57,19 +57,19 @@ async def test_add_ollama_offering_home_assistants_own_and_recovering_from_error
         # Something answers, but has no such path: not an Ollama.
         server.behaviour.status = 404
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
         assert result["description_placeholders"]["error"] == "/api/version: HTTP 404"
 
         server.behaviour.status = None
         server.behaviour.token = "right"
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "invalid_auth"}
+        assert result["errors"] == {CONF_API_KEY: "invalid_auth"}
 
         server.behaviour.body = b"<html>not ollama</html>"
         result = await submit_flow(
             hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "right"})
         )
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
 
         server.behaviour.body = None
         result = await submit_flow(
@@ -138,7 +138,7 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
         server.behaviour.body = b'{"version": 7}'
         result = await start_flow(hass, SUBENTRY_OLLAMA)
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
         assert result["description_placeholders"]["error"] == "no version"
 
         def broken(_payload: Any) -> str:
@@ -330,6 +330,36 @@ async def test_url_credentials_with_an_api_key_get_our_error_then_basic_auth_wor
         assert seen == [basic]
         # The title names the host, never the credentials.
         assert "pw" not in result["title"]
+        await hass.async_block_till_done()
+
+
+async def test_refused_url_credentials_are_shown_on_the_url_then_right_ones_work(
+    hass: HomeAssistant,
+) -> None:
+    basic = "Basic " + base64.b64encode(b"me:pw").decode()
+
+    async def version(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != basic:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return web.json_response({"version": "0.12.6"})
+
+    async with serve({("GET", "/api/version"): version}) as server:
+        await setup_integration(hass, our_entry())
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+        refused = await submit_flow(
+            hass,
+            result["flow_id"],
+            flow_input(server.url.replace("http://", "http://me:wrong@")),
+        )
+
+        assert refused["errors"] == {CONF_URL: "credentials_refused"}
+        result = await submit_flow(
+            hass,
+            result["flow_id"],
+            flow_input(server.url.replace("http://", "http://me:pw@")),
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
 
 
