@@ -24,6 +24,7 @@ from custom_components.ai_performance.alert_entities import (
 )
 from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.collectors.host import HostSample
+from custom_components.ai_performance.collectors.servers.client import ServerCause
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import SLA_AGENT_ERRORS
 from custom_components.ai_performance.const import DOMAIN
@@ -155,6 +156,8 @@ def _used_translation_keys() -> set[str]:
     used.update(f"options.error.{problem.value}" for problem in ThresholdProblem)
     used.update(f"issues.alert_{rule}" for rule in RuleKey)
     used.update(f"options.error.{error}" for error in SLA_AGENT_ERRORS)
+    # Why a server was not reached, in words (a placeholder of flow errors, repairs, actions).
+    used.update(f"exceptions.{cause.value}" for cause in ServerCause)
     found_sla = {f"entity.sensor.{spec.key}" for spec in SLA_SENSORS}
     assert found_sla <= used  # the SLA sensors are among the request sensors
     used |= _subentry_translation_keys()

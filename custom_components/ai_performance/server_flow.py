@@ -32,7 +32,12 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .collectors.servers.base import POLL_TIMEOUT_S
-from .collectors.servers.client import ServerClient, ServerError, ServerProblem
+from .collectors.servers.client import (
+    ServerClient,
+    ServerError,
+    ServerProblem,
+    async_error_text,
+)
 from .collectors.servers.openai_compatible import served_models, server_kind
 from .collectors.servers.prometheus import (
     PRESETS,
@@ -110,6 +115,10 @@ COMMON_ERRORS: Final = frozenset(
         ERROR_CREDENTIALS_REFUSED,
         *(key for key, _ in _PROBLEM_ERRORS.values()),
     }
+)
+# Problems that leave unknown whether a server has metrics: it was not reached, or refused us.
+NOT_ANSWERED: Final = frozenset(
+    {ServerProblem.CANNOT_CONNECT, ServerProblem.TIMEOUT, ServerProblem.INVALID_AUTH}
 )
 # The ports a URL can name.
 MAX_PORT: Final = 65535
@@ -263,7 +272,7 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 if key == ERROR_INVALID_AUTH and _has_credentials(data[CONF_URL]):
                     key, field = ERROR_CREDENTIALS_REFUSED, CONF_URL
                 errors[field] = key
-                placeholders["error"] = str(err)
+                placeholders["error"] = await async_error_text(self.hass, err)
             except ValueError as err:  # a payload not shaped as this server's
                 errors[CONF_URL] = ERROR_UNEXPECTED_ANSWER
                 placeholders["error"] = str(err)
@@ -382,9 +391,11 @@ class OpenAICompatibleSubentryFlow(ServerSubentryFlow):
         try:
             kind = server_kind(await client.get_text("/metrics"))
         except ServerError as err:
-            if err.problem is ServerProblem.INVALID_AUTH:
-                raise
-            raise FlowError(ERROR_NO_METRICS, error=str(err)) from None
+            if err.problem in NOT_ANSWERED:
+                raise  # not reached, or refused: nothing says its metrics are off
+            raise FlowError(
+                ERROR_NO_METRICS, error=await async_error_text(self.hass, err)
+            ) from None
         served_models(await client.get_json("/v1/models"))
         return {CONF_SERVER_KIND: kind.value}
 

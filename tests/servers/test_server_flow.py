@@ -28,6 +28,7 @@ from custom_components.ai_performance.const import (
 )
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
+from ..real_servers import free_port
 from .conftest import flow_input, start_flow, submit_flow
 from .fake_servers import OllamaState, VllmState, ollama_server, serve, vllm_server
 
@@ -147,6 +148,22 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
         monkeypatch.setattr(server_flow, "parse_version", broken)
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "unknown"}
+
+
+async def test_a_closed_port_is_told_in_words_not_a_python_class_name(
+    hass: HomeAssistant,
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+    refused = await submit_flow(
+        hass, result["flow_id"], flow_input(f"http://127.0.0.1:{free_port()}")
+    )
+
+    assert refused["errors"] == {"base": "cannot_connect"}
+    assert refused["description_placeholders"]["error"] == (
+        "/api/version: connection refused"
+    )
 
 
 async def test_reconfigure_keeps_the_saved_key_and_reloads(hass: HomeAssistant) -> None:
