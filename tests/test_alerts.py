@@ -15,8 +15,9 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.alert_rules import RULES_BY_KEY, RuleKey
 from custom_components.ai_performance.const import CONF_ALERT_RULES, DOMAIN, EVENT_ALERT
+from custom_components.ai_performance.engine.alerts import Direction
 
 from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
 from .fake_pynvml import FakeGpu
@@ -336,3 +337,57 @@ async def test_an_alert_raised_by_the_first_update_after_a_reload_reaches_the_ev
     event_state = hass.states.get(EVENTS)
     assert event_state.attributes["event_type"] == "alert_raised"
     assert event_state.attributes["alert_id"] == ALERT_ID
+
+
+async def test_a_raised_alert_shows_its_recommendation_in_words_and_keeps_the_id(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+
+    await overheat(hass, freezer, gpu, minutes=12)
+
+    # Automations read the id, on the alert's sensor and on the Alerts event entity ...
+    recommendation = "improve_cooling"
+    assert hass.states.get(TEMPERATURE_ALERT).attributes["recommendation"] == (
+        recommendation
+    )
+    assert hass.states.get(EVENTS).attributes["recommendation"] == recommendation
+    # ... which Home Assistant shows in words, and the repair issue says them too.
+    entities = await async_get_translations(hass, "en", "entity", {DOMAIN})
+    words = "Improve cooling, or lower the GPU's power limit"
+    for platform, key in (
+        ("binary_sensor", "gpu_temperature_alert"),
+        ("event", "alerts"),
+    ):
+        shown = f"component.{DOMAIN}.entity.{platform}.{key}.state_attributes"
+        assert entities[f"{shown}.recommendation.state.{recommendation}"] == words
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    issues = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    assert (
+        words
+        in issues[f"component.{DOMAIN}.issues.{issue.translation_key}.description"]
+    )
+
+
+@pytest.mark.parametrize("rule", list(RuleKey))
+async def test_every_alert_issue_says_its_rules_recommendation(
+    hass: HomeAssistant, rule: RuleKey
+) -> None:
+    entities = await async_get_translations(hass, "en", "entity", {DOMAIN})
+    issues = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    recommendation = RULES_BY_KEY[rule].recommendation
+    prefix = f"component.{DOMAIN}.entity"
+    words = entities[
+        f"{prefix}.event.alerts.state_attributes.recommendation.state.{recommendation}"
+    ]
+
+    description = issues[f"component.{DOMAIN}.issues.alert_{rule}.description"]
+    assert words in description
+    assert entities[f"{prefix}.event.alerts.state_attributes.rule.state.{rule}"]
+    # It clears once back on the safe side: below a threshold, or above one where low is bad.
+    safe = "below" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "above"
+    assert f"back {safe} the critical threshold" in description

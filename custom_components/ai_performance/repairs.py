@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 SNOOZE_HOUR_S: Final = 3600
 SNOOZE_DAY_S: Final = 24 * 3600
+# Why an action was not carried out that means the recommendation no longer applies (the model
+# is unloaded already, its server was removed): told in words, not as these ids.
+GONE_REASONS: Final = frozenset({"no_action", "server_gone", "not_loaded"})
 
 
 class AlertRepairFlow(RepairsFlow):
@@ -88,6 +91,8 @@ class AlertRepairFlow(RepairsFlow):
             return self.async_abort(reason="optimization_gone")
         if user_input is not None:
             done = await async_apply(entry, item)
+            if done.get("reason") in GONE_REASONS:
+                return self.async_abort(reason="optimization_gone")
             if not done.get("changed"):
                 return self.async_abort(
                     reason="optimization_failed",
