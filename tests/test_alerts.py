@@ -391,3 +391,6 @@ async def test_every_alert_issue_says_its_rules_recommendation(
     # It clears once back on the safe side: below a threshold, or above one where low is bad.
     safe = "below" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "above"
     assert f"back {safe} the critical threshold" in description
+    menu = f"component.{DOMAIN}.issues.alert_{rule}.fix_flow.step.init.menu_options"
+    further = "Raise" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "Lower"
+    assert issues[f"{menu}.raise_threshold"] == f"{further} the thresholds"

@@ -77,6 +77,23 @@ def test_each_alert_issue_title_has_a_singular_subject() -> None:
     assert [key for key, subject in subjects.items() if subject.endswith("s")] == []
 
 
+def test_keep_alive_is_one_hyphenated_word() -> None:
+    """As the Set keep-alive action names it."""
+    found = [key for key, text in STRINGS.items() if "keep alive" in text.lower()]
+
+    assert found == []
+
+
+@pytest.mark.parametrize("kind", ["ollama", "openai_compatible", "prometheus"])
+def test_a_server_forms_title_is_the_menu_entry_that_opens_it(kind: str) -> None:
+    section = f"config_subentries.{kind}"
+    for step in ("user", "reconfigure"):
+        assert (
+            STRINGS[f"{section}.step.{step}.title"]
+            == (STRINGS[f"{section}.initiate_flow.{step}"])
+        )
+
+
 def _anchor(heading: str) -> str:
     """Return the anchor GitHub gives a heading."""
     text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
