@@ -2,6 +2,7 @@
 
 import errno
 import socket
+import ssl
 from types import SimpleNamespace
 
 import aiohttp
@@ -26,28 +27,38 @@ KEY = SimpleNamespace(host="gpu-box", port=8000, ssl=None)
         (
             aiohttp.ClientConnectorError(
                 KEY, ConnectionRefusedError(errno.ECONNREFUSED, "")
-            ),  # type: ignore[arg-type]
+            ),
             ServerCause.CONNECTION_REFUSED,
         ),
         (
             aiohttp.ClientConnectorDNSError(
                 KEY, socket.gaierror(-2, "Name or service not known")
-            ),  # type: ignore[arg-type]
+            ),
             ServerCause.NAME_NOT_FOUND,
         ),
         (
-            aiohttp.ClientConnectorError(KEY, socket.gaierror(-3, "Temporary failure")),  # type: ignore[arg-type]
+            aiohttp.ClientConnectorError(KEY, socket.gaierror(-3, "Temporary failure")),
             ServerCause.NAME_NOT_FOUND,
         ),
         (
             aiohttp.ClientConnectorError(
                 KEY, OSError(errno.EHOSTUNREACH, "No route to host")
-            ),  # type: ignore[arg-type]
+            ),
             ServerCause.HOST_UNREACHABLE,
         ),
         (
-            aiohttp.ClientConnectorError(KEY, OSError(errno.EPERM, "")),  # type: ignore[arg-type]
+            aiohttp.ClientConnectorError(KEY, OSError(errno.EPERM, "")),
             ServerCause.CONNECTION_FAILED,
+        ),
+        (
+            aiohttp.ClientConnectorSSLError(KEY, ssl.SSLError("wrong version")),
+            ServerCause.TLS,
+        ),
+        (
+            aiohttp.ClientConnectorCertificateError(
+                KEY, ssl.SSLCertVerificationError("self-signed")
+            ),
+            ServerCause.TLS,
         ),
         (aiohttp.ServerDisconnectedError(), ServerCause.CONNECTION_LOST),
         (aiohttp.ClientPayloadError(), ServerCause.CONNECTION_LOST),
