@@ -61,7 +61,13 @@ async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_re
         assert issue.severity is ir.IssueSeverity.ERROR
         assert issue.translation_key == "source_failing"
         assert issue.translation_placeholders["source"] == "host"
-        assert issue.translation_placeholders["error"] == "OSError: /proc is gone"
+        assert issue.translation_placeholders["error"] == "/proc is gone"
+        # The class stays where it helps: the diagnostics (and the log).
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        assert (
+            entry.runtime_data.coordinator.data.sources["host"].error
+            == "OSError: /proc is gone"
+        )
         translations = await async_get_translations(hass, "en", "issues", {DOMAIN})
         assert (
             "{error}"
@@ -121,7 +127,7 @@ async def test_a_gpu_answering_only_errors_is_unavailable_and_raises_the_issue_u
     assert issue.translation_key == "source_failing"
     assert issue.translation_placeholders["source"] == "gpu"
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+        "GPU 0 (NVIDIA GeForce RTX 4090): Unknown Error"
     )
 
     gpu.error = None
@@ -147,7 +153,7 @@ async def test_a_lost_gpu_raises_the_issue_which_stays_after_its_device_is_remov
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_GpuIsLost: GPU is lost"
+        "GPU 0 (NVIDIA GeForce RTX 4090): GPU is lost"
     )
     with patch.object(gpu_collector, "LOST_GPU_GRACE", 0.0):  # forgotten
         await tick(hass, freezer)
@@ -181,7 +187,7 @@ async def test_one_gpu_answering_only_errors_leaves_the_other_available(
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+        "GPU 0 (NVIDIA GeForce RTX 4090): Unknown Error"
     )
 
 

@@ -95,7 +95,7 @@ def _failure(key: str, result: SourceResult) -> str | None:
     A GPU source that delivered still fails while some GPU answers only errors or is lost.
     """
     if not result.ok:
-        return result.error or ""
+        return result.message or result.error or ""
     sample = result.sample
     if key == SOURCE_GPU and isinstance(sample, GpuSample) and sample.failing:
         return "; ".join(sample.failing.values())
