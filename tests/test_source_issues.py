@@ -60,7 +60,7 @@ async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_re
         assert not issue.is_fixable
         assert issue.severity is ir.IssueSeverity.ERROR
         assert issue.translation_key == "source_failing"
-        assert issue.translation_placeholders["source"] == "host"
+        assert issue.translation_placeholders["source"] == "the host"
         assert issue.translation_placeholders["error"] == "/proc is gone"
         # The class stays where it helps: the diagnostics (and the log).
         entry = hass.config_entries.async_get_entry(ENTRY_ID)
@@ -125,7 +125,7 @@ async def test_a_gpu_answering_only_errors_is_unavailable_and_raises_the_issue_u
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_key == "source_failing"
-    assert issue.translation_placeholders["source"] == "gpu"
+    assert issue.translation_placeholders["source"] == "the NVIDIA GPUs"
     assert issue.translation_placeholders["error"] == (
         "GPU 0 (NVIDIA GeForce RTX 4090): Unknown Error"
     )

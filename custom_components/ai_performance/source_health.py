@@ -9,6 +9,7 @@ from typing import Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_cached_translations
 
 from .collectors.gpu import GpuSample
 from .const import DOMAIN, SOURCE_GPU
@@ -61,7 +62,7 @@ class SourceHealth:
                     self._entry_id,
                     key,
                     {
-                        "source": key,
+                        "source": self._source_name(key),
                         "since": local_time(since),
                         "error": error,
                     },
@@ -76,6 +77,15 @@ class SourceHealth:
                 self._raised.add(ISSUE_NVML_MISSING)
         elif gpus is not None:
             self._delete(ISSUE_NVML_MISSING)
+
+    def _source_name(self, key: str) -> str:
+        """Return a source in words ("the NVIDIA GPUs"), as loaded with the integration."""
+        translations = async_get_cached_translations(
+            self._hass, self._hass.config.language, "exceptions", DOMAIN
+        )
+        return translations.get(
+            f"component.{DOMAIN}.exceptions.source_{key}.message", key
+        )
 
     def _delete(self, issue_id: str) -> None:
         if issue_id in self._raised:
