@@ -1,5 +1,6 @@
 """Alerts through Home Assistant: raised and cleared on real values, announced, repaired, kept."""
 
+from datetime import datetime, timedelta
 import time
 from typing import Any
 
@@ -394,3 +395,22 @@ async def test_every_alert_issue_says_its_rules_recommendation(
     menu = f"component.{DOMAIN}.issues.alert_{rule}.fix_flow.step.init.menu_options"
     further = "Raise" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "Lower"
     assert issues[f"{menu}.raise_threshold"] == f"{further} the thresholds"
+
+
+async def test_the_alert_issue_says_since_when_in_home_assistants_time_zone(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await hass.config.async_set_time_zone("Asia/Tokyo")
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+
+    await overheat(hass, freezer, gpu, minutes=12)
+
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    since = datetime.fromisoformat(issue.translation_placeholders["since"])
+    assert since.utcoffset() == timedelta(hours=9)
+    raised = hass.states.get(TEMPERATURE_ALERT).attributes["since"]
+    assert since == datetime.fromisoformat(raised).replace(microsecond=0)
