@@ -172,8 +172,10 @@ class LlamaServer:
 
 
 @contextmanager
-def llama_server(paths: dict[str, str], workdir: Path) -> Iterator[LlamaServer]:
-    """Run llama-server on a free port until the context ends."""
+def llama_server(
+    paths: dict[str, str], workdir: Path, *, metrics: bool = True
+) -> Iterator[LlamaServer]:
+    """Run llama-server on a free port until the context ends (``metrics``: with /metrics)."""
     port = free_port()
     process = start(
         [
@@ -184,7 +186,7 @@ def llama_server(paths: dict[str, str], workdir: Path) -> Iterator[LlamaServer]:
             "127.0.0.1",
             "--port",
             str(port),
-            "--metrics",
+            *(["--metrics"] if metrics else []),
             "-c",
             "4096",
             "-np",
@@ -196,7 +198,7 @@ def llama_server(paths: dict[str, str], workdir: Path) -> Iterator[LlamaServer]:
             "--no-webui",
         ],
         workdir,
-        "llama-server",
+        "llama-server" if metrics else "llama-server-without-metrics",
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,5 +1,6 @@
 """Alerts through Home Assistant: raised and cleared on real values, announced, repaired, kept."""
 
+from datetime import datetime, timedelta
 import time
 from typing import Any
 
@@ -15,13 +16,14 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ai_performance.alert_rules import RuleKey
+from custom_components.ai_performance.alert_rules import RULES_BY_KEY, RuleKey
 from custom_components.ai_performance.const import (
     CONF_ALERT_RULES,
     CONF_REPAIR_MINUTES,
     DOMAIN,
     EVENT_ALERT,
 )
+from custom_components.ai_performance.engine.alerts import Direction
 
 from .conftest import ENTRY_ID, fix_step, our_entry, setup_integration, start_fix, tick
 from .fake_pynvml import FakeGpu
@@ -235,7 +237,7 @@ async def test_raising_the_threshold_from_the_repair_is_checked_then_clears_the_
     assert form["description_placeholders"]["value"] == "95 °C"
 
     refused = await fix_step(hass, flow["flow_id"], {"warning": 105, "critical": 99})
-    assert refused["errors"] == {"base": "threshold_wrong_order"}
+    assert refused["errors"] == {"warning": "threshold_wrong_order"}
     entry = hass.config_entries.async_get_entry(ENTRY_ID)
     assert RuleKey.GPU_TEMPERATURE not in entry.options[CONF_ALERT_RULES]
 
@@ -346,6 +348,7 @@ async def test_an_alert_raised_by_the_first_update_after_a_reload_reaches_the_ev
 
 
 OVERALL_ERROR_RATE = "error_rate:overview"
+OVERALL_RESPONSE_TIME = "response_time:overview"
 
 
 async def test_an_overall_alert_is_named_all_ai_requests_wherever_it_shows(
@@ -496,3 +499,79 @@ async def test_the_overall_alert_speaks_for_errors_no_agent_alert_covers_and_nam
     assert event.data["alert_id"] == "error_rate:overview"
     assert event.data["subjects"] == ["chat", "notes", "rag"]
     assert hass.states.get("binary_sensor.rag_error_rate_alert") is None
+
+
+async def test_a_raised_alert_shows_its_recommendation_in_words_and_keeps_the_id(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+
+    await overheat(hass, freezer, gpu, minutes=12)
+
+    # Automations read the id, on the alert's sensor and on the Alerts event entity ...
+    recommendation = "improve_cooling"
+    assert hass.states.get(TEMPERATURE_ALERT).attributes["recommendation"] == (
+        recommendation
+    )
+    assert hass.states.get(EVENTS).attributes["recommendation"] == recommendation
+    # ... which Home Assistant shows in words, and the repair issue says them too.
+    entities = await async_get_translations(hass, "en", "entity", {DOMAIN})
+    words = "Improve cooling, or lower the GPU's power limit"
+    for platform, key in (
+        ("binary_sensor", "gpu_temperature_alert"),
+        ("event", "alerts"),
+    ):
+        shown = f"component.{DOMAIN}.entity.{platform}.{key}.state_attributes"
+        assert entities[f"{shown}.recommendation.state.{recommendation}"] == words
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    issues = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    assert (
+        words
+        in issues[f"component.{DOMAIN}.issues.{issue.translation_key}.description"]
+    )
+
+
+@pytest.mark.parametrize("rule", list(RuleKey))
+async def test_every_alert_issue_says_its_rules_recommendation(
+    hass: HomeAssistant, rule: RuleKey
+) -> None:
+    entities = await async_get_translations(hass, "en", "entity", {DOMAIN})
+    issues = await async_get_translations(hass, "en", "issues", {DOMAIN})
+    recommendation = RULES_BY_KEY[rule].recommendation
+    prefix = f"component.{DOMAIN}.entity"
+    words = entities[
+        f"{prefix}.event.alerts.state_attributes.recommendation.state.{recommendation}"
+    ]
+
+    description = issues[f"component.{DOMAIN}.issues.alert_{rule}.description"]
+    assert words in description
+    assert entities[f"{prefix}.event.alerts.state_attributes.rule.state.{rule}"]
+    # It clears once back on the safe side: below a threshold, or above one where low is bad.
+    safe = "below" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "above"
+    assert f"back {safe} the critical threshold" in description
+    menu = f"component.{DOMAIN}.issues.alert_{rule}.fix_flow.step.init.menu_options"
+    further = "Raise" if RULES_BY_KEY[rule].direction is Direction.ABOVE else "Lower"
+    assert issues[f"{menu}.raise_threshold"] == f"{further} the thresholds"
+
+
+async def test_the_alert_issue_says_since_when_in_home_assistants_time_zone(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await hass.config.async_set_time_zone("Asia/Tokyo")
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+
+    await overheat(hass, freezer, gpu, minutes=12)
+
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    since = datetime.fromisoformat(issue.translation_placeholders["since"])
+    assert since.utcoffset() == timedelta(hours=9)
+    raised = hass.states.get(TEMPERATURE_ALERT).attributes["since"]
+    assert since == datetime.fromisoformat(raised).replace(microsecond=0)

@@ -26,12 +26,18 @@ from custom_components.ai_performance.alert_entities import (
 from custom_components.ai_performance.alert_rules import RuleKey
 from custom_components.ai_performance.alerts import SUBJECT_NAME_KEYS
 from custom_components.ai_performance.collectors.host import HostSample
+from custom_components.ai_performance.collectors.servers.client import ServerCause
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import (
     ANSWER_CODE_ERRORS,
     SLA_AGENT_ERRORS,
 )
-from custom_components.ai_performance.const import DOMAIN
+from custom_components.ai_performance.const import (
+    DOMAIN,
+    SOURCE_GPU,
+    SOURCE_HOST,
+    SOURCE_REQUESTS,
+)
 from custom_components.ai_performance.dashboard_entities import CREATE_DASHBOARD
 from custom_components.ai_performance.engine.alerts import ThresholdProblem
 from custom_components.ai_performance.engine.cost import PriceProblem
@@ -168,6 +174,13 @@ def _used_translation_keys() -> set[str]:
     used.update(f"issues.alert_{rule}" for rule in RuleKey)
     used.update(f"options.error.{error}" for error in SLA_AGENT_ERRORS)
     used.update(f"options.error.{error}" for error in ANSWER_CODE_ERRORS)
+    # Why a server was not reached, in words (a placeholder of flow errors, repairs, actions).
+    used.update(f"exceptions.{cause.value}" for cause in ServerCause)
+    # Each source in words, in the issue of a source failing for too long.
+    used.update(
+        f"exceptions.source_{source}"
+        for source in (SOURCE_HOST, SOURCE_GPU, SOURCE_REQUESTS)
+    )
     found_sla = {f"entity.sensor.{spec.key}" for spec in SLA_SENSORS}
     assert found_sla <= used  # the SLA sensors are among the request sensors
     used |= _subentry_translation_keys()

@@ -320,8 +320,8 @@ async def test_an_alert_rule_shows_its_defaults_and_saves_new_thresholds(
 @pytest.mark.parametrize(
     ("change", "errors"),
     [
-        ({"warning": 5000, "critical": 4000}, {"base": "threshold_wrong_order"}),
-        ({"warning": 4000, "critical": 4000}, {"base": "threshold_wrong_order"}),
+        ({"warning": 5000, "critical": 4000}, {"warning": "threshold_wrong_order"}),
+        ({"warning": 4000, "critical": 4000}, {"warning": "threshold_wrong_order"}),
         ({"target": 2600}, {"target": "target_past_warning"}),
     ],
 )
@@ -364,7 +364,7 @@ async def test_low_is_bad_for_the_cache_hit_rule(
     refused = await hass.config_entries.options.async_configure(
         result["flow_id"], {**rule, "warning": 40, "critical": 60}
     )
-    assert refused["errors"] == {"base": "threshold_wrong_order"}
+    assert refused["errors"] == {"warning": "threshold_wrong_order"}
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], rule)
     await hass.async_block_till_done(wait_background_tasks=True)

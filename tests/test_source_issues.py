@@ -1,5 +1,6 @@
 """Repair issues of the sources: one failing for too long, and NVML missing when a GPU is expected."""
 
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,6 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pynvml
 
 from custom_components.ai_performance.collectors import gpu as gpu_collector
@@ -58,8 +60,14 @@ async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_re
         assert not issue.is_fixable
         assert issue.severity is ir.IssueSeverity.ERROR
         assert issue.translation_key == "source_failing"
-        assert issue.translation_placeholders["source"] == "host"
-        assert issue.translation_placeholders["error"] == "OSError: /proc is gone"
+        assert issue.translation_placeholders["source"] == "the host"
+        assert issue.translation_placeholders["error"] == "/proc is gone"
+        # The class stays where it helps: the diagnostics (and the log).
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        assert (
+            entry.runtime_data.coordinator.data.sources["host"].error
+            == "OSError: /proc is gone"
+        )
         translations = await async_get_translations(hass, "en", "issues", {DOMAIN})
         assert (
             "{error}"
@@ -70,6 +78,27 @@ async def test_a_source_failing_for_the_repair_delay_raises_an_issue_until_it_re
 
     assert issue_registry.async_get_issue(DOMAIN, HOST_ISSUE) is None
     assert hass.states.get("sensor.host_memory_usage").state != STATE_UNAVAILABLE
+
+
+async def test_the_source_issue_says_since_when_in_home_assistants_time_zone(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await hass.config.async_set_time_zone("Asia/Tokyo")
+    await setup_integration(hass, our_entry({CONF_REPAIR_MINUTES: 0}))
+
+    with patch.object(
+        HostCollector, "async_collect", side_effect=OSError("/proc is gone")
+    ):
+        await tick(hass, freezer)
+        failing_from = dt_util.utcnow().replace(microsecond=0)
+
+    issue = issue_registry.async_get_issue(DOMAIN, HOST_ISSUE)
+    assert issue is not None
+    since = datetime.fromisoformat(issue.translation_placeholders["since"])
+    assert since == failing_from
+    assert since.utcoffset() == timedelta(hours=9)
 
 
 async def test_a_gpu_answering_only_errors_is_unavailable_and_raises_the_issue_until_it_recovers(
@@ -96,9 +125,9 @@ async def test_a_gpu_answering_only_errors_is_unavailable_and_raises_the_issue_u
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_key == "source_failing"
-    assert issue.translation_placeholders["source"] == "gpu"
+    assert issue.translation_placeholders["source"] == "the NVIDIA GPUs"
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+        "GPU 0 (NVIDIA GeForce RTX 4090): Unknown Error"
     )
 
     gpu.error = None
@@ -124,7 +153,7 @@ async def test_a_lost_gpu_raises_the_issue_which_stays_after_its_device_is_remov
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_GpuIsLost: GPU is lost"
+        "GPU 0 (NVIDIA GeForce RTX 4090): GPU is lost"
     )
     with patch.object(gpu_collector, "LOST_GPU_GRACE", 0.0):  # forgotten
         await tick(hass, freezer)
@@ -158,7 +187,7 @@ async def test_one_gpu_answering_only_errors_leaves_the_other_available(
     issue = issue_registry.async_get_issue(DOMAIN, GPU_ISSUE)
     assert issue is not None
     assert issue.translation_placeholders["error"] == (
-        "GPU 0 (NVIDIA GeForce RTX 4090): NVMLError_Unknown: Unknown Error"
+        "GPU 0 (NVIDIA GeForce RTX 4090): Unknown Error"
     )
 
 

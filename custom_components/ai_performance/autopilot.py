@@ -143,7 +143,7 @@ class AutoOptimizer:
         due = self._autopilot.due(found, now)
         if due and (self._task is None or self._task.done()):
             self._task = self._hass.async_create_background_task(
-                self._async_act(due, now), f"{DOMAIN} auto-optimisation"
+                self._async_act(due, now), f"{DOMAIN} auto-optimization"
             )
 
     def _gauges(self) -> dict[str, float]:
@@ -231,7 +231,7 @@ class AutoOptimizer:
         async_log_entry(
             self._hass,
             "AI Performance Monitor",
-            f"optimised on its own: {record.description} ({outcome}). {item.rationale}",
+            f"optimized on its own: {record.description} ({outcome}). {item.rationale}",
             DOMAIN,
         )
         self._hass.bus.async_fire(

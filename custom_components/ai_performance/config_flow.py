@@ -1,6 +1,6 @@
 """Config flow: one entry per Home Assistant instance, created after the host can be read."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 import re
 from typing import Any
@@ -70,7 +70,7 @@ from .const import (
     GPU_MONITORING_ON,
 )
 from .coordinator import AIPerformanceConfigEntry
-from .engine.alerts import ThresholdError
+from .engine.alerts import ThresholdError, ThresholdProblem
 from .engine.chat_turns import ERROR_EXCEPTION
 from .engine.cost import MAX_PRICE, PriceTableError, parse_price_table
 from .engine.recommend import ActionKind
@@ -115,6 +115,18 @@ ANSWER_CODE_ERRORS = ("answer_code_invalid", "answer_codes_too_many")
 # What an error code looks like (as requests and pipelines report them), and how many at most.
 ERROR_CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
 MAX_ANSWER_CODES = 50
+# The field each refusal of thresholds sits on: the one to change.
+THRESHOLD_ERROR_FIELDS = {
+    ThresholdProblem.WRONG_ORDER: CONF_WARNING,
+    ThresholdProblem.NEGATIVE_DURATION: CONF_FOR_MINUTES,
+    ThresholdProblem.NEGATIVE_HYSTERESIS: CONF_HYSTERESIS,
+}
+
+
+def threshold_errors(err: ThresholdError, fields: Iterable[str]) -> dict[str, str]:
+    """Return a form's error for refused thresholds, on its field where the form has it."""
+    field = THRESHOLD_ERROR_FIELDS.get(err.problem, "base")
+    return {field if field in fields else "base": err.problem.value}
 
 
 def _whole_number(low: int, high: int, unit: str | None) -> NumberSelector:
@@ -481,7 +493,10 @@ class AIPerformanceOptionsFlow(OptionsFlow):
             try:
                 settings = spec.settings_from(user_input)
             except ThresholdError as err:
-                errors["base"] = err.problem.value
+                errors = threshold_errors(
+                    err,
+                    (CONF_WARNING, CONF_CRITICAL, CONF_FOR_MINUTES, CONF_HYSTERESIS),
+                )
             else:
                 thresholds = settings.thresholds
                 # A value back at the target must clear the alert: past it, nothing may.

@@ -196,19 +196,22 @@ class AIPerformanceCoordinator(DataUpdateCoordinator[Snapshot]):
         current_meter.set(meter)
         started = time.perf_counter()
         error: str | None = None
+        message: str | None = None
         sample: object | None = None
         try:
             async with asyncio.timeout(collector.timeout):
                 sample = await LoopTimedCall(collector.async_collect(), meter)
         except TimeoutError:
-            error = f"no answer within {collector.timeout:g} s"
+            error = message = f"no answer within {collector.timeout:g} s"
         except Exception as err:  # noqa: BLE001 - a failing source must never take down the others
             error = f"{type(err).__name__}: {err}"
+            message = str(err) or error
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         self._log_transition(collector, error)
         return SourceResult(
             sample=sample,
             error=error,
+            message=message,
             duration_ms=duration_ms,
             loop_ms=round(meter.loop_s * 1000, 3),
             executor_ms=round(meter.executor_s * 1000, 3),

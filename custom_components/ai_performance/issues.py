@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 
@@ -23,6 +24,15 @@ _ISSUES_TAKE_ENTRY: Final = (
 
 def _entry_argument(entry_id: str) -> dict[str, Any]:
     return {"config_entry_id": entry_id} if _ISSUES_TAKE_ENTRY else {}
+
+
+def local_time(timestamp: float) -> str:
+    """Return a moment as an issue shows it: in Home Assistant's time zone, to the second."""
+    return (
+        dt_util.as_local(dt_util.utc_from_timestamp(timestamp))
+        .replace(microsecond=0)
+        .isoformat(sep=" ")
+    )
 
 
 def _server_issue_id(subentry_id: str) -> str:

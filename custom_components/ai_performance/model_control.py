@@ -14,7 +14,7 @@ from homeassistant.helpers import device_registry as dr
 
 from .collectors.base import device_identifier
 from .collectors.servers.base import server_subject
-from .collectors.servers.client import ServerError
+from .collectors.servers.client import ServerError, async_error_text
 from .collectors.servers.ollama import OllamaCollector
 from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
@@ -112,12 +112,19 @@ async def async_carry_out(
             translation_placeholders={
                 "server": server.settings.title,
                 "model": shorten(model),
-                "error": str(err),
+                "error": await _async_text(server, err),
             },
         ) from None
     server.poll_next_tick()
     await entry.runtime_data.coordinator.async_request_refresh()
     return done | {"changed": True}
+
+
+async def _async_text(server: OllamaCollector, err: Exception) -> str:
+    """Return a failure as a user reads it (a server's cause translated)."""
+    if isinstance(err, ServerError):
+        return await async_error_text(server.hass, err)
+    return str(err)
 
 
 def model_held(
@@ -141,7 +148,7 @@ async def async_check_installed(server: OllamaCollector, model: str) -> None:
             translation_placeholders={
                 "server": server.settings.title,
                 "model": shorten(model),
-                "error": str(err),
+                "error": await _async_text(server, err),
             },
         ) from None
     if model not in installed:

@@ -1,4 +1,4 @@
-"""The optimiser: gathers the evidence, asks the recommendation engine, carries out safe actions.
+"""The optimizer: gathers the evidence, asks the recommendation engine, carries out safe actions.
 
 The evidence is each agent's last day of requests (from the ledger), the models of the watched
 Ollama servers (loaded, sizes, last use) and each GPU's memory and throttling (from the last
@@ -14,6 +14,7 @@ from typing import Any, Final
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .collectors.gpu import GpuSample
@@ -38,7 +39,7 @@ from .model_control import async_carry_out, ollama_servers, server_by_id
 
 DAY_S: Final = 86_400.0
 CONVERSATION: Final = "conversation"
-# The count of exposed entities is reused this long (auto-optimisation asks every tick).
+# The count of exposed entities is reused this long (auto-optimization asks every tick).
 EXPOSED_TTL_S: Final = 600.0
 EXPOSED_CACHE: Final = f"{DOMAIN}_exposed_entities"
 
@@ -213,6 +214,23 @@ async def async_optimize(
         taken = [await async_apply(entry, item) for item in reversed(actions.values())]
     return {
         "dry_run": dry_run,
-        "recommendations": [item.as_dict() for item in found],
+        "recommendations": await async_as_dicts(hass, found),
         "actions": taken,
     }
+
+
+async def async_as_dicts(
+    hass: HomeAssistant, items: Iterable[Recommendation]
+) -> list[dict[str, Any]]:
+    """Return recommendations as an action's response, each titled in words beside its kind."""
+    translations = await async_get_translations(
+        hass, hass.config.language, "selector", {DOMAIN}
+    )
+    prefix = f"component.{DOMAIN}.selector.recommendation_kind.options."
+    return [
+        {
+            "title": translations.get(prefix + item.kind, item.kind.value),
+            **item.as_dict(),
+        }
+        for item in items
+    ]

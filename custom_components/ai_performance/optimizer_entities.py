@@ -1,4 +1,4 @@
-"""The overview's optimisation entities: the Benchmark sensor and the two buttons."""
+"""The overview's optimization entities: the Benchmark sensor and the two buttons."""
 
 from typing import Any, Final, override
 
@@ -83,12 +83,12 @@ class BenchmarkSensor(OverviewEntity, SensorEntity):
 
 
 class EffectivenessSensor(OverviewEntity, SensorEntity):
-    """How much auto-optimisation's actions improved their KPI, on average, in %."""
+    """How much auto-optimization's actions improved their KPI, on average, in %."""
 
     _unrecorded_attributes = frozenset({"actions"})
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
-        """Show the entry's auto-optimiser."""
+        """Show the entry's auto-optimizer."""
         super().__init__(coordinator, EFFECTIVENESS)
         self._optimizer = coordinator.config_entry.runtime_data.optimizer
 
@@ -144,10 +144,10 @@ class RunBenchmarkButton(OverviewEntity, ButtonEntity):
 
 
 class OptimizeButton(OverviewEntity, ButtonEntity):
-    """Runs the optimiser as a dry run; the recommendations go to a notification."""
+    """Runs the optimizer as a dry run; the recommendations go to a notification."""
 
     def __init__(self, coordinator: AIPerformanceCoordinator) -> None:
-        """Optimise the entry's install."""
+        """Optimize the entry's install."""
         super().__init__(coordinator, OPTIMIZE)
 
     @override
@@ -159,7 +159,7 @@ class OptimizeButton(OverviewEntity, ButtonEntity):
         persistent_notification.async_create(
             self.hass,
             recommendations_text(found["recommendations"]),
-            title="AI optimisation",
+            title="AI optimization",
             notification_id=OPTIMIZE_NOTIFICATION_ID,
         )
 
@@ -167,11 +167,12 @@ class OptimizeButton(OverviewEntity, ButtonEntity):
 def recommendations_text(recommendations: list[dict[str, Any]]) -> str:
     """Return the recommendations as Markdown, most severe first."""
     if not recommendations:
-        return "Nothing to optimise: no recommendation applies now."
+        return "Nothing to optimize: no recommendation applies now."
     lines = []
     for item in recommendations:
+        rationale = item["rationale"]
         lines += [
-            f"**{item['name']}** ({item['severity']}): {item['rationale']}",
+            f"**{item['title']}: {item['name']}** ({item['severity']}): {rationale}",
             f"Expected: {item['expected_effect']}",
         ]
         if item["action"] is not None:
@@ -185,7 +186,7 @@ def recommendations_text(recommendations: list[dict[str, Any]]) -> str:
 
 @callback
 def optimizer_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
-    """Return the overview's optimisation sensors (effectiveness with auto-optimisation on)."""
+    """Return the overview's optimization sensors (effectiveness with auto-optimization on)."""
     sensors: list[SensorEntity] = [BenchmarkSensor(coordinator)]
     if coordinator.config_entry.runtime_data.optimizer.settings.enabled:
         sensors.append(EffectivenessSensor(coordinator))

@@ -20,6 +20,7 @@ import probatio
 
 from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
 from .collectors.base import gpu_subject, request_subject
+from .config_flow import threshold_errors
 from .const import CONF_ALERT_RULES, CONF_GPU_MONITORING, GPU_MONITORING_AUTO
 from .engine.alerts import ThresholdError
 from .engine.recommend import Kind, Recommendation
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 SNOOZE_HOUR_S: Final = 3600
 SNOOZE_DAY_S: Final = 24 * 3600
+# Why an action was not carried out that means the recommendation no longer applies (the model
+# is unloaded already, its server was removed): told in words, not as these ids.
+GONE_REASONS: Final = frozenset({"no_action", "server_gone", "not_loaded"})
 
 
 class AlertRepairFlow(RepairsFlow):
@@ -87,6 +91,8 @@ class AlertRepairFlow(RepairsFlow):
             return self.async_abort(reason="optimization_gone")
         if user_input is not None:
             done = await async_apply(entry, item)
+            if done.get("reason") in GONE_REASONS:
+                return self.async_abort(reason="optimization_gone")
             if not done.get("changed"):
                 return self.async_abort(
                     reason="optimization_failed",
@@ -145,7 +151,7 @@ class AlertRepairFlow(RepairsFlow):
             try:
                 settings = spec.settings_from(saved)
             except ThresholdError as err:
-                errors["base"] = err.problem.value
+                errors = threshold_errors(err, (CONF_WARNING, CONF_CRITICAL))
             else:
                 rules = dict(entry.options.get(CONF_ALERT_RULES) or {})
                 rules[spec.key] = settings.as_options()

@@ -30,7 +30,7 @@ from .const import DOMAIN, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceConfigEntry
 from .engine.report import HourCounts, subject_report
 from .engine.sla import SlaBook, hour_start
-from .optimizer import recommendations
+from .optimizer import async_as_dicts, recommendations
 from .sla import OVERALL, SLA_KINDS, statistic_id
 
 PERIOD_DAYS: Final = {"day": 1, "week": 7, "month": 30}
@@ -228,7 +228,7 @@ async def async_report(
         entity = sensors.get((key, sensor))
         return None if entity is None else statistics.changes.get(entity)
 
-    now_recommended = recommendations(hass, entry)
+    now_recommended = await async_as_dicts(hass, recommendations(hass, entry))
     history = data.alerts.history
     period = (start.timestamp(), end.timestamp())
     report: dict[str, Any] = {
@@ -270,7 +270,7 @@ async def async_report(
             "cost": change(key, "cost"),
             "top_alerts": _top_alerts(history, request_subject(key), *period),
             "recommendations": [
-                item.as_dict() for item in now_recommended if item.subject == key
+                item for item in now_recommended if item["subject"] == key
             ],
         }
     return report

@@ -32,7 +32,12 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .collectors.servers.base import POLL_TIMEOUT_S
-from .collectors.servers.client import ServerClient, ServerError, ServerProblem
+from .collectors.servers.client import (
+    ServerClient,
+    ServerError,
+    ServerProblem,
+    async_error_text,
+)
 from .collectors.servers.openai_compatible import served_models, server_kind
 from .collectors.servers.prometheus import (
     PRESETS,
@@ -85,15 +90,18 @@ PASSING_PROBLEMS: Final = frozenset({QueryProblem.EMPTY, QueryProblem.NOT_FINITE
 
 ERROR_UNKNOWN: Final = "unknown"
 ERROR_UNEXPECTED_ANSWER: Final = "unexpected_answer"
-# What each problem reading a server is called in the flow.
+ERROR_INVALID_AUTH: Final = "invalid_auth"
+ERROR_CREDENTIALS_REFUSED: Final = "credentials_refused"
+# What each problem reading a server is called in the flow, and the field it sits on: the
+# one to change (a server that does not answer, or fails, may need the URL or the server).
 _PROBLEM_ERRORS: Final = {
-    ServerProblem.INVALID_AUTH: "invalid_auth",
-    ServerProblem.CANNOT_CONNECT: "cannot_connect",
-    ServerProblem.TIMEOUT: "cannot_connect",
-    ServerProblem.BAD_STATUS: "server_error",
-    ServerProblem.NOT_FOUND: ERROR_UNEXPECTED_ANSWER,
-    ServerProblem.TOO_LARGE: ERROR_UNEXPECTED_ANSWER,
-    ServerProblem.MALFORMED: ERROR_UNEXPECTED_ANSWER,
+    ServerProblem.INVALID_AUTH: (ERROR_INVALID_AUTH, CONF_API_KEY),
+    ServerProblem.CANNOT_CONNECT: ("cannot_connect", "base"),
+    ServerProblem.TIMEOUT: ("cannot_connect", "base"),
+    ServerProblem.BAD_STATUS: ("server_error", "base"),
+    ServerProblem.NOT_FOUND: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
+    ServerProblem.TOO_LARGE: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
+    ServerProblem.MALFORMED: (ERROR_UNEXPECTED_ANSWER, CONF_URL),
 }
 # Every server type can show these.
 COMMON_ERRORS: Final = frozenset(
@@ -104,8 +112,13 @@ COMMON_ERRORS: Final = frozenset(
         ERROR_URL_QUERY,
         ERROR_CREDENTIALS_AND_API_KEY,
         ERROR_NOT_FINITE,
-        *_PROBLEM_ERRORS.values(),
+        ERROR_CREDENTIALS_REFUSED,
+        *(key for key, _ in _PROBLEM_ERRORS.values()),
     }
+)
+# Problems that leave unknown whether a server has metrics: it was not reached, or refused us.
+NOT_ANSWERED: Final = frozenset(
+    {ServerProblem.CANNOT_CONNECT, ServerProblem.TIMEOUT, ServerProblem.INVALID_AUTH}
 )
 # The ports a URL can name.
 MAX_PORT: Final = 65535
@@ -255,10 +268,13 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 errors[err.field] = err.key
                 placeholders |= err.placeholders
             except ServerError as err:
-                errors["base"] = _PROBLEM_ERRORS[err.problem]
-                placeholders["error"] = str(err)
+                key, field = _PROBLEM_ERRORS[err.problem]
+                if key == ERROR_INVALID_AUTH and _has_credentials(data[CONF_URL]):
+                    key, field = ERROR_CREDENTIALS_REFUSED, CONF_URL
+                errors[field] = key
+                placeholders["error"] = await async_error_text(self.hass, err)
             except ValueError as err:  # a payload not shaped as this server's
-                errors["base"] = ERROR_UNEXPECTED_ANSWER
+                errors[CONF_URL] = ERROR_UNEXPECTED_ANSWER
                 placeholders["error"] = str(err)
             except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
                 LOGGER.exception("Unexpected error checking %s", self.kind_name)
@@ -375,9 +391,11 @@ class OpenAICompatibleSubentryFlow(ServerSubentryFlow):
         try:
             kind = server_kind(await client.get_text("/metrics"))
         except ServerError as err:
-            if err.problem is ServerProblem.INVALID_AUTH:
-                raise
-            raise FlowError(ERROR_NO_METRICS, error=str(err)) from None
+            if err.problem in NOT_ANSWERED:
+                raise  # not reached, or refused: nothing says its metrics are off
+            raise FlowError(
+                ERROR_NO_METRICS, error=await async_error_text(self.hass, err)
+            ) from None
         served_models(await client.get_json("/v1/models"))
         return {CONF_SERVER_KIND: kind.value}
 

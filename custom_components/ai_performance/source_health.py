@@ -9,7 +9,7 @@ from typing import Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.util import dt as dt_util
+from homeassistant.helpers.translation import async_get_cached_translations
 
 from .collectors.gpu import GpuSample
 from .const import DOMAIN, SOURCE_GPU
@@ -18,6 +18,7 @@ from .issues import (
     ISSUE_NVML_MISSING,
     async_raise_nvml_missing,
     async_raise_source_failing,
+    local_time,
     source_issue_id,
 )
 
@@ -61,8 +62,8 @@ class SourceHealth:
                     self._entry_id,
                     key,
                     {
-                        "source": key,
-                        "since": dt_util.utc_from_timestamp(since).isoformat(),
+                        "source": self._source_name(key),
+                        "since": local_time(since),
                         "error": error,
                     },
                 )
@@ -76,6 +77,15 @@ class SourceHealth:
                 self._raised.add(ISSUE_NVML_MISSING)
         elif gpus is not None:
             self._delete(ISSUE_NVML_MISSING)
+
+    def _source_name(self, key: str) -> str:
+        """Return a source in words ("the NVIDIA GPUs"), as loaded with the integration."""
+        translations = async_get_cached_translations(
+            self._hass, self._hass.config.language, "exceptions", DOMAIN
+        )
+        return translations.get(
+            f"component.{DOMAIN}.exceptions.source_{key}.message", key
+        )
 
     def _delete(self, issue_id: str) -> None:
         if issue_id in self._raised:
@@ -95,7 +105,7 @@ def _failure(key: str, result: SourceResult) -> str | None:
     A GPU source that delivered still fails while some GPU answers only errors or is lost.
     """
     if not result.ok:
-        return result.error or ""
+        return result.message or result.error or ""
     sample = result.sample
     if key == SOURCE_GPU and isinstance(sample, GpuSample) and sample.failing:
         return "; ".join(sample.failing.values())

@@ -221,7 +221,7 @@ def test_a_model_partly_on_the_cpu() -> None:
     item = _only(_evidence(models=[partial]))
     assert item.kind is Kind.CPU_OFFLOAD
     assert item.rationale.startswith("Only 75 % of qwen3:32b (Q4_K_M) on Ollama")
-    assert "smaller quantisation" in item.expected_effect
+    assert "smaller quantization" in item.expected_effect
     assert item.action is None
 
     idle = _model("llama3.2:3b", last_used=None, vram_bytes=2 * GIB, size_bytes=2 * GIB)

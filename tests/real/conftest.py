@@ -56,6 +56,16 @@ def llama(real_paths: dict[str, str], workdir: Path) -> Iterator[LlamaServer]:
         yield server
 
 
+@pytest.fixture
+def llama_without_metrics(
+    real_paths: dict[str, str], workdir: Path
+) -> Iterator[LlamaServer]:
+    """Another llama-server, started without --metrics (its default), for one test."""
+    pytest_socket.enable_socket()
+    with llama_server(real_paths, workdir, metrics=False) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def fleet(workdir: Path) -> Iterator[Exporter]:
     """Our exporter of vLLM and DCGM series, for the whole session."""

@@ -40,6 +40,31 @@ async def _add_llama_server(hass: HomeAssistant, llama: LlamaServer) -> str:
     return f"server_{subentry.subentry_id}"
 
 
+async def test_a_llama_server_without_metrics_is_told_so_and_a_stopped_one_is_unreachable(
+    hass: HomeAssistant, llama_without_metrics: LlamaServer
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, SUBENTRY_OPENAI_COMPATIBLE)
+
+    running = await submit_flow(
+        hass, result["flow_id"], flow_input(llama_without_metrics.url)
+    )
+
+    # It answers /metrics with 501 "Start it with `--metrics`": our advice is the same.
+    assert running["errors"] == {"base": "no_metrics"}
+    assert running["description_placeholders"]["error"] == "/metrics: HTTP 501"
+
+    await hass.async_add_executor_job(llama_without_metrics.process.stop)
+    stopped = await submit_flow(
+        hass, result["flow_id"], flow_input(llama_without_metrics.url)
+    )
+
+    assert stopped["errors"] == {"base": "cannot_connect"}
+    assert stopped["description_placeholders"]["error"] == (
+        "/metrics: connection refused"
+    )
+
+
 async def _poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Poll the server now (its interval is a minute) and publish the snapshot."""
     for collector in entry.runtime_data.coordinator.collectors:

@@ -8,7 +8,13 @@ from pathlib import Path
 import time
 from unittest.mock import patch
 
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    CONF_URL,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -234,7 +240,7 @@ async def test_a_server_that_is_not_prometheus_is_named_so(
         flow_input(llama.url, **{CONF_PRESETS: ["dcgm_fleet"]}),
     )
     # llama-server answers 404 at Prometheus's query path.
-    assert result["errors"] == {"base": "unexpected_answer"}
+    assert result["errors"] == {CONF_URL: "unexpected_answer"}
     assert "HTTP 404" in result["description_placeholders"]["error"]
 
 

@@ -1,4 +1,4 @@
-"""Auto-optimisation through Home Assistant: it waits for the hold, acts once, logs, measures."""
+"""Auto-optimization through Home Assistant: it waits for the hold, acts once, logs, measures."""
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
@@ -74,7 +74,7 @@ async def test_vram_pressure_unloads_the_idle_model_after_two_minutes(
         assert event.data["changed"] is True
         (entry,) = [e for e in logbook if e.data.get("domain") == DOMAIN]
         assert entry.data["message"].startswith(
-            "optimised on its own: unload llama3.2:3b (done)."
+            "optimized on its own: unload llama3.2:3b (done)."
         )
 
         # VRAM drops; the same model is not touched again, and the effect is measured.

@@ -139,7 +139,7 @@ async def test_a_background_run_shows_progress_and_can_be_cancelled(
         assert again == {"cancelled": False}
 
 
-async def test_the_buttons_benchmark_and_optimise_into_notifications(
+async def test_the_buttons_benchmark_and_optimize_into_notifications(
     hass: HomeAssistant,
 ) -> None:
     assert await async_setup_component(hass, "homeassistant", {})
@@ -168,9 +168,11 @@ async def test_the_buttons_benchmark_and_optimise_into_notifications(
             in notes[f"{DOMAIN}_benchmark"]["message"]
         )
         # The fixture's qwen3:8b is a quarter on the CPU; llama3.2:3b was never used.
-        optimise = notes[f"{DOMAIN}_optimize"]["message"]
-        assert optimise.startswith("**qwen3:8b** (warning): Only 75 % of qwen3:8b")
-        assert "Safe action: unload llama3.2:3b" in optimise
+        optimize = notes[f"{DOMAIN}_optimize"]["message"]
+        assert optimize.startswith(
+            "**Model partly on the CPU: qwen3:8b** (warning): Only 75 % of qwen3:8b"
+        )
+        assert "Safe action: unload llama3.2:3b" in optimize
         assert server.requests[-1][0] == "GET"  # a dry run: nothing changed
 
 

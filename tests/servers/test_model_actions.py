@@ -265,3 +265,19 @@ async def test_a_server_that_fails_the_change_gets_a_translated_error(
         assert caught.value.translation_key == "server_action_failed"
         assert caught.value.translation_placeholders["error"] == "/api/ps: HTTP 500"
         assert "did not carry out the change to llama3.2:3b" in str(caught.value)
+
+
+async def test_a_server_that_stopped_is_told_in_words_in_the_action_error(
+    hass: HomeAssistant,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _set_up(hass, server.url)
+    # The server is gone: nothing listens at its port any more.
+
+    with pytest.raises(HomeAssistantError) as caught:
+        await act(hass, "preload_model", model="llama3.2:3b")
+
+    assert caught.value.translation_key == "server_request_failed"
+    assert caught.value.translation_placeholders["error"] == (
+        "/api/tags: connection refused"
+    )

@@ -22,6 +22,7 @@ from custom_components.ai_performance.const import (
 )
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
+from ..real_servers import free_port
 from .conftest import SERVER_ID, poll, server_state, server_subentry
 from .fake_servers import OllamaState, ollama_server
 
@@ -173,6 +174,27 @@ async def test_an_outage_makes_entities_unavailable_and_raises_a_repair_after_15
         await poll(hass, freezer)
         assert issues.async_get_issue(DOMAIN, issue_id) is None
         assert server_state(hass, "sensor", "loaded_models").state == "2"
+
+
+async def test_the_repair_of_a_stopped_server_says_why_in_words(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    await setup_integration(
+        hass, our_entry(subentries=[server_subentry(SUBENTRY_OLLAMA, url)])
+    )
+
+    for _ in range(31):  # 15 minutes down
+        await poll(hass, freezer)
+
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"server_unreachable_{SERVER_ID}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders["error"] in {
+        "/api/version: connection refused",
+        "/api/ps: connection refused",
+    }
 
 
 async def test_a_refused_key_is_an_outage_and_the_key_is_never_shown(

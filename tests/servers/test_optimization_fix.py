@@ -96,3 +96,26 @@ async def test_a_recommendation_gone_meanwhile_aborts_and_changes_nothing(
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "optimization_gone"
         assert changes(server) == []
+
+
+async def test_a_model_unloaded_before_the_confirmation_aborts_in_words(
+    hass: HomeAssistant, nvml: FakeNvml, freezer: FrozenDateTimeFactory
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    nvml.plug(FakeGpu(uuid="GPU-a", memory_used=int(23.5 * GIB)))
+    state = OllamaState()
+    async with ollama_server(state) as server:
+        subentry = server_subentry(SUBENTRY_OLLAMA, server.url)
+        await setup_integration(hass, watching(RuleKey.VRAM, subentries=[subentry]))
+        for _ in range(31):
+            await tick(hass, freezer)
+        flow = await start_fix(hass, ISSUE_ID)
+        await fix_step(hass, flow["flow_id"], {"next_step_id": "apply_optimization"})
+        # Unloaded by someone else while the form is open, before any poll sees it.
+        state.loaded = []
+
+        result = await fix_step(hass, flow["flow_id"], {})
+
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "optimization_gone"
+        assert changes(server) == []

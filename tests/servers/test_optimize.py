@@ -56,6 +56,8 @@ async def test_cold_starts_are_found_and_only_fixed_without_dry_run(
         assert dry["dry_run"] is True
         assert dry["actions"] == []
         item = _by_id(dry)["cold_starts:rag"]
+        # Titled in words for people; the kind stays an id for automations.
+        assert (item["title"], item["kind"]) == ("Cold starts", "cold_starts")
         assert item["severity"] == "warning"
         assert item["rationale"].startswith(
             "5 of 25 requests to rag in the last day found the model unloaded and took "

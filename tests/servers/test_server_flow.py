@@ -2,6 +2,7 @@
 
 import base64
 import math
+import re
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from homeassistant.const import CONF_API_KEY, CONF_SCAN_INTERVAL, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -26,6 +28,7 @@ from custom_components.ai_performance.const import (
 )
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
+from ..real_servers import free_port
 from .conftest import flow_input, start_flow, submit_flow
 from .fake_servers import OllamaState, VllmState, ollama_server, serve, vllm_server
 
@@ -55,19 +58,19 @@ async def test_add_ollama_offering_home_assistants_own_and_recovering_from_error
         # Something answers, but has no such path: not an Ollama.
         server.behaviour.status = 404
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
         assert result["description_placeholders"]["error"] == "/api/version: HTTP 404"
 
         server.behaviour.status = None
         server.behaviour.token = "right"
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "invalid_auth"}
+        assert result["errors"] == {CONF_API_KEY: "invalid_auth"}
 
         server.behaviour.body = b"<html>not ollama</html>"
         result = await submit_flow(
             hass, result["flow_id"], flow_input(server.url, **{CONF_API_KEY: "right"})
         )
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
 
         server.behaviour.body = None
         result = await submit_flow(
@@ -136,7 +139,7 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
         server.behaviour.body = b'{"version": 7}'
         result = await start_flow(hass, SUBENTRY_OLLAMA)
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
-        assert result["errors"] == {"base": "unexpected_answer"}
+        assert result["errors"] == {CONF_URL: "unexpected_answer"}
         assert result["description_placeholders"]["error"] == "no version"
 
         def broken(_payload: Any) -> str:
@@ -145,6 +148,22 @@ async def test_a_payload_of_the_wrong_shape_and_an_unexpected_error(
         monkeypatch.setattr(server_flow, "parse_version", broken)
         result = await submit_flow(hass, result["flow_id"], flow_input(server.url))
         assert result["errors"] == {"base": "unknown"}
+
+
+async def test_a_closed_port_is_told_in_words_not_a_python_class_name(
+    hass: HomeAssistant,
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+    refused = await submit_flow(
+        hass, result["flow_id"], flow_input(f"http://127.0.0.1:{free_port()}")
+    )
+
+    assert refused["errors"] == {"base": "cannot_connect"}
+    assert refused["description_placeholders"]["error"] == (
+        "/api/version: connection refused"
+    )
 
 
 async def test_reconfigure_keeps_the_saved_key_and_reloads(hass: HomeAssistant) -> None:
@@ -264,6 +283,38 @@ async def test_a_url_that_cannot_work_is_refused_on_the_url_then_saved(
         await hass.async_block_till_done()
 
 
+@pytest.mark.parametrize(
+    ("kind", "ports"),
+    [
+        (SUBENTRY_OLLAMA, {"11434"}),
+        (SUBENTRY_OPENAI_COMPATIBLE, {"8000", "8080", "30000"}),
+        (SUBENTRY_PROMETHEUS, {"9090"}),
+    ],
+)
+async def test_each_server_kind_shows_example_urls_with_its_own_ports(
+    hass: HomeAssistant, kind: str, ports: set[str]
+) -> None:
+    await setup_integration(hass, our_entry())
+    result = await start_flow(hass, kind)
+
+    refused = await submit_flow(
+        hass, result["flow_id"], flow_input("http://127.0.0.1:99999")
+    )
+
+    assert refused["errors"] == {CONF_URL: "invalid_port"}
+    translations = await async_get_translations(
+        hass, "en", "config_subentries", {DOMAIN}
+    )
+    prefix = f"component.{DOMAIN}.config_subentries.{kind}."
+    texts = [text for key, text in translations.items() if key.startswith(prefix)]
+    error = translations[f"{prefix}error.invalid_port"]
+    assert set(re.findall(r"https?://[^\s:]+:(\d+)", error)) & ports
+    shown = {
+        port for text in texts for port in re.findall(r"https?://[^\s:]+:(\d+)", text)
+    }
+    assert shown <= ports
+
+
 async def test_url_credentials_with_an_api_key_get_our_error_then_basic_auth_works(
     hass: HomeAssistant,
 ) -> None:
@@ -296,6 +347,36 @@ async def test_url_credentials_with_an_api_key_get_our_error_then_basic_auth_wor
         assert seen == [basic]
         # The title names the host, never the credentials.
         assert "pw" not in result["title"]
+        await hass.async_block_till_done()
+
+
+async def test_refused_url_credentials_are_shown_on_the_url_then_right_ones_work(
+    hass: HomeAssistant,
+) -> None:
+    basic = "Basic " + base64.b64encode(b"me:pw").decode()
+
+    async def version(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != basic:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return web.json_response({"version": "0.12.6"})
+
+    async with serve({("GET", "/api/version"): version}) as server:
+        await setup_integration(hass, our_entry())
+        result = await start_flow(hass, SUBENTRY_OLLAMA)
+
+        refused = await submit_flow(
+            hass,
+            result["flow_id"],
+            flow_input(server.url.replace("http://", "http://me:wrong@")),
+        )
+
+        assert refused["errors"] == {CONF_URL: "credentials_refused"}
+        result = await submit_flow(
+            hass,
+            result["flow_id"],
+            flow_input(server.url.replace("http://", "http://me:pw@")),
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
 
 

@@ -330,7 +330,8 @@ class _Gpu:
             LOGGER.info(
                 "%s answers only errors: %s: %s", self.label, type(err).__name__, err
             )
-        self.failure = f"{self.label}: {type(err).__name__}: {err}"
+        # Shown in the repair issue: the error's text, its class only in the log above.
+        self.failure = f"{self.label}: {err}"
 
 
 class GpuCollector:

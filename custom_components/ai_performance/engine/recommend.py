@@ -470,7 +470,7 @@ def _vram_pressure(
 def _cpu_offload(
     model: ServedModel, models: Sequence[ServedModel], now: float
 ) -> Recommendation | None:
-    """Recommend room in VRAM (or a smaller quantisation) for a model partly on the CPU."""
+    """Recommend room in VRAM (or a smaller quantization) for a model partly on the CPU."""
     offload = model.gpu_offload_percent
     if not model.loaded or model.vram_bytes <= 0 or offload is None or offload >= 100:
         return None
@@ -479,7 +479,7 @@ def _cpu_offload(
     advice = (
         f"unloading the idle {idle[0].model} makes room for it"
         if idle
-        else "a smaller quantisation, or fewer models loaded at once, fits it in VRAM"
+        else "a smaller quantization, or fewer models loaded at once, fits it in VRAM"
     )
     return Recommendation(
         kind=Kind.CPU_OFFLOAD,

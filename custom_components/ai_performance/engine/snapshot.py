@@ -22,6 +22,9 @@ class SourceResult:
     # True when the source had not answered by the time this snapshot was published: the
     # result is its previous one, and its answer lands in the next snapshot.
     late: bool = False
+    # The error as a user reads it (in a repair issue): the exception's text without its
+    # class, which ``error`` keeps for the log and the diagnostics.
+    message: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -28,7 +28,13 @@ from ...const import (
     DEFAULT_SERVER_INTERVAL_S,
 )
 from ...issues import async_clear_server_unreachable, async_raise_server_unreachable
-from .client import ServerClient, ServerError, ServerProblem
+from .client import (
+    ServerClient,
+    ServerError,
+    ServerProblem,
+    async_error_text,
+    timeout_error,
+)
 
 # A poll (all of its requests together) gives up after this long: within the coordinator's
 # cut-off, so the outage is seen and recorded here.
@@ -163,9 +169,7 @@ class ServerCollector[SampleT]:
         except ServerError as err:
             self._error = err
         except TimeoutError:
-            self._error = ServerError(
-                ServerProblem.TIMEOUT, f"no answer within {POLL_TIMEOUT_S:g} s"
-            )
+            self._error = timeout_error(POLL_TIMEOUT_S)
         except ValueError as err:
             self._error = ServerError(ServerProblem.MALFORMED, str(err))
         else:
@@ -180,9 +184,9 @@ class ServerCollector[SampleT]:
             # Its last poll was answered: busy, not down (never once it failed).
             self._sample, self._error = busy, None
             return
-        self._track_outage()
+        await self._async_track_outage()
 
-    def _track_outage(self) -> None:
+    async def _async_track_outage(self) -> None:
         """Raise the repair issue once an outage lasts; clear it when the server is back."""
         if self._error is None:
             self._failing_since = None
@@ -203,6 +207,6 @@ class ServerCollector[SampleT]:
                 {
                     "server": self.settings.title,
                     "minutes": str(round(outage / 60)),
-                    "error": str(self._error),
+                    "error": await async_error_text(self.hass, self._error),
                 },
             )

@@ -7,12 +7,17 @@ messages name the path only: never the host's credentials or the API key.
 
 import asyncio
 from enum import StrEnum
+import errno
+import socket
 from typing import Any, Final
 
 import aiohttp
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util.json import json_loads
+
+from ...const import DOMAIN
 
 # Caps on what one answer may be (a vLLM exposition is ~30 kB, an /api/ps answer ~2 kB).
 MAX_METRICS_BYTES: Final = 4 * 1024 * 1024
@@ -38,13 +43,100 @@ class ServerProblem(StrEnum):
     MALFORMED = "malformed"
 
 
-class ServerError(Exception):
-    """A server could not be read; ``str()`` is safe to log (no URL, no key)."""
+class ServerCause(StrEnum):
+    """Why a connection failed, in words a user reads; the values are translation keys.
 
-    def __init__(self, problem: ServerProblem, detail: str) -> None:
+    The exception's class stays in ``str()``, for the log and the diagnostics only.
+    """
+
+    CONNECTION_REFUSED = "cause_connection_refused"
+    NAME_NOT_FOUND = "cause_name_not_found"
+    HOST_UNREACHABLE = "cause_host_unreachable"
+    NOT_ACCEPTED = "cause_not_accepted"
+    TIMEOUT = "cause_timeout"
+    TLS = "cause_tls"
+    CONNECTION_LOST = "cause_connection_lost"
+    CONNECTION_FAILED = "cause_connection_failed"
+
+
+# The errors of a host (or network) that cannot be reached at all.
+_UNREACHABLE_ERRNOS: Final = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+)
+
+
+class ServerError(Exception):
+    """A server could not be read; ``str()`` is safe to log (no URL, no key).
+
+    ``cause`` (with its ``placeholders``) says why in translated words, where the detail
+    would name a Python class or be English from here.
+    """
+
+    def __init__(
+        self,
+        problem: ServerProblem,
+        detail: str,
+        *,
+        cause: ServerCause | None = None,
+        path: str = "",
+        **placeholders: str,
+    ) -> None:
         """Describe the problem."""
         super().__init__(detail)
         self.problem = problem
+        self.cause = cause
+        self.path = path
+        self.placeholders = placeholders
+
+
+# Connection failures named by their class; ClientConnectorError's others by their OS error.
+_CLASS_CAUSES: Final = (
+    (aiohttp.ClientConnectorDNSError, ServerCause.NAME_NOT_FOUND),
+    (
+        (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError),
+        ServerCause.TLS,
+    ),
+    (
+        (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError),
+        ServerCause.CONNECTION_LOST,
+    ),
+)
+
+
+def connection_cause(err: aiohttp.ClientError) -> ServerCause:
+    """Return why a connection failed, from aiohttp's exception."""
+    for types, cause in _CLASS_CAUSES:
+        if isinstance(err, types):
+            return cause
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return _os_error_cause(err.os_error)
+    if isinstance(err, aiohttp.ClientOSError):  # after the connection was made
+        return ServerCause.CONNECTION_LOST
+    return ServerCause.CONNECTION_FAILED
+
+
+def _os_error_cause(os_error: OSError) -> ServerCause:
+    if isinstance(os_error, ConnectionRefusedError):
+        return ServerCause.CONNECTION_REFUSED
+    if isinstance(os_error, socket.gaierror):
+        return ServerCause.NAME_NOT_FOUND
+    if os_error.errno in _UNREACHABLE_ERRNOS:
+        return ServerCause.HOST_UNREACHABLE
+    return ServerCause.CONNECTION_FAILED
+
+
+async def async_error_text(hass: HomeAssistant, err: ServerError) -> str:
+    """Return ``err`` as a user reads it: its cause translated, no class name, no secret."""
+    if err.cause is None:
+        return str(err)
+    translations = await async_get_translations(
+        hass, hass.config.language, "exceptions", {DOMAIN}
+    )
+    text = translations.get(
+        f"component.{DOMAIN}.exceptions.{err.cause}.message", err.cause.value
+    )
+    text = text.format(**err.placeholders).rstrip(".")
+    return f"{err.path}: {text}" if err.path else text
 
 
 class ServerClient:
@@ -151,17 +243,33 @@ class ServerClient:
                     )
         except aiohttp.ConnectionTimeoutError:
             raise ServerError(
-                ServerProblem.CANNOT_CONNECT, f"{path}: the connection was not taken"
+                ServerProblem.CANNOT_CONNECT,
+                f"{path}: the connection was not taken",
+                cause=ServerCause.NOT_ACCEPTED,
+                path=path,
             ) from None
         except TimeoutError:
-            raise ServerError(
-                ServerProblem.TIMEOUT, f"{path}: no answer within {seconds:g} s"
-            ) from None
+            raise timeout_error(seconds, path) from None
         except aiohttp.ClientError as err:
             # The exception's text may hold the URL with its credentials: give its type only.
             raise ServerError(
-                ServerProblem.CANNOT_CONNECT, f"{path}: {type(err).__name__}"
+                ServerProblem.CANNOT_CONNECT,
+                f"{path}: {type(err).__name__}",
+                cause=connection_cause(err),
+                path=path,
             ) from None
+
+
+def timeout_error(seconds: float, path: str = "") -> ServerError:
+    """Return the error of a server that did not answer within ``seconds``."""
+    detail = f"no answer within {seconds:g} s"
+    return ServerError(
+        ServerProblem.TIMEOUT,
+        f"{path}: {detail}" if path else detail,
+        cause=ServerCause.TIMEOUT,
+        path=path,
+        seconds=f"{seconds:g}",
+    )
 
 
 def _bad_status(path: str, status: int) -> ServerError:

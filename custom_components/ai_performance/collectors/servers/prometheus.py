@@ -21,7 +21,7 @@ from homeassistant.util import slugify
 from ...const import CONF_PRESETS, CONF_QUERIES, CONF_QUERY, UNIT_TOKENS_PER_SECOND
 from . import base
 from .base import ServerCollector, ServerSettings
-from .client import ServerClient, ServerError, ServerProblem
+from .client import ServerClient, ServerError, ServerProblem, async_error_text
 
 QUERY_PATH: Final = "/api/v1/query"
 # Prometheus answers a bad query with 400, one it could not run with 422, a timed-out one with
@@ -262,7 +262,9 @@ class PrometheusCollector(ServerCollector[PrometheusSample]):
                     if result.problem is ServerProblem.TIMEOUT
                     else QueryProblem.REFUSED
                 )
-                problems[query.key] = QueryError(problem, str(result))
+                problems[query.key] = QueryError(
+                    problem, await async_error_text(self.hass, result)
+                )
             elif isinstance(result, BaseException):
                 raise result
             else:
