@@ -136,9 +136,9 @@ async def measure(
         progress("views read on a desktop and a phone")
         results |= {
             "dashboard_cards_unknown": len(unknown),
-            "dashboard_cards_unknown_list": unknown,
+            "dashboard_cards_unknown_note": "; ".join(unknown) or "none",
             "dashboard_names_cut_390": len(cut),
-            "dashboard_names_cut_390_list": cut,
+            "dashboard_names_cut_390_note": "; ".join(cut) or "none",
             **await device_names(client),
             "dashboard_note": (
                 "headless Chromium (Debian), the demo install (no GPU); render: 1440x2200, "
@@ -149,8 +149,9 @@ async def measure(
             ),
         }
         if screenshots:
-            results["screenshots"] = await tour(page, ready, paths, IMAGES)
-            progress(f"{len(results['screenshots'])} screenshots taken into {IMAGES}")
+            shots = await tour(page, ready, paths, IMAGES)
+            results["screenshots_note"] = ", ".join(shots)
+            progress(f"{len(shots)} screenshots taken into {IMAGES}")
     return results
 
 

@@ -25,14 +25,14 @@ UPDATE_COOLDOWN_S = 10.5
 PROMPTS = ("what time is it", "turn on the kitchen lights", "how many lights are on")
 
 # Runs in the page: the labels of the visible cards and rows that read "Unknown" (in the user's
-# language) or show an entity whose state is unknown.
+# language) or show an entity whose state is unknown (a tile that hides its state shows none).
 UNKNOWN_JS = r"""
 const unknown = hass().localize('state.default.unknown');
 const escaped = unknown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const word = new RegExp(`(^|[^\\p{L}])${escaped}([^\\p{L}]|$)`, 'u');
 return items().filter((item) => {
   const config = item._config || item.config || {};
-  const state = config.entity && hass().states[config.entity];
+  const state = config.entity && !config.hide_state && hass().states[config.entity];
   return word.test(text(item)) || (state && state.state === 'unknown');
 }).map(label);
 """
@@ -132,6 +132,6 @@ async def device_names(client: HomeAssistantClient) -> dict[str, Any]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     return {
         "device_names_unique": int(not repeated),
-        "device_names_repeated": repeated,
+        "device_names_repeated_note": "; ".join(repeated) or "none",
         "devices": len(names),
     }

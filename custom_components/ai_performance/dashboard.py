@@ -1,6 +1,6 @@
 """The ready dashboard: built from this install's entities, created through Lovelace's own API.
 
-``build_dashboard`` lays out built-in cards only (tile, gauge, statistics and history graphs,
+``build_dashboard`` lays out built-in cards only (tile, gauge, history graphs, markdown,
 entities, conditional cards for alerts) for the entities this install has: the overview, the
 host, each GPU, each agent, pipeline and AI Task, and each model server.
 
@@ -50,6 +50,8 @@ SHORT_NAMES: Final = {
     "active_alerts": "Alerts",
     "overall_latency_p95": "Latency p95",
     "overall_error_rate": "Error rate",
+    "overall_unanswered_rate": "Unanswered",
+    "unanswered_rate": "Unanswered",
     "overall_requests_per_minute": "Requests/min",
     "sla_compliance_24h": "SLA (24 h)",
     "availability_24h": "Availability",
@@ -104,6 +106,7 @@ STATUS_TILES: Final = (
     "active_alerts",
     "overall_latency_p95",
     "overall_error_rate",
+    "overall_unanswered_rate",
     "overall_requests_per_minute",
     "sla_compliance_24h",
     "availability_24h",
@@ -128,6 +131,7 @@ SUBJECT_TILES: Final = (
     "requests",
     "latency_p95",
     "error_rate",
+    "unanswered_rate",
     "ttft_p95",
     "output_tokens_per_second",
     "perceived_latency_p95",
@@ -166,7 +170,7 @@ TEMPERATURE_SEVERITY: Final = {"green": 0, "yellow": 83, "red": 90}
 LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 NO_PRICES: Final = (
-    "**What does it cost?** Nothing is priced yet.\n\n"
+    "Nothing is priced yet.\n\n"
     "- Cloud models: add their token prices in [AI Performance Monitor]"
     "(/config/integrations/integration/ai_performance) → Configure → Costs and budget.\n"
     "- Local models: set the grid price in the [Energy settings](/config/energy); with an "
@@ -346,6 +350,8 @@ def _gauge(
         "name": SHORT_NAMES.get(key, device.names.get(key, key)),
         "min": 0,
         "max": 100,
+        # A third of the section: three gauges side by side, on a phone too.
+        "grid_options": {"columns": 4},
     }
     if severity:
         gauge |= {"needle": True, "severity": dict(severity)}
@@ -356,18 +362,6 @@ def _gauges(
     device: _Device, keys: Iterable[str], severity: dict[str, int] | None = None
 ) -> list[dict[str, Any]]:
     return [_gauge(device, key, severity) for key in keys if key in device.entities]
-
-
-def _statistics(title: str, entity_ids: list[str], days: int = 7) -> dict[str, Any]:
-    return {
-        "type": "statistics-graph",
-        "title": title,
-        "entities": entity_ids,
-        "days_to_show": days,
-        "period": "hour",
-        "stat_types": ["mean"],
-        "chart_type": "line",
-    }
 
 
 def _history(title: str, entity_ids: list[str], hours: int = 24) -> dict[str, Any]:
@@ -518,7 +512,8 @@ def _host_section(host: _Device) -> dict[str, Any] | None:
 def _subject_section(subject: _Device) -> dict[str, Any] | None:
     cards = subject.tiles(SUBJECT_TILES)
     if latency := subject.pick(["latency_p50", "latency_p95"]):
-        cards.append(_statistics("Response time, hourly", latency))
+        # The last day's states: a graph from the first request on, not after an hour.
+        cards.append(_history("Response time, last 24 hours", latency))
     return _section(subject.name, cards)
 
 

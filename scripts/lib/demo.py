@@ -50,7 +50,7 @@ PROMPTS = (
     "what time is it",
     "what is the date today",
     "turn on the kitchen lights",
-    "what is the weather like",
+    "turn off the living room lights",
     "is the front door locked",
     "how many lights are on",
 )

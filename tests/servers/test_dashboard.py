@@ -35,7 +35,6 @@ CARD_TYPES = {
     "heading",
     "tile",
     "gauge",
-    "statistics-graph",
     "history-graph",
     "entities",
     "conditional",
