@@ -1,5 +1,6 @@
 """Alerts through Home Assistant: raised and cleared on real values, announced, repaired, kept."""
 
+import dataclasses
 from datetime import datetime, timedelta
 import time
 from typing import Any
@@ -183,6 +184,39 @@ async def test_critical_for_the_repair_delay_raises_a_translated_issue_cleared_o
     gpu.temperature = 70
     await tick(hass, freezer)
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
+
+
+async def test_an_issue_raised_before_a_restart_is_shown_again_after_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    gpu: FakeGpu,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await setup_integration(hass, watching(RuleKey.GPU_TEMPERATURE))
+    await overheat(hass, freezer, gpu, minutes=12)
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    # What Home Assistant's issue registry loads at start for an issue that is not persistent
+    # (IssueRegistry._async_load): inactive, without its text, until it is raised again.
+    issue_registry.issues[(DOMAIN, ISSUE_ID)] = dataclasses.replace(
+        issue,
+        active=False,
+        data=None,
+        is_fixable=None,
+        severity=None,
+        translation_key=None,
+        translation_placeholders=None,
+    )
+
+    # The integration starts again on the same storage (as after a restart), still overheating.
+    await hass.config_entries.async_reload(ENTRY_ID)
+    await hass.async_block_till_done()
+    await tick(hass, freezer)
+
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ID)
+    assert issue is not None
+    assert issue.active
+    assert issue.translation_key == "alert_gpu_temperature"
 
 
 @pytest.fixture

@@ -489,7 +489,13 @@ async def test_an_answer_code_that_is_no_error_code_is_refused_on_its_field(
     )
 
     if shown is None:
+        # Saved: the entry reloads; let it finish before the test ends.
+        await hass.async_block_till_done(wait_background_tasks=True)
         assert refused["type"] is FlowResultType.CREATE_ENTRY
+        assert sorted(mock_config_entry.options[CONF_ANSWER_CODES]) == [
+            "nan",
+            "no_intent_match",
+        ]
         return
     assert refused["errors"] == {CONF_ANSWER_CODES: "answer_code_invalid"}
     assert refused["description_placeholders"]["code"] == shown

@@ -171,7 +171,10 @@ def async_sync_alert_issues(
             ir.async_delete_issue(hass, DOMAIN, issue_id)
     for alert in wanted.values():
         issue_id = _alert_issue_id(alert.alert_id)
-        if registry.async_get_issue(DOMAIN, issue_id) is not None:
+        # After a restart Home Assistant holds the issues it saved as inactive (no text, not
+        # shown) until their integration raises them again.
+        existing = registry.async_get_issue(DOMAIN, issue_id)
+        if existing is not None and existing.active:
             continue
         ir.async_create_issue(
             hass,

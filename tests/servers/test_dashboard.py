@@ -350,15 +350,7 @@ async def test_our_unedited_dashboard_keeps_up_with_the_install_by_itself(
         assert "sensor.garage_assistant_latency_p95" not in await shown()
 
         # A new agent appears: its device shows up on the dashboard once things settle.
-        await hass.services.async_call(
-            DOMAIN,
-            "record_request",
-            {"subject": "Garage assistant", "duration_ms": 700},
-            blocking=True,
-        )
-        await poll(hass, freezer)
-        await poll(hass, freezer, REFRESH_DELAY_S + 1)
-        await hass.async_block_till_done()
+        await _new_agent_settles(hass, freezer, "Garage assistant")
         assert "sensor.garage_assistant_latency_p95" in await shown()
 
         # Once its user edits it, it is theirs: nothing changes it any more.
@@ -367,13 +359,20 @@ async def test_our_unedited_dashboard_keeps_up_with_the_install_by_itself(
         await _ws(
             client, "lovelace/config/save", url_path="ai-performance", config=edited
         )
-        await hass.services.async_call(
-            DOMAIN,
-            "record_request",
-            {"subject": "Porch assistant", "duration_ms": 700},
-            blocking=True,
-        )
-        await poll(hass, freezer)
-        await poll(hass, freezer, REFRESH_DELAY_S + 1)
-        await hass.async_block_till_done()
+        await _new_agent_settles(hass, freezer, "Porch assistant")
         assert await _ws(client, "lovelace/config", url_path="ai-performance") == edited
+
+
+async def _new_agent_settles(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, name: str
+) -> None:
+    """Report a request of a new agent; wait until its entities exist and settled."""
+    await hass.services.async_call(
+        DOMAIN,
+        "record_request",
+        {"subject": name, "duration_ms": 700},
+        blocking=True,
+    )
+    await poll(hass, freezer)
+    await poll(hass, freezer, REFRESH_DELAY_S + 1)
+    await hass.async_block_till_done()
