@@ -586,8 +586,14 @@ def async_keep_dashboard_current(
         if "entity_id" in data:
             found = entity_registry.async_get(str(data["entity_id"]))
             return found is not None and found.config_entry_id == entry.entry_id
-        device = dr.async_get(hass).async_get(str(data.get("device_id")))
-        return device is not None and entry.entry_id in device.config_entries
+        # Asked of the registry: a device's own list of entries is deprecated.
+        device_id = data.get("device_id")
+        return any(
+            device.id == device_id
+            for device in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry.entry_id
+            )
+        )
 
     @callback
     def changed(_event: Event[Any]) -> None:

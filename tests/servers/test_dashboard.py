@@ -15,6 +15,7 @@ from homeassistant.config_entries import ConfigSubentryDataWithId
 from homeassistant.const import CONF_SCAN_INTERVAL, CONF_URL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, Unauthorized
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
@@ -376,3 +377,37 @@ async def _new_agent_settles(
     await poll(hass, freezer)
     await poll(hass, freezer, REFRESH_DELAY_S + 1)
     await hass.async_block_till_done()
+
+
+async def test_a_device_renamed_by_its_user_is_renamed_on_the_dashboard(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_admin_user: User,
+    hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with ollama_server(OllamaState()) as server:
+        await _reference_install(hass, server, freezer)
+        await _create(hass, hass_admin_user)
+        registry = dr.async_get(hass)
+        (kitchen,) = [
+            d
+            for d in dr.async_entries_for_config_entry(registry, ENTRY_ID)
+            if d.name == "Kitchen assistant"
+        ]
+
+        registry.async_update_device(kitchen.id, name_by_user="Kitchen speaker")
+        await poll(hass, freezer, REFRESH_DELAY_S + 1)
+        await hass.async_block_till_done()
+
+        client = await hass_ws_client(hass)
+        config = await _ws(client, "lovelace/config", url_path="ai-performance")
+    headings = {
+        section["cards"][0]["heading"]
+        for view in config["views"]
+        for section in view["sections"]
+    }
+    assert "Kitchen speaker" in headings
+    assert "Kitchen assistant" not in headings
+    # Read through the registry, not through the device's deprecated list of entries.
+    assert "DeviceEntry.config_entries" not in caplog.text
