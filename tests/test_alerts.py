@@ -2,6 +2,7 @@
 
 import dataclasses
 from datetime import datetime, timedelta
+import math
 import time
 from typing import Any
 
@@ -285,6 +286,32 @@ async def test_raising_the_threshold_from_the_repair_is_checked_then_clears_the_
     await tick(hass, freezer)
     assert hass.states.get(TEMPERATURE_ALERT).state == STATE_OFF
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is None
+
+
+@pytest.mark.usefixtures("raised_issue")
+@pytest.mark.parametrize(
+    ("answer", "errors"),
+    [
+        # Below the current thresholds (83 and 90 °C): that is tightening, not raising.
+        ({"warning": -5, "critical": -1}, "threshold_not_eased"),
+        ({"warning": 80, "critical": 95}, {"warning": "threshold_not_eased"}),
+        ({"warning": math.nan, "critical": 95}, {"warning": "threshold_not_a_number"}),
+        ({"warning": 85, "critical": math.inf}, {"critical": "threshold_not_a_number"}),
+    ],
+)
+async def test_the_raise_step_only_raises_and_says_which_field_is_wrong(
+    hass: HomeAssistant, answer: dict[str, float], errors: Any
+) -> None:
+    flow = await start_fix(hass, ISSUE_ID)
+    await fix_step(hass, flow["flow_id"], {"next_step_id": "raise_threshold"})
+
+    refused = await fix_step(hass, flow["flow_id"], answer)
+
+    if isinstance(errors, str):
+        errors = dict.fromkeys(answer, errors)
+    assert refused["errors"] == errors
+    entry = hass.config_entries.async_get_entry(ENTRY_ID)
+    assert RuleKey.GPU_TEMPERATURE not in entry.options[CONF_ALERT_RULES]
 
 
 @pytest.mark.usefixtures("raised_issue")

@@ -30,6 +30,7 @@ from custom_components.ai_performance.collectors.servers.client import ServerCau
 from custom_components.ai_performance.collectors.servers.prometheus import PRESETS
 from custom_components.ai_performance.config_flow import (
     ANSWER_CODE_ERRORS,
+    LEVEL_ERRORS,
     SLA_AGENT_ERRORS,
 )
 from custom_components.ai_performance.const import (
@@ -173,6 +174,7 @@ def _used_translation_keys() -> set[str]:
     used.update(f"options.error.{problem.value}" for problem in ThresholdProblem)
     used.update(f"issues.alert_{rule}" for rule in RuleKey)
     used.update(f"options.error.{error}" for error in SLA_AGENT_ERRORS)
+    used.update(f"options.error.{error}" for error in LEVEL_ERRORS)
     used.update(f"options.error.{error}" for error in ANSWER_CODE_ERRORS)
     # Why a server was not reached, in words (a placeholder of flow errors, repairs, actions).
     used.update(f"exceptions.{cause.value}" for cause in ServerCause)

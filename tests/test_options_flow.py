@@ -949,3 +949,50 @@ async def _setup_conversation(hass: HomeAssistant) -> None:
     """Set up Home Assistant's conversation component: its own agent exists."""
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
+
+
+ERROR_RATE_RULE = {
+    "enabled": True,
+    "target": 1,
+    "warning": 5,
+    "critical": 15,
+    "for_minutes": 5,
+    "hysteresis": 1,
+}
+
+
+GOOD_RULES = {"error_rate": ERROR_RATE_RULE, "response_time": RESPONSE_TIME_RULE}
+
+
+@pytest.mark.parametrize(
+    ("rule", "changed", "error"),
+    [
+        ("error_rate", {"target": -1}, {"target": "threshold_negative"}),
+        # Past 100 % the critical level would never be reached: silently off.
+        ("error_rate", {"critical": 1e300}, {"critical": "threshold_over_100_percent"}),
+        ("response_time", {"warning": -2500}, {"warning": "threshold_negative"}),
+    ],
+)
+async def test_a_level_no_figure_can_have_is_refused_on_its_field(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    rule: str,
+    changed: dict[str, float],
+    error: dict[str, str],
+) -> None:
+    good = GOOD_RULES[rule]
+    await setup_integration(hass, mock_config_entry)
+    result = await open_rule(hass, mock_config_entry, rule)
+
+    refused = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**good, **changed}
+    )
+
+    assert refused["errors"] == error
+    assert CONF_ALERT_RULES not in mock_config_entry.options
+    # A long response time is no share: no upper bound but the figure's own.
+    saved = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**good, "critical": good["critical"] * 1000}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (saved["type"] is FlowResultType.CREATE_ENTRY) is (rule != "error_rate")

@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     OptionsFlow,
 )
+from homeassistant.const import PERCENTAGE
 from homeassistant.core import callback
 from homeassistant.generated.currencies import ACTIVE_CURRENCIES
 from homeassistant.helpers import entity_registry as er
@@ -97,6 +98,14 @@ MAX_ALERT_MINUTES = 1440
 MIN_COOLDOWN_MINUTES = 5
 MAX_COOLDOWN_MINUTES = 1440
 MAX_ACTIONS_PER_HOUR = 20
+# The most a share can be.
+MAX_PERCENT = 100
+# Why a rule's level is refused (options.error keys): below 0, and a share above 100 %.
+LEVEL_NEGATIVE, LEVEL_OVER_100_PERCENT = (
+    "threshold_negative",
+    "threshold_over_100_percent",
+)
+LEVEL_ERRORS = (LEVEL_NEGATIVE, LEVEL_OVER_100_PERCENT)
 # A monthly budget up to a billion in the configured currency.
 MAX_MONTHLY_BUDGET = 1_000_000_000
 # Per kWh: far above any tariff, in any currency people price electricity in.
@@ -489,7 +498,11 @@ class AIPerformanceOptionsFlow(OptionsFlow):
         )
         label = f"component.{DOMAIN}.selector.alert_rule.options.{spec.key}"
         placeholders = {"rule": translations.get(label, spec.key), "unit": unit or "-"}
-        if user_input is not None and not (errors := self._not_finite(user_input)):
+        if (
+            user_input is not None
+            and not (errors := self._not_finite(user_input))
+            and not (errors := _thresholds_out_of_range(user_input, unit))
+        ):
             try:
                 settings = spec.settings_from(user_input)
             except ThresholdError as err:
@@ -665,6 +678,24 @@ def _answer_codes_problem(codes: Any) -> tuple[str, str] | None:
         if not isinstance(code, str) or ERROR_CODE_PATTERN.fullmatch(code) is None:
             return invalid, shorten(str(code))
     return None
+
+
+def _thresholds_out_of_range(user_input: dict[str, Any], unit: str) -> dict[str, str]:
+    """Return an error on each level no figure can have: below 0, or a share above 100 %.
+
+    Every figure a rule watches is 0 or more; past 100 % a level would never be reached,
+    switching it off without saying so.
+    """
+    errors: dict[str, str] = {}
+    for field in (CONF_TARGET, CONF_WARNING, CONF_CRITICAL):
+        value = user_input.get(field)
+        if not isinstance(value, (int, float)):
+            continue
+        if value < 0:
+            errors[field] = LEVEL_NEGATIVE
+        elif unit == PERCENTAGE and value > MAX_PERCENT:
+            errors[field] = LEVEL_OVER_100_PERCENT
+    return errors
 
 
 def _number(unit: str, minimum: float | None = None) -> NumberSelector:

@@ -22,16 +22,19 @@ from .alert_rules import CONF_CRITICAL, CONF_WARNING, RULES_BY_KEY, RuleKey
 from .collectors.base import gpu_subject, request_subject
 from .config_flow import threshold_errors
 from .const import CONF_ALERT_RULES, CONF_GPU_MONITORING, GPU_MONITORING_AUTO
-from .engine.alerts import ThresholdError
+from .engine.alerts import Direction, ThresholdError, ThresholdProblem, Thresholds
 from .engine.recommend import Kind, Recommendation
 from .issues import ISSUE_ALERT_PREFIX, ISSUE_NVML_MISSING, with_unit
 from .optimizer import async_apply, recommendations
+from .validation import not_finite_fields
 
 if TYPE_CHECKING:
     from .coordinator import AIPerformanceConfigEntry
 
 SNOOZE_HOUR_S: Final = 3600
 SNOOZE_DAY_S: Final = 24 * 3600
+# The error of a threshold the "raise" step would make stricter than it was.
+THRESHOLD_NOT_EASED: Final = "threshold_not_eased"
 # Why an action was not carried out that means the recommendation no longer applies (the model
 # is unloaded already, its server was removed): told in words, not as these ids.
 GONE_REASONS: Final = frozenset({"no_action", "server_gone", "not_loaded"})
@@ -142,8 +145,11 @@ class AlertRepairFlow(RepairsFlow):
             return self.async_abort(reason="alert_gone")
         spec = RULES_BY_KEY[RuleKey(status.rule)]
         saved = dict((entry.options.get(CONF_ALERT_RULES) or {}).get(spec.key) or {})
+        current = manager.settings.rules[spec.key].thresholds
         errors: dict[str, str] = {}
         if user_input is not None:
+            errors = _not_eased(spec.direction, current, user_input)
+        if user_input is not None and not errors:
             saved |= {
                 CONF_WARNING: user_input[CONF_WARNING],
                 CONF_CRITICAL: user_input[CONF_CRITICAL],
@@ -159,7 +165,6 @@ class AlertRepairFlow(RepairsFlow):
                     entry, options={**entry.options, CONF_ALERT_RULES: rules}
                 )
                 return self.async_create_entry(data={})
-        current = manager.settings.rules[spec.key].thresholds
         unit = manager.units.get(spec.key, "")
         return self.async_show_form(
             step_id="raise_threshold",
@@ -174,6 +179,29 @@ class AlertRepairFlow(RepairsFlow):
                 "value": with_unit(status.value, unit),
             },
         )
+
+
+def _not_eased(
+    direction: Direction, current: Thresholds, user_input: dict[str, Any]
+) -> dict[str, str]:
+    """Return an error on each threshold that is no number or is stricter than it was.
+
+    This step only moves thresholds out, away from the value (up, or down where low values
+    are bad): tightening them belongs in the options, with the other figures of the rule.
+    """
+    errors = dict.fromkeys(
+        not_finite_fields(user_input), ThresholdProblem.NOT_A_NUMBER.value
+    )
+    for field, was in (
+        (CONF_WARNING, current.warning),
+        (CONF_CRITICAL, current.critical),
+    ):
+        new = user_input[field]
+        if field not in errors and (
+            new < was if direction is Direction.ABOVE else new > was
+        ):
+            errors[field] = THRESHOLD_NOT_EASED
+    return errors
 
 
 def recommendation_subjects(item: Recommendation) -> set[str]:
