@@ -80,6 +80,7 @@ async def test_a_hot_gpu_is_pending_then_critical_after_the_duration(
     assert pending.state == STATE_OFF
     assert pending.attributes["level"] == "pending"
     assert pending.attributes["value"] == 95
+    assert pending.attributes["reading"] == "95 °C"  # as a tile shows it
 
     for _ in range(4):  # 2 minutes, the rule's default duration
         await tick(hass, freezer)

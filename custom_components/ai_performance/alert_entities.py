@@ -39,10 +39,12 @@ from .entity import (
     host_device_info,
     overview_device_info,
 )
+from .issues import with_unit
 from .request_sensors import subject_device_info as request_subject_device_info
 
 ATTR_SEVERITY: Final = "severity"
 ATTR_VALUE: Final = "value"
+ATTR_READING: Final = "reading"
 ATTR_COVERED_BY: Final = "covered_by"
 ATTR_SUBJECTS: Final = "subjects"
 HEALTH_OK: Final = "ok"
@@ -108,7 +110,9 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
     """On while one rule's alert is raised for one subject (and not snoozed)."""
 
     # The measured value changes every tick while an alert is pending or raised.
-    _unrecorded_attributes = frozenset({ATTR_VALUE, ATTR_COVERED_BY, ATTR_SUBJECTS})
+    _unrecorded_attributes = frozenset(
+        {ATTR_VALUE, ATTR_READING, ATTR_COVERED_BY, ATTR_SUBJECTS}
+    )
 
     def __init__(self, coordinator: AIPerformanceCoordinator, key: str) -> None:
         """Initialise the sensor of alert ``key``."""
@@ -175,6 +179,8 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
             ATTR_SEVERITY: status.severity,
             "level": status.level,
             ATTR_VALUE: status.value if watching else None,
+            # The value with its unit, as a tile shows it beside the severity ("3250 ms").
+            ATTR_READING: with_unit(status.value, self._unit) if watching else None,
             "threshold": status.threshold,
             "unit": self._unit,
             "since": _datetime(status.since) if watching else None,

@@ -32,7 +32,7 @@ from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.storage import Store
 
 from .collectors.gpu import GpuSample
-from .const import DOMAIN, LOGGER, SOURCE_GPU
+from .const import CONF_GPU_MONITORING, DOMAIN, GPU_MONITORING_ON, LOGGER, SOURCE_GPU
 
 URL_PATH: Final = "ai-performance"
 TITLE: Final = "AI Performance"
@@ -190,6 +190,11 @@ GPU_ADVICE: Final = (
     "To watch a GPU, run Home Assistant (Core or a container with the NVIDIA runtime) on the "
     "machine that has it, and set GPU monitoring to On in the options to be told when it "
     "goes missing."
+)
+# With GPU monitoring On, a repair issue already says what is missing.
+GPU_EXPECTED: Final = (
+    "GPU monitoring is On, so a GPU is expected here: the repair issue in "
+    "[Settings → Repairs](/config/repairs) says what is missing and how to fix it."
 )
 OLLAMA_VRAM: Final = "What each Ollama server's loaded models hold in VRAM shows below."
 
@@ -384,7 +389,7 @@ def _alerts_section(
             # Alert sensors carry their severity, value and unit; the others only their state.
             "card": {"type": "tile", "entity": entity_id, "color": "red"}
             | (
-                {"state_content": ["severity", "value", "unit"]}
+                {"state_content": ["severity", "reading"]}
                 if key.endswith("_alert")
                 else {}
             ),
@@ -484,7 +489,13 @@ def _gpu_missing_section(
         for device in servers.values()
         if "models_vram" in device.entities
     ]
-    what = GPU_ADVICE + (f" {OLLAMA_VRAM}" if vram else "")
+    expected = (
+        entry is not None
+        and entry.options.get(CONF_GPU_MONITORING) == GPU_MONITORING_ON
+    )
+    what = (GPU_EXPECTED if expected else GPU_ADVICE) + (
+        f" {OLLAMA_VRAM}" if vram else ""
+    )
     cards = [_markdown(NOT_MONITORED.format(why=" ".join(why), what=what)), *vram]
     return _section("Is the GPU all right?", cards)
 

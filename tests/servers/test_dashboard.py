@@ -21,7 +21,12 @@ import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 import yaml
 
-from custom_components.ai_performance.const import DOMAIN, SUBENTRY_OLLAMA
+from custom_components.ai_performance.const import (
+    CONF_GPU_MONITORING,
+    DOMAIN,
+    GPU_MONITORING_ON,
+    SUBENTRY_OLLAMA,
+)
 from custom_components.ai_performance.dashboard import REFRESH_DELAY_S, build_dashboard
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
@@ -183,7 +188,7 @@ async def test_the_layout_covers_the_install_with_built_in_cards_only(
     assert all(c["conditions"][0]["state"] == "on" for c in alerts[1:])
     # Every raised alert shows its value with its unit.
     assert all(
-        c["card"]["state_content"] == ["severity", "value", "unit"]
+        c["card"]["state_content"] == ["severity", "reading"]
         for c in alerts[1:]
         if c["card"]["entity"].endswith("_alert")
     )
@@ -411,3 +416,24 @@ async def test_a_device_renamed_by_its_user_is_renamed_on_the_dashboard(
     assert "Kitchen assistant" not in headings
     # Read through the registry, not through the device's deprecated list of entries.
     assert "DeviceEntry.config_entries" not in caplog.text
+
+
+async def test_with_gpu_monitoring_on_the_gpu_note_points_to_the_repair(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    assert await async_setup_component(hass, "lovelace", {})
+    await setup_integration(hass, our_entry({CONF_GPU_MONITORING: GPU_MONITORING_ON}))
+    await poll(hass, freezer)
+
+    config = build_dashboard(hass, ENTRY_ID)
+
+    (note,) = [
+        card
+        for section in config["views"][0]["sections"]
+        if section["cards"][0]["heading"] == "Is the GPU all right?"
+        for card in section["cards"][1:]
+    ]
+    assert "GPU monitoring is On" in note["content"]
+    assert "/config/repairs" in note["content"]
+    # No advice to switch on what is on already.
+    assert "set GPU monitoring to On" not in note["content"]
