@@ -180,7 +180,9 @@ class AlertBinarySensor(AIPerformanceEntity, BinarySensorEntity):
             "level": status.level,
             ATTR_VALUE: status.value if watching else None,
             # The value with its unit, as a tile shows it beside the severity ("3250 ms").
-            ATTR_READING: with_unit(status.value, self._unit) if watching else None,
+            ATTR_READING: with_unit(status.value, self._unit or "")
+            if watching
+            else None,
             "threshold": status.threshold,
             "unit": self._unit,
             "since": _datetime(status.since) if watching else None,
