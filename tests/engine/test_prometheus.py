@@ -11,6 +11,7 @@ from custom_components.ai_performance.engine.prometheus import (
     IntervalQuantiles,
     bucket_increase,
     histogram_quantile,
+    parse_labelled,
     parse_series,
 )
 from custom_components.ai_performance.engine.server_metrics import (
@@ -418,3 +419,41 @@ def test_tgi_through_its_alias_table() -> None:
     assert kpis.requests_per_minute == 20.0
     assert 0.5 <= kpis.e2e[0] <= 1.0
     assert kpis.kv_cache_percent is None
+
+
+def test_parse_labelled_agrees_with_prometheus_client() -> None:
+    """Every sample of the wanted series, with its labels unescaped, as prometheus_client reads."""
+    text = (
+        "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
+        "# TYPE node_cpu_seconds_total counter\n"
+        'node_cpu_seconds_total{cpu="0",mode="idle"} 18540.84\n'
+        'node_cpu_seconds_total{cpu="0",mode="user"} 6686.98\n'
+        'node_cpu_seconds_total{cpu="1",mode="idle"} 1.5e+04\n'
+        "node_load1 0.33\n"
+        'node_filesystem_avail_bytes{device="/dev/a\\"b",fstype="ext4",mountpoint="/m\\\\n\\n"}'
+        " 8.1093107712e+10 1700000000000\n"
+        'other_series{cpu="0"} 1\n'
+    )
+    names = {"node_cpu_seconds_total", "node_load1", "node_filesystem_avail_bytes"}
+
+    parsed = parse_labelled(text, names)
+
+    expected: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in names:
+                expected.setdefault(sample.name, []).append(
+                    (dict(sample.labels), sample.value)
+                )
+    assert parsed == expected
+    assert parsed["node_filesystem_avail_bytes"][0][0]["mountpoint"] == "/m\\n\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['node_load1{cpu="0" 1\n', "node_load1\n", "node_load1 abc\n"],
+    ids=["unterminated", "no value", "not a number"],
+)
+def test_parse_labelled_refuses_a_garbled_wanted_line(text: str) -> None:
+    with pytest.raises(ExpositionError):
+        parse_labelled(text, {"node_load1"})

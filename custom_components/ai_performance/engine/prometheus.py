@@ -87,6 +87,58 @@ def parse_series(
     return series
 
 
+type Labelled = dict[str, list[tuple[dict[str, str], float]]]
+_ESCAPES: Final = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+_ESCAPED = re.compile(r"\\[\\\"n]")
+
+
+def parse_labelled(text: str, names: Iterable[str]) -> Labelled:
+    """Return every sample of the series named in ``names``, each with its labels.
+
+    For exporters whose series tell things apart by label (a GPU's UUID, a CPU, a mount):
+    ``{name: [(labels, value), ...]}`` in the order of the text. Other lines are skipped after
+    reading their name; errors are those of ``parse_series``.
+    """
+    wanted = frozenset(names)
+    samples: Labelled = {}
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        brace = line.find("{")
+        space = line.find(" ")
+        if brace != -1 and (space == -1 or brace < space):
+            name = line[:brace]
+            if name not in wanted:
+                continue
+            close = line.rfind("}")
+            if close < brace:
+                msg = f"unterminated labels in {name}"
+                raise ExpositionError(msg)
+            labels = _labels(line[brace + 1 : close])
+            rest = line[close + 1 :]
+        else:
+            if space == -1:
+                msg = f"sample without a value: {line[:60]!r}"
+                raise ExpositionError(msg)
+            name = line[:space]
+            if name not in wanted:
+                continue
+            labels, rest = {}, line[space:]
+        samples.setdefault(name, []).append((labels, _value(rest, name)))
+    return samples
+
+
+def _labels(text: str) -> dict[str, str]:
+    """Return the label pairs of a sample's label text, unescaped."""
+    labels = {}
+    for match in _LABEL.finditer(text):
+        value = match.group(2)
+        if "\\" in value:
+            value = _ESCAPED.sub(lambda m: _ESCAPES[m.group(0)], value)
+        labels[match.group(1)] = value
+    return labels
+
+
 def _value(rest: str, name: str) -> float:
     """Return the sample value after the name and labels (a timestamp may follow it)."""
     parts = rest.split()
