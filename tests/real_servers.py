@@ -285,6 +285,27 @@ def prometheus_server(
         process.stop()
 
 
+# --- node_exporter -----------------------------------------------------------------------------
+
+
+@contextmanager
+def node_exporter(paths: dict[str, str], workdir: Path) -> Iterator[str]:
+    """Run Debian's node_exporter on a free local port; yield its URL."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = start(
+        [paths["NODE_EXPORTER"], f"--web.listen-address=127.0.0.1:{port}"],
+        workdir,
+        f"node-exporter-{port}",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(process, f"{url}/metrics")
+        yield url
+    finally:
+        process.stop()
+
+
 # --- The exporter: series named as the servers' own documentation names them ----------------
 
 

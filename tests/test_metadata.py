@@ -196,6 +196,8 @@ def _subentry_translation_keys() -> set[str]:
         section = f"config_subentries.{kind}"
         for step in ("user", "reconfigure"):
             keys |= {f"{section}.step.{step}", f"{section}.initiate_flow.{step}"}
+        # Steps beyond the first (an AI host's two ways of being read).
+        keys |= {f"{section}.step.{step}" for step in flow.extra_steps}
         keys |= {f"{section}.error.{e}" for e in COMMON_ERRORS | flow.own_errors}
         keys.add(f"{section}.abort.already_configured")
     return keys

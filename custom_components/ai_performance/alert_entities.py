@@ -24,17 +24,20 @@ from homeassistant.util import dt as dt_util
 
 from .alert_rules import RULES_BY_KEY, RuleKey
 from .alerts import EVENT_TYPES
+from .collectors.ai_host import NodeExporterCollector
 from .collectors.base import device_identifier, gpu_subject, request_subject
-from .collectors.gpu import GpuSample
 from .collectors.requests import RequestsSample
-from .const import SOURCE_GPU, SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
+from .const import SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceCoordinator
 from .engine.alerts import AlertLevel, AlertStatus
 from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
     OverviewEntity,
+    ai_host_collectors,
+    ai_host_device_info,
     async_add_new_keys,
+    current_gpus,
     gpu_device_info,
     host_device_info,
     overview_device_info,
@@ -64,10 +67,14 @@ def subject_device_info(
         return overview_device_info(entry_id)
     if subject == SUBJECT_HOST:
         return host_device_info(entry_id)
-    gpus = snapshot.sample(SOURCE_GPU, GpuSample)
-    for uuid, gpu in (gpus.gpus if gpus else {}).items():
-        if subject == gpu_subject(uuid):
+    for gpu in current_gpus(coordinator):
+        if subject == gpu_subject(gpu.uuid):
             return gpu_device_info(entry_id, gpu)
+    for collector in ai_host_collectors(coordinator):
+        if subject == collector.subject and isinstance(
+            collector, NodeExporterCollector
+        ):
+            return ai_host_device_info(entry_id, collector)
     requests = snapshot.sample(SOURCE_REQUESTS, RequestsSample)
     for key, stats in (requests.subjects if requests else {}).items():
         if subject == request_subject(key):

@@ -8,7 +8,7 @@ from typing import Any, Final
 from homeassistant.const import PERCENTAGE, UnitOfTemperature, UnitOfTime
 
 from .collectors import host
-from .collectors.base import Need, gpu_subject, request_subject
+from .collectors.base import Need, gpu_subject, host_subject, request_subject
 from .collectors.gpu import FIELD_MEMORY, FIELD_TEMPERATURE, GpuReading, GpuSample
 from .collectors.host import HostSample
 from .collectors.requests import MAIN_WINDOW_S, RATE_WINDOW_S, RequestsSample
@@ -19,7 +19,6 @@ from .const import (
     SOURCE_GPU,
     SOURCE_HOST,
     SOURCE_REQUESTS,
-    SUBJECT_HOST,
     SUBJECT_OVERVIEW,
 )
 from .engine.alerts import Direction, Thresholds
@@ -60,6 +59,8 @@ class AlertTarget:
 
     subject: str
     item: str = ""
+    # The source that measures it, where a rule watches several (not part of its identity).
+    source: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -182,21 +183,27 @@ def _requests_rule(
 def _host_rule(
     read: Callable[[HostSample], float | None],
 ) -> Callable[[Snapshot], list[Measured] | None]:
+    """Measure every host: Home Assistant's own and each AI host."""
+
     def measure(snapshot: Snapshot) -> list[Measured] | None:
-        sample = snapshot.sample(SOURCE_HOST, HostSample)
-        if sample is None:
-            return None
-        return [Measured(AlertTarget(SUBJECT_HOST), "", read(sample))]
+        return [
+            Measured(
+                AlertTarget(host_subject(key), source=key), sample.name, read(sample)
+            )
+            for key, sample in snapshot.samples(HostSample).items()
+        ]
 
     return measure
 
 
 def _disks(snapshot: Snapshot) -> list[Measured] | None:
-    sample = snapshot.sample(SOURCE_HOST, HostSample)
-    if sample is None:
-        return None
     return [
-        Measured(AlertTarget(SUBJECT_HOST, path), path, usage.used_percent)
+        Measured(
+            AlertTarget(host_subject(key), path, source=key),
+            f"{sample.name}: {path}" if sample.name else path,
+            usage.used_percent,
+        )
+        for key, sample in snapshot.samples(HostSample).items()
         for path, usage in sample.disks.items()
     ]
 
@@ -204,15 +211,16 @@ def _disks(snapshot: Snapshot) -> list[Measured] | None:
 def _gpu_rule(
     read: Callable[[GpuReading], float | None],
 ) -> Callable[[Snapshot], list[Measured] | None]:
+    """Measure every GPU: NVML's and each AI host's."""
+
     def measure(snapshot: Snapshot) -> list[Measured] | None:
-        sample = snapshot.sample(SOURCE_GPU, GpuSample)
-        if sample is None:
-            return None
         measured = []
-        for uuid, gpu in sample.gpus.items():
-            reading = sample.readings.get(uuid)
-            value = None if reading is None else read(reading)
-            measured.append(Measured(AlertTarget(gpu_subject(uuid)), gpu.name, value))
+        for key, sample in snapshot.samples(GpuSample).items():
+            for uuid, gpu in sample.gpus.items():
+                reading = sample.readings.get(uuid)
+                value = None if reading is None else read(reading)
+                target = AlertTarget(gpu_subject(uuid), source=key)
+                measured.append(Measured(target, gpu.name, value))
         return measured
 
     return measure

@@ -158,7 +158,9 @@ class AlertManager:
         for key, saved in data.get("alerts", {}).items():
             try:
                 spec = RULES_BY_KEY[RuleKey(saved["rule"])]
-                target = AlertTarget(saved["subject"], saved.get("item", ""))
+                target = AlertTarget(
+                    saved["subject"], saved.get("item", ""), saved.get("source", "")
+                )
                 announced = saved.get("announced")
                 alert = _Alert(
                     spec=spec,
@@ -206,7 +208,7 @@ class AlertManager:
             measured = spec.measure(snapshot)
             if measured is None:
                 continue
-            changed |= self._judge(spec, measured, now)
+            changed |= self._judge(spec, measured, now, snapshot)
             if spec.source == SOURCE_REQUESTS:
                 groups[alert_id(spec.key, AlertTarget(SUBJECT_OVERVIEW))] = (
                     [
@@ -236,8 +238,14 @@ class AlertManager:
             self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
         return self._statuses
 
-    def _judge(self, spec: RuleSpec, measured: list[Measured], now: float) -> bool:
-        """Feed one rule's values to its alerts; drop those of subjects gone. True: changed."""
+    def _judge(
+        self, spec: RuleSpec, measured: list[Measured], now: float, snapshot: Snapshot
+    ) -> bool:
+        """Feed one rule's values to its alerts; drop those of subjects gone. True: changed.
+
+        A rule may watch several sources (the host and each AI host): an alert whose own
+        source failed this tick is kept as it is.
+        """
         changed = False
         seen = set()
         for item in measured:
@@ -258,7 +266,11 @@ class AlertManager:
             alert.name = self._name(item.target.subject, item.name) or alert.name
             changed |= bool(alert.machine.update(item.value, now))
         for key in [
-            k for k, a in self._alerts.items() if a.spec is spec and k not in seen
+            k
+            for k, a in self._alerts.items()
+            if a.spec is spec
+            and k not in seen
+            and snapshot.source_ok(a.target.source or spec.source)
         ]:
             del self._alerts[key]
             changed = True
@@ -443,6 +455,7 @@ class AlertManager:
                     "rule": alert.spec.key.value,
                     "subject": alert.target.subject,
                     "item": alert.target.item,
+                    "source": alert.target.source,
                     "name": alert.name,
                     "announced": alert.announced,
                     "state": alert.machine.as_dict(),

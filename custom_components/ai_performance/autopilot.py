@@ -29,7 +29,6 @@ from .const import (
     DOMAIN,
     EVENT_OPTIMIZATION,
     LOGGER,
-    SOURCE_GPU,
 )
 from .coordinator import AIPerformanceConfigEntry
 from .engine.autopilot import (
@@ -150,7 +149,7 @@ class AutoOptimizer:
         """Return the gauge KPIs of now: each GPU's VRAM in use, each model's share in VRAM."""
         values: dict[str, float] = {}
         snapshot = self._entry.runtime_data.coordinator.data
-        if (gpus := snapshot.sample(SOURCE_GPU, GpuSample)) is not None:
+        for gpus in snapshot.samples(GpuSample).values():
             for uuid, reading in gpus.readings.items():
                 if (used := reading.memory_used_percent) is not None:
                     values[f"vram:{uuid}"] = used

@@ -21,6 +21,7 @@ from .entity import (
     AIPerformanceGpuEntity,
     async_add_entities_removing_stale,
     async_add_new_keys,
+    async_add_new_machine_entities,
     current_gpus,
 )
 from .server_entities import (
@@ -64,12 +65,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the binary sensors each GPU supports, and those of each model server."""
     coordinator = entry.runtime_data.coordinator
-    entities: list[BinarySensorEntity] = [
-        GpuBinarySensor(coordinator, description, gpu)
-        for gpu in current_gpus(coordinator)
-        for description in GPU_BINARY_SENSORS
-        if description.field in gpu.supported
-    ]
+    entities = gpu_binary_sensors(coordinator)
     entities.extend(alert_binary_sensors(coordinator))
     entities.extend(latency_anomaly_sensors(coordinator))
     async_add_entities_removing_stale(
@@ -78,6 +74,11 @@ async def async_setup_entry(
         BINARY_SENSOR_DOMAIN,
         {None: entities, **server_binary_sensors(coordinator)},
         async_add_entities,
+    )
+    entry.async_on_unload(
+        async_add_new_machine_entities(
+            coordinator, async_add_entities, gpu_binary_sensors
+        )
     )
     entry.async_on_unload(
         async_add_new_models(coordinator, async_add_entities, model_binary_sensors)
@@ -91,6 +92,18 @@ async def async_setup_entry(
             latency_anomaly_sensors,
         )
     )
+
+
+def gpu_binary_sensors(
+    coordinator: AIPerformanceCoordinator,
+) -> list[BinarySensorEntity]:
+    """Return the binary sensors of every GPU: NVML's and each AI host's."""
+    return [
+        GpuBinarySensor(coordinator, description, gpu)
+        for gpu in current_gpus(coordinator)
+        for description in GPU_BINARY_SENSORS
+        if description.field in gpu.supported
+    ]
 
 
 class GpuBinarySensor(AIPerformanceGpuEntity, BinarySensorEntity):

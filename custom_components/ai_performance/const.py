@@ -13,6 +13,7 @@ ENTRY_STORES: Final = (
     "sla",
     "optimizations",
     "updates",
+    "ai_hosts",
 )
 LOGGER = logging.getLogger(__package__)
 
@@ -72,6 +73,16 @@ EVENT_OPTIMIZATION: Final = "ai_performance_optimization"
 SUBENTRY_OLLAMA: Final = "ollama"
 SUBENTRY_OPENAI_COMPATIBLE: Final = "openai_compatible"
 SUBENTRY_PROMETHEUS: Final = "prometheus"
+# The machine a model server runs on, read from its node_exporter and GPU exporter.
+SUBENTRY_AI_HOST: Final = "ai_host"
+CONF_NODE_EXPORTER_URL: Final = "node_exporter_url"
+CONF_GPU_EXPORTER_URL: Final = "gpu_exporter_url"
+# Or, for a fleet, the Prometheus server that scrapes them, and a label selector for each.
+CONF_PROMETHEUS_URL: Final = "prometheus_url"
+CONF_NODE_SELECTOR: Final = "node_selector"
+CONF_GPU_SELECTOR: Final = "gpu_selector"
+# A model server's AI host (its subentry id): its requests' energy comes from that host's GPUs.
+CONF_AI_HOST: Final = "ai_host"
 CONF_OUTAGE_MINUTES: Final = "outage_minutes"
 CONF_SERVER_KIND: Final = "server_kind"
 CONF_PROBE_MODEL: Final = "probe_model"

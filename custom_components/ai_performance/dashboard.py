@@ -187,9 +187,11 @@ REMOTE_SERVERS: Final = (
     "from here."
 )
 GPU_ADVICE: Final = (
-    "To watch a GPU, run Home Assistant (Core or a container with the NVIDIA runtime) on the "
-    "machine that has it, and set GPU monitoring to On in the options to be told when it "
-    "goes missing."
+    "To watch the GPU of the machine your model runs on, add that machine as an **AI host** "
+    "in [AI Performance Monitor](/config/integrations/integration/ai_performance) (⋮ → Add "
+    "AI host) with the URL of the dcgm-exporter or nvidia_gpu_exporter running there; its "
+    "GPUs then show here with their alerts. Or run Home Assistant (Core or a container "
+    "with the NVIDIA runtime) on the machine that has the GPU."
 )
 # With GPU monitoring On, a repair issue already says what is missing.
 GPU_EXPECTED: Final = (
@@ -208,6 +210,7 @@ def build_dashboard(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
     devices = _devices(hass, entry_id)
     overview = devices.pop("overview", None) or _Device(TITLE)
     host = devices.pop("host", None) or _Device("Host")
+    ai_hosts = [v for k, v in devices.items() if k.startswith("ai_host_")]
     gpus = {k: v for k, v in devices.items() if k.startswith("gpu_")}
     subjects = {k: v for k, v in devices.items() if k.startswith("requests_")}
     servers = {
@@ -227,6 +230,7 @@ def build_dashboard(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
                 *(_gpu_section(device) for device in gpus.values()),
                 _gpu_missing_section(hass, entry_id, gpus, servers),
                 _host_section(host),
+                *(_host_section(device, device.name) for device in ai_hosts),
                 _section("Actions", overview.tiles(ACTION_TILES)),
             ],
         ),
@@ -512,11 +516,11 @@ def _remote_servers(entry: ConfigEntry | None) -> list[str]:
     return remote
 
 
-def _host_section(host: _Device) -> dict[str, Any] | None:
+def _host_section(host: _Device, history: str = "Host") -> dict[str, Any] | None:
     cards = _gauges(host, HOST_GAUGES, PERCENT_SEVERITY)
     cards += host.tiles(HOST_TILES)
     if usage := host.pick(["cpu_usage", "memory_usage"]):
-        cards.append(_history("Host, last 24 hours", usage))
+        cards.append(_history(f"{history}, last 24 hours", usage))
     return _section(host.name or "Host", cards)
 
 

@@ -19,10 +19,16 @@ from homeassistant.core import HomeAssistant
 from .collectors.gpu import GpuSample
 from .collectors.host import HostSample
 from .collectors.requests import RequestsSample
-from .const import SOURCE_GPU, SOURCE_HOST, SOURCE_REQUESTS
+from .const import (
+    CONF_GPU_EXPORTER_URL,
+    CONF_NODE_EXPORTER_URL,
+    SOURCE_GPU,
+    SOURCE_HOST,
+    SOURCE_REQUESTS,
+)
 from .coordinator import AIPerformanceConfigEntry
 from .engine.snapshot import Snapshot
-from .entity import server_collectors
+from .entity import ai_host_collectors, server_collectors
 
 TO_REDACT: Final = {
     CONF_API_KEY,
@@ -45,7 +51,13 @@ async def async_get_config_entry_diagnostics(
     """Return the diagnostics of the config entry."""
     data = entry.runtime_data
     snapshot = data.coordinator.data
-    servers = {c.key: c.settings for c in server_collectors(data.coordinator)}
+    servers = {
+        c.key: c.settings
+        for c in (
+            *server_collectors(data.coordinator),
+            *ai_host_collectors(data.coordinator),
+        )
+    }
     return {
         "entry": {
             "title": entry.title,
@@ -102,6 +114,16 @@ def _summary(snapshot: Snapshot) -> dict[str, Any]:
         summary["host"] = _plain(host)
     if gpu := snapshot.sample(SOURCE_GPU, GpuSample):
         summary["gpu"] = _plain(gpu)
+    # Each AI host's exporters, by source key.
+    if ai_hosts := {
+        key: _plain(sample)
+        for key, sample in (
+            *snapshot.samples(HostSample).items(),
+            *snapshot.samples(GpuSample).items(),
+        )
+        if key not in (SOURCE_HOST, SOURCE_GPU)
+    }:
+        summary["ai_hosts"] = ai_hosts
     if requests := snapshot.sample(SOURCE_REQUESTS, RequestsSample):
         summary["requests"] = {
             "subjects": {
@@ -134,8 +156,9 @@ def _summary(snapshot: Snapshot) -> dict[str, Any]:
 def _redact(data: Mapping[str, Any]) -> dict[str, Any]:
     """Redact secret keys, and the secrets inside URLs."""
     redacted = dict(async_redact_data(data, TO_REDACT))
-    if isinstance(url := redacted.get(CONF_URL), str):
-        redacted[CONF_URL] = redact_url(url)
+    for key in (CONF_URL, CONF_NODE_EXPORTER_URL, CONF_GPU_EXPORTER_URL):
+        if isinstance(url := redacted.get(key), str):
+            redacted[key] = redact_url(url)
     return redacted
 
 

@@ -10,6 +10,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .collectors.ai_host import AiHostCollector, GpuExporterCollector
 from .collectors.base import Need, device_identifier, gpu_subject, request_subject
 from .collectors.gpu import GpuInfo, GpuReading, GpuSample
 from .collectors.requests import RequestsSample, SubjectStats
@@ -71,14 +72,35 @@ def host_device_info(entry_id: str) -> DeviceInfo:
 
 
 def gpu_device_info(entry_id: str, gpu: GpuInfo) -> DeviceInfo:
-    """Return the device of one GPU."""
-    return DeviceInfo(
+    """Return the device of one GPU; an AI host's GPU sits under that host's device."""
+    info = DeviceInfo(
         identifiers={device_identifier(entry_id, gpu_subject(gpu.uuid))},
         name=gpu.device_name,
         manufacturer="NVIDIA",
-        model=f"{gpu.name}, {bytes_to_gib(gpu.memory_total_bytes):.0f} GiB",
+        model=(
+            f"{gpu.name}, {bytes_to_gib(gpu.memory_total_bytes):.0f} GiB"
+            if gpu.memory_total_bytes
+            else gpu.name
+        ),
         serial_number=gpu.uuid,
-        sw_version=f"Driver {gpu.driver_version}, CUDA {gpu.cuda_version}",
+    )
+    if gpu.host is None:
+        info["sw_version"] = f"Driver {gpu.driver_version}, CUDA {gpu.cuda_version}"
+        return info
+    info["via_device"] = device_identifier(entry_id, gpu.host)
+    versions = [f"Driver {gpu.driver_version}"] if gpu.driver_version else []
+    info["sw_version"] = ", ".join([*versions, gpu.exporter]) or None
+    return info
+
+
+def ai_host_device_info(entry_id: str, collector: AiHostCollector[Any]) -> DeviceInfo:
+    """Return the device of an AI host: the machine a model server runs on."""
+    layout = collector.layout
+    return DeviceInfo(
+        identifiers={device_identifier(entry_id, collector.subject)},
+        name=collector.settings.title,
+        model=layout.hostname or None,
+        sw_version=f"node_exporter {layout.version}" if layout.version else None,
     )
 
 
@@ -161,14 +183,14 @@ class AIPerformanceGpuEntity(AIPerformanceEntity):
             description,
             subject=gpu_subject(gpu.uuid),
             device_info=gpu_device_info(coordinator.config_entry.entry_id, gpu),
-            need=Need(SOURCE_GPU, field),
+            need=Need(gpu.source, field),
         )
         self.gpu_uuid = gpu.uuid
 
     @property
     def reading(self) -> GpuReading | None:
         """Return this GPU's reading in the latest snapshot; None while it is lost."""
-        sample = self.coordinator.data.sample(SOURCE_GPU, GpuSample)
+        sample = self.coordinator.data.sample(self.source or SOURCE_GPU, GpuSample)
         return None if sample is None else sample.readings.get(self.gpu_uuid)
 
     @property
@@ -179,9 +201,26 @@ class AIPerformanceGpuEntity(AIPerformanceEntity):
 
 
 def current_gpus(coordinator: AIPerformanceCoordinator) -> list[GpuInfo]:
-    """Return the GPUs of the latest snapshot, lost ones included until they are forgotten."""
-    sample = coordinator.data.sample(SOURCE_GPU, GpuSample)
-    return [] if sample is None else list(sample.gpus.values())
+    """Return NVML's GPUs, then every AI host's, lost ones included until they are forgotten.
+
+    An AI host's GPUs are those it ever listed (kept while its exporter is down); a GPU that
+    NVML sees too is NVML's.
+    """
+    gpus: dict[str, GpuInfo] = {}
+    if (sample := coordinator.data.sample(SOURCE_GPU, GpuSample)) is not None:
+        gpus.update(sample.gpus)
+    for collector in ai_host_collectors(coordinator):
+        if isinstance(collector, GpuExporterCollector):
+            for uuid, gpu in collector.layout.gpus.items():
+                gpus.setdefault(uuid, gpu)
+    return list(gpus.values())
+
+
+def ai_host_collectors(
+    coordinator: AIPerformanceCoordinator,
+) -> list[AiHostCollector[Any]]:
+    """Return the collectors of the AI hosts' exporters."""
+    return [c for c in coordinator.collectors if isinstance(c, AiHostCollector)]
 
 
 @callback
@@ -228,6 +267,7 @@ def current_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
         SUBJECT_OVERVIEW,
         SUBJECT_HOST,
         *(gpu_subject(gpu.uuid) for gpu in current_gpus(coordinator)),
+        *(collector.subject for collector in ai_host_collectors(coordinator)),
         *(request_subject(key) for key in (requests.subjects if requests else ())),
         *server_subjects(coordinator),
     }
@@ -273,3 +313,38 @@ def async_add_new_keys(
             async_add_entities(build(coordinator, new))
 
     return coordinator.async_add_listener(add_new)
+
+
+@callback
+def async_add_new_machine_entities[EntityT: Entity](
+    coordinator: AIPerformanceCoordinator,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[AIPerformanceCoordinator], Sequence[EntityT]],
+) -> Callable[[], None]:
+    """Add the entities of GPUs, cores and disks that appear later (on an AI host too).
+
+    ``build`` gives every such entity; only those not added yet are added. It runs only when
+    the set of GPUs or an AI host's layout changed.
+    """
+    added = {entity.unique_id for entity in build(coordinator)}
+    shape = _machine_shape(coordinator)
+
+    @callback
+    def add_new() -> None:
+        nonlocal shape
+        if (current := _machine_shape(coordinator)) == shape:
+            return
+        shape = current
+        if new := [e for e in build(coordinator) if e.unique_id not in added]:
+            added.update(entity.unique_id for entity in new)
+            async_add_entities(new)
+
+    return coordinator.async_add_listener(add_new)
+
+
+def _machine_shape(coordinator: AIPerformanceCoordinator) -> tuple[object, ...]:
+    layouts = tuple(
+        (c.key, c.layout.cores, c.layout.disks, c.layout.pressure)
+        for c in ai_host_collectors(coordinator)
+    )
+    return (tuple(gpu.uuid for gpu in current_gpus(coordinator)), layouts)

@@ -14,6 +14,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN
 
 ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
+ISSUE_AI_HOST_UNREACHABLE: Final = "ai_host_unreachable"
 ISSUE_SOURCE_FAILING: Final = "source_failing"
 ISSUE_NVML_MISSING: Final = "nvml_missing"
 # Home Assistant 2026.11 ties an issue to its config entry; 2026.10 does not know the argument.
@@ -68,17 +69,59 @@ def async_clear_server_unreachable(hass: HomeAssistant, subentry_id: str) -> Non
     ir.async_delete_issue(hass, DOMAIN, _server_issue_id(subentry_id))
 
 
+def _ai_host_issue_id(subentry_id: str, which: str) -> str:
+    return f"{ISSUE_AI_HOST_UNREACHABLE}_{subentry_id}_{which}"
+
+
+@callback
+def async_raise_ai_host_unreachable(
+    hass: HomeAssistant,
+    entry_id: str,
+    subentry_id: str,
+    which: str,
+    placeholders: dict[str, str],
+) -> None:
+    """Raise (or refresh) the issue of an AI host's exporter that has been down for a while.
+
+    ``which``: "node" or "gpu"; ``placeholders``: the host's name, the exporter's, the
+    minutes it has been down and the last error.
+    """
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _ai_host_issue_id(subentry_id, which),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="ai_host_unreachable",
+        translation_placeholders=placeholders,
+        **_entry_argument(entry_id),
+    )
+
+
+@callback
+def async_clear_ai_host_unreachable(
+    hass: HomeAssistant, subentry_id: str, which: str
+) -> None:
+    """Delete the issue of an AI host's exporter that answers again."""
+    ir.async_delete_issue(hass, DOMAIN, _ai_host_issue_id(subentry_id, which))
+
+
 @callback
 def async_clear_removed_servers(hass: HomeAssistant, subentry_ids: set[str]) -> None:
-    """Delete the issues of servers that are no longer configured."""
-    prefix = f"{ISSUE_SERVER_UNREACHABLE}_"
+    """Delete the issues of servers and AI hosts that are no longer configured."""
+    server_prefix = f"{ISSUE_SERVER_UNREACHABLE}_"
+    host_prefix = f"{ISSUE_AI_HOST_UNREACHABLE}_"
     registry = ir.async_get(hass)
     for domain, issue_id in list(registry.issues):
-        if (
-            domain == DOMAIN
-            and issue_id.startswith(prefix)
-            and issue_id.removeprefix(prefix) not in subentry_ids
-        ):
+        if domain != DOMAIN:
+            continue
+        if issue_id.startswith(server_prefix):
+            subentry_id = issue_id.removeprefix(server_prefix)
+        elif issue_id.startswith(host_prefix):
+            subentry_id = issue_id.removeprefix(host_prefix).rpartition("_")[0]
+        else:
+            continue
+        if subentry_id not in subentry_ids:
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 

@@ -19,7 +19,7 @@ from homeassistant.util import dt as dt_util
 
 from .collectors.gpu import GpuSample
 from .collectors.servers.ollama import OllamaCollector
-from .const import DOMAIN, SOURCE_GPU
+from .const import DOMAIN
 from .coordinator import AIPerformanceConfigEntry
 from .costs import agent_model
 from .engine.ollama import canonical_model
@@ -111,9 +111,8 @@ def _agents(
 
 
 def _gpus(entry: AIPerformanceConfigEntry) -> list[GpuEvidence]:
-    sample = entry.runtime_data.coordinator.data.sample(SOURCE_GPU, GpuSample)
-    if sample is None:
-        return []
+    """Return the evidence of every GPU: NVML's and each AI host's."""
+    samples = entry.runtime_data.coordinator.data.samples(GpuSample).values()
     return [
         GpuEvidence(
             key=uuid,
@@ -124,6 +123,7 @@ def _gpus(entry: AIPerformanceConfigEntry) -> list[GpuEvidence]:
             power_w=reading.power_w,
             power_limit_w=reading.power_limit_w,
         )
+        for sample in samples
         for uuid, reading in sample.readings.items()
         if uuid in sample.gpus
     ]

@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import time
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     DOMAIN as SENSOR_DOMAIN,
@@ -25,12 +25,14 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .alert_entities import alert_sensors
 from .collectors import host
+from .collectors.ai_host import HostLayout, NodeExporterCollector
 from .collectors.base import Need
 from .collectors.chat_logs import MAX_OPEN_TURNS
 from .collectors.gpu import (
@@ -38,6 +40,7 @@ from .collectors.gpu import (
     FIELD_CODEC,
     FIELD_ECC,
     FIELD_ENERGY,
+    FIELD_ENERGY_ESTIMATE,
     FIELD_FAN,
     FIELD_MEMORY,
     FIELD_MEMORY_TEMPERATURE,
@@ -72,8 +75,11 @@ from .engine.snapshot import Snapshot
 from .entity import (
     AIPerformanceEntity,
     AIPerformanceGpuEntity,
+    ai_host_collectors,
+    ai_host_device_info,
     async_add_entities_removing_stale,
     async_add_new_keys,
+    async_add_new_machine_entities,
     current_gpus,
     host_device_info,
     overview_device_info,
@@ -562,6 +568,26 @@ def _disk(path: str, *, config: bool) -> tuple[HostSensorEntityDescription, ...]
     )
 
 
+# What only Home Assistant's own host has: its process and its event loop.
+_HOME_ASSISTANT_NEEDS: Final = frozenset({host.NEED_PROCESS, host.NEED_LOOP_LAG})
+
+
+def ai_host_sensor_descriptions(
+    layout: HostLayout,
+) -> list[HostSensorEntityDescription]:
+    """Return the sensors of an AI host: those of a host, per core and per disk it has."""
+    return [
+        *(
+            d
+            for d in HOST_SENSORS
+            if d.need not in _HOME_ASSISTANT_NEEDS
+            and (d.need != host.NEED_PRESSURE or d.key.split("_")[0] in layout.pressure)
+        ),
+        *(_cpu_core(core) for core in range(layout.cores)),
+        *(d for path in layout.disks for d in _disk(path, config=False)),
+    ]
+
+
 def host_sensor_descriptions(
     sample: HostSample, disk_paths: Sequence[str]
 ) -> list[HostSensorEntityDescription]:
@@ -758,6 +784,15 @@ GPU_SENSORS: tuple[GpuSensorEntityDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
     ),
+    _gpu(
+        "energy_estimate",
+        FIELD_ENERGY_ESTIMATE,
+        lambda r: r.energy_estimate_kwh,
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+    ),
     _gpu_measurement(
         "sm_clock",
         FIELD_CLOCKS,
@@ -845,26 +880,25 @@ async def async_setup_entry(
         disk_paths = monitored_disks(
             hass.config.config_dir, entry.options.get(CONF_DISKS, ())
         )
+        device = host_device_info(entry.entry_id)
         entities.extend(
-            HostSensor(coordinator, description)
+            HostSensor(coordinator, description, SUBJECT_HOST, SOURCE_HOST, device)
             for description in host_sensor_descriptions(sample, disk_paths)
         )
-    entities.extend(
-        GpuSensor(coordinator, description, gpu)
-        for gpu in current_gpus(coordinator)
-        for description in GPU_SENSORS
-        if description.field in gpu.supported
-    )
     entities.extend(request_sensors(coordinator))
     entities.extend(alert_sensors(coordinator))
     entities.extend(forecast_sensors(coordinator))
     entities.extend(optimizer_sensors(coordinator))
+    entities.extend(machine_sensors(coordinator))
     async_add_entities_removing_stale(
         hass,
         entry,
         SENSOR_DOMAIN,
         {None: entities, **server_sensors(coordinator)},
         async_add_entities,
+    )
+    entry.async_on_unload(
+        async_add_new_machine_entities(coordinator, async_add_entities, machine_sensors)
     )
     entry.async_on_unload(async_add_new_subjects(coordinator, async_add_entities))
     entry.async_on_unload(
@@ -924,8 +958,34 @@ class OverviewSensor(AIPerformanceEntity, SensorEntity):
         return attributes_fn(self.coordinator.data)
 
 
+def machine_sensors(coordinator: AIPerformanceCoordinator) -> list[SensorEntity]:
+    """Return the sensors of every GPU and of every AI host.
+
+    They belong to the entry, not to an AI host's subentry: their devices also carry alert and
+    forecast entities, and a device belongs to one subentry at most. Removing an AI host
+    reloads the entry, which removes its devices as stale.
+    """
+    entry_id = coordinator.config_entry.entry_id
+    entities: list[SensorEntity] = [
+        GpuSensor(coordinator, description, gpu)
+        for gpu in current_gpus(coordinator)
+        for description in GPU_SENSORS
+        if description.field in gpu.supported
+    ]
+    for collector in ai_host_collectors(coordinator):
+        if isinstance(collector, NodeExporterCollector):
+            device = ai_host_device_info(entry_id, collector)
+            entities.extend(
+                HostSensor(
+                    coordinator, description, collector.subject, collector.key, device
+                )
+                for description in ai_host_sensor_descriptions(collector.layout)
+            )
+    return entities
+
+
 class HostSensor(AIPerformanceEntity, SensorEntity):
-    """A sensor of the host device."""
+    """A sensor of a host: Home Assistant's own, or an AI host."""
 
     entity_description: HostSensorEntityDescription
 
@@ -933,21 +993,24 @@ class HostSensor(AIPerformanceEntity, SensorEntity):
         self,
         coordinator: AIPerformanceCoordinator,
         description: HostSensorEntityDescription,
+        subject: str,
+        source: str,
+        device_info: DeviceInfo,
     ) -> None:
-        """Initialise the sensor from its description."""
+        """Initialise the sensor of the host read by ``source`` from its description."""
         super().__init__(
             coordinator,
             description,
-            subject=SUBJECT_HOST,
-            device_info=host_device_info(coordinator.config_entry.entry_id),
-            need=Need(SOURCE_HOST, description.need),
+            subject=subject,
+            device_info=device_info,
+            need=Need(source, description.need),
         )
 
     @property
     @override
     def native_value(self) -> StateType:
         """Return the value from the latest host sample."""
-        sample = self.coordinator.data.sample(SOURCE_HOST, HostSample)
+        sample = self.coordinator.data.sample(self.source or SOURCE_HOST, HostSample)
         return None if sample is None else self.entity_description.value_fn(sample)
 
 

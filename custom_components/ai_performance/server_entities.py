@@ -32,7 +32,9 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .collectors.ai_host import ai_host_gpu_source
 from .collectors.base import Need, device_identifier, request_subject
+from .collectors.gpu import GpuSample
 from .collectors.servers.base import ServerCollector, model_subject, server_subject
 from .collectors.servers.ollama import OllamaCollector, OllamaSample
 from .collectors.servers.openai_compatible import (
@@ -41,18 +43,23 @@ from .collectors.servers.openai_compatible import (
 )
 from .collectors.servers.prometheus import PrometheusCollector, PrometheusSample, Query
 from .const import (
+    CONF_AI_HOST,
     UNIT_PER_MINUTE,
     UNIT_REQUESTS_PER_MINUTE,
     UNIT_TOKENS,
     UNIT_TOKENS_PER_SECOND,
 )
 from .coordinator import AIPerformanceCoordinator
+from .engine.gpu import bytes_to_gib
 from .engine.ollama import LoadedModel
 from .engine.server_metrics import KIND_NAMES, MetricNames, Names, Quantiles, ServerKpis
 from .entity import AIPerformanceEntity, server_collectors
 
 NEED_POLL: Final = "poll"
 ATTR_MODELS: Final = "models"
+# The GPU memory of a server's AI host (GiB), and the share of it the models hold (%).
+ATTR_GPU_MEMORY_TOTAL: Final = "gpu_memory_total_gib"
+ATTR_GPU_MEMORY_SHARE: Final = "share_of_gpu_memory"
 ATTR_QUERY: Final = "query"
 # The translation key of the user's own queries (named "{name}").
 USER_QUERY: Final = "prometheus_query"
@@ -194,6 +201,9 @@ class ServerSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[Any], StateType]
     attributes_fn: Callable[[Any], dict[str, Any]] | None = None
+    # A size held in GPU memory: where the server names its AI host, also the share of that
+    # host's GPU memory it is.
+    gpu_share: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,7 +254,9 @@ OLLAMA_SENSORS: Final = (
         value_fn=lambda s: len(s.loaded),
         attributes_fn=lambda s: {ATTR_MODELS: sorted(s.loaded)},
     ),
-    ServerSensorEntityDescription(**_bytes("models_vram", lambda s: s.vram_bytes)),
+    ServerSensorEntityDescription(
+        **_bytes("models_vram", lambda s: s.vram_bytes), gpu_share=True
+    ),
 )
 
 MODEL_SENSORS: Final = (
@@ -411,10 +423,33 @@ class ServerSensor(ServerEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return the description's attributes."""
+        """Return the description's attributes, and the share of the AI host's GPU memory."""
         read = self.entity_description.attributes_fn
         sample = self.sample
-        return None if read is None or sample is None else read(sample)
+        attributes = None if read is None or sample is None else read(sample)
+        if self.entity_description.gpu_share and sample is not None:
+            share = self._gpu_share(self.entity_description.value_fn(sample))
+            attributes = {**(attributes or {}), **share} if share else attributes
+        return attributes
+
+    def _gpu_share(self, held: StateType) -> dict[str, Any] | None:
+        """Return the GPU memory of the server's AI host, and the share ``held`` is of it."""
+        host = self._collector.settings.data.get(CONF_AI_HOST)
+        gpus = (
+            None
+            if host is None
+            else self.coordinator.data.sample(ai_host_gpu_source(host), GpuSample)
+        )
+        total = sum(
+            reading.memory_total_bytes or 0
+            for reading in (gpus.readings.values() if gpus else ())
+        )
+        if not total or not isinstance(held, int | float):
+            return None
+        return {
+            ATTR_GPU_MEMORY_TOTAL: round(bytes_to_gib(total), 2),
+            ATTR_GPU_MEMORY_SHARE: round(held / total * 100, 1),
+        }
 
 
 class MetricsSensor(ServerEntity, SensorEntity):

@@ -8,7 +8,11 @@ from abc import abstractmethod
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.const import (
     CONF_API_KEY,
     CONF_SCAN_INTERVAL,
@@ -22,6 +26,7 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
     ObjectSelector,
     ObjectSelectorConfig,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -31,6 +36,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from .collectors.ai_host import GPU, NODE, ScrapeTarget, scrape_targets
 from .collectors.servers.base import POLL_TIMEOUT_S
 from .collectors.servers.client import (
     ServerClient,
@@ -48,10 +54,16 @@ from .collectors.servers.prometheus import (
     user_query_key,
 )
 from .const import (
+    CONF_AI_HOST,
+    CONF_GPU_EXPORTER_URL,
+    CONF_GPU_SELECTOR,
+    CONF_NODE_EXPORTER_URL,
+    CONF_NODE_SELECTOR,
     CONF_OUTAGE_MINUTES,
     CONF_PRESETS,
     CONF_PROBE_MINUTES,
     CONF_PROBE_MODEL,
+    CONF_PROMETHEUS_URL,
     CONF_QUERIES,
     CONF_QUERY,
     CONF_SERVER_KIND,
@@ -60,10 +72,13 @@ from .const import (
     LOGGER,
     MAX_SERVER_INTERVAL_S,
     MIN_SERVER_INTERVAL_S,
+    SUBENTRY_AI_HOST,
     SUBENTRY_OLLAMA,
     SUBENTRY_OPENAI_COMPATIBLE,
     SUBENTRY_PROMETHEUS,
 )
+from .engine.gpu_exporters import detect_gpu_exporter, parse_gpu_exporter
+from .engine.node_exporter import NotNodeExporterError, parse_node
 from .engine.ollama import parse_installed_models, parse_version
 from .engine.server_metrics import KIND_NAMES, ServerKind
 from .validation import ERROR_NOT_FINITE, not_finite_fields, shorten
@@ -85,6 +100,12 @@ ERROR_NO_METRICS: Final = "no_metrics"
 ERROR_NO_QUERIES: Final = "no_queries"
 ERROR_QUERY_INVALID: Final = "query_invalid"
 ERROR_QUERY_FAILED: Final = "query_failed"
+ERROR_NO_EXPORTER: Final = "no_exporter"
+ERROR_NOT_NODE_EXPORTER: Final = "not_node_exporter"
+ERROR_NOT_GPU_EXPORTER: Final = "not_gpu_exporter"
+ERROR_NO_SELECTOR: Final = "no_selector"
+ERROR_SELECTOR_INVALID: Final = "selector_invalid"
+ERROR_SELECTOR_EMPTY: Final = "selector_empty"
 # What a query may give when it is added: a fleet with nothing to show yet, or no number now.
 PASSING_PROBLEMS: Final = frozenset({QueryProblem.EMPTY, QueryProblem.NOT_FINITE})
 
@@ -188,6 +209,8 @@ class ServerSubentryFlow(ConfigSubentryFlow):
     kind_name: ClassVar[str]
     # The flow errors of this server type beyond those every server type has.
     own_errors: ClassVar[frozenset[str]] = frozenset()
+    # Its steps beyond adding and reconfiguring.
+    extra_steps: ClassVar[tuple[str, ...]] = ()
 
     def _url_selector(self) -> Any:
         return TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -228,8 +251,24 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                     CONF_OUTAGE_MINUTES, default=DEFAULT_OUTAGE_MINUTES
                 ): _minutes(MAX_OUTAGE_MINUTES),
                 **self._extra_schema(),
+                **self._ai_host_schema(),
             }
         )
+
+    def _ai_host_schema(self) -> dict[Any, Any]:
+        """Offer the AI hosts the server may run on, once there are some."""
+        hosts = [
+            SelectOptionDict(value=subentry.subentry_id, label=subentry.title)
+            for subentry in self._get_entry().subentries.values()
+            if subentry.subentry_type == SUBENTRY_AI_HOST
+        ]
+        if not hosts:
+            return {}
+        return {
+            probatio.Optional(CONF_AI_HOST): SelectSelector(
+                SelectSelectorConfig(options=hosts, mode=SelectSelectorMode.DROPDOWN)
+            )
+        }
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -481,8 +520,260 @@ def _user_queries(value: Any) -> list[dict[str, str]]:
     return queries
 
 
+class AiHostSubentryFlow(ConfigSubentryFlow):
+    """The machine a model server runs on: its node_exporter and/or its GPU exporter.
+
+    Read either from the exporters themselves, or, for a fleet, from the Prometheus server that
+    scrapes them (its federation endpoint, with a label selector per exporter). Each exporter
+    given is read as its collector will, and must answer as that exporter does; an error shows
+    on that exporter's own field.
+    """
+
+    kind_name = "AI host"
+    extra_steps = ("exporters", "prometheus")
+    own_errors = frozenset(
+        {
+            ERROR_NO_EXPORTER,
+            ERROR_NOT_NODE_EXPORTER,
+            ERROR_NOT_GPU_EXPORTER,
+            ERROR_NO_SELECTOR,
+            ERROR_SELECTOR_INVALID,
+            ERROR_SELECTOR_EMPTY,
+        }
+    )
+
+    def _polling_schema(self) -> dict[Any, Any]:
+        return {
+            probatio.Required(CONF_VERIFY_SSL, default=True): BooleanSelector(),
+            probatio.Required(
+                CONF_SCAN_INTERVAL, default=DEFAULT_SERVER_INTERVAL_S
+            ): NumberSelector(
+                NumberSelectorConfig(
+                    min=MIN_SERVER_INTERVAL_S,
+                    max=MAX_SERVER_INTERVAL_S,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="s",
+                )
+            ),
+            probatio.Required(
+                CONF_OUTAGE_MINUTES, default=DEFAULT_OUTAGE_MINUTES
+            ): _minutes(MAX_OUTAGE_MINUTES),
+        }
+
+    def _exporters_schema(self) -> probatio.Schema:
+        url = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+        return probatio.Schema(
+            {
+                probatio.Optional(CONF_NODE_EXPORTER_URL): url,
+                probatio.Optional(CONF_GPU_EXPORTER_URL): url,
+                **self._polling_schema(),
+            }
+        )
+
+    def _prometheus_schema(self) -> probatio.Schema:
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_PROMETHEUS_URL): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.URL)
+                ),
+                probatio.Optional(CONF_NODE_SELECTOR): TextSelector(),
+                probatio.Optional(CONF_GPU_SELECTOR): TextSelector(),
+                **self._polling_schema(),
+            }
+        )
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose how the AI host is read: its exporters, or a Prometheus scraping them."""
+        del user_input
+        return self.async_show_menu(
+            step_id="user", menu_options=["exporters", "prometheus"]
+        )
+
+    async def async_step_exporters(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add an AI host read from its exporters."""
+        return await self._async_step(
+            "exporters", user_input, {}, self._exporters_schema()
+        )
+
+    async def async_step_prometheus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add (or reconfigure) an AI host read through a Prometheus server."""
+        current = (
+            dict(self._get_reconfigure_subentry().data) if self._reconfiguring else {}
+        )
+        return await self._async_step(
+            "prometheus", user_input, current, self._prometheus_schema()
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change an AI host's exporters (or selectors) and polling."""
+        current = dict(self._get_reconfigure_subentry().data)
+        if CONF_PROMETHEUS_URL in current:
+            return await self.async_step_prometheus(user_input)
+        return await self._async_step(
+            "reconfigure", user_input, current, self._exporters_schema()
+        )
+
+    @property
+    def _reconfiguring(self) -> bool:
+        return self.source == SOURCE_RECONFIGURE
+
+    async def _async_step(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        current: dict[str, Any],
+        schema: probatio.Schema,
+    ) -> SubentryFlowResult:
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"error": ""}
+        if user_input is not None:
+            data = {**user_input}
+            try:
+                _check_numbers(user_input)
+                hostname = await self._async_check(data)
+            except FlowError as err:
+                errors[err.field] = err.key
+                placeholders |= err.placeholders
+            except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
+                LOGGER.exception("Unexpected error checking an AI host")
+                errors["base"] = ERROR_UNKNOWN
+            else:
+                return self._async_save(data, hostname)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or current
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_check(self, data: dict[str, Any]) -> str:
+        """Read each exporter given; return the host's name (node_exporter's, or the URL's)."""
+        federated = CONF_PROMETHEUS_URL in data
+        fields = _normalised(data)
+        targets = scrape_targets(data)
+        hostname = ""
+        if (target := targets.get(NODE)) is not None:
+            text = await self._async_scrape(target, fields[NODE], data)
+            try:
+                hostname = parse_node(text).hostname
+            except NotNodeExporterError as err:
+                key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_NODE_EXPORTER
+                raise FlowError(key, fields[NODE], error=str(err)) from None
+        if (target := targets.get(GPU)) is not None:
+            text = await self._async_scrape(target, fields[GPU], data)
+            kind = detect_gpu_exporter(text)
+            if kind is None or not parse_gpu_exporter(text, kind):
+                key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_GPU_EXPORTER
+                raise FlowError(
+                    key,
+                    fields[GPU],
+                    error="no GPU in dcgm-exporter or nvidia_gpu_exporter series",
+                )
+        return hostname or urlsplit(next(iter(targets.values())).base).hostname or ""
+
+    async def _async_scrape(
+        self, target: ScrapeTarget, field: str, data: dict[str, Any]
+    ) -> str:
+        client = ServerClient(
+            self.hass,
+            target.base,
+            verify_ssl=data.get(CONF_VERIFY_SSL, True),
+            timeout=POLL_TIMEOUT_S,
+        )
+        try:
+            return await client.get_text(
+                target.path, params=dict(target.params) or None
+            )
+        except ServerError as err:
+            key, _ = _PROBLEM_ERRORS[err.problem]
+            if key == ERROR_INVALID_AUTH and _has_credentials(target.base):
+                key = ERROR_CREDENTIALS_REFUSED
+            if target.params and err.problem is ServerProblem.BAD_STATUS:
+                key = ERROR_SELECTOR_INVALID  # Prometheus refuses a selector it cannot parse
+            if target.params and key != ERROR_SELECTOR_INVALID:
+                field = CONF_PROMETHEUS_URL  # Prometheus itself did not answer
+            raise FlowError(
+                key, field, error=await async_error_text(self.hass, err)
+            ) from None
+        except ValueError as err:  # an exporter's garbled text
+            raise FlowError(ERROR_UNEXPECTED_ANSWER, field, error=str(err)) from None
+
+    def _async_save(self, data: dict[str, Any], hostname: str) -> SubentryFlowResult:
+        entry = self._get_entry()
+        targets = set(scrape_targets(data).values())
+        for subentry in entry.subentries.values():
+            if (
+                subentry.subentry_type == SUBENTRY_AI_HOST
+                and targets & set(scrape_targets(subentry.data).values())
+                and (
+                    not self._reconfiguring
+                    or subentry.subentry_id
+                    != self._get_reconfigure_subentry().subentry_id
+                )
+            ):
+                return self.async_abort(reason="already_configured")
+        if not self._reconfiguring:
+            return self.async_create_entry(title=f"AI host {hostname}", data=data)
+        return self.async_update_and_abort(
+            entry, self._get_reconfigure_subentry(), data=data
+        )
+
+
+def _normalised(data: dict[str, Any]) -> dict[str, str]:
+    """Trim an AI host's form in place; return each exporter's field, by which exporter.
+
+    FlowError when no exporter is given, or an URL cannot work.
+    """
+    if CONF_PROMETHEUS_URL in data:
+        data[CONF_PROMETHEUS_URL] = _valid_exporter_url(
+            data[CONF_PROMETHEUS_URL], CONF_PROMETHEUS_URL, keep_path=True
+        )
+        fields = {NODE: CONF_NODE_SELECTOR, GPU: CONF_GPU_SELECTOR}
+        missing = ERROR_NO_SELECTOR
+    else:
+        fields = {NODE: CONF_NODE_EXPORTER_URL, GPU: CONF_GPU_EXPORTER_URL}
+        missing = ERROR_NO_EXPORTER
+    for conf in fields.values():
+        if not (value := (data.get(conf) or "").strip()):
+            data.pop(conf, None)
+        elif conf in (CONF_NODE_EXPORTER_URL, CONF_GPU_EXPORTER_URL):
+            data[conf] = _valid_exporter_url(value, conf)
+        else:
+            data[conf] = value
+    if not data.keys() & set(fields.values()):
+        raise FlowError(missing)
+    return fields
+
+
+def _valid_exporter_url(url: str, field: str, *, keep_path: bool = False) -> str:
+    """Return an exporter's URL, trimmed: /metrics unless it names a path.
+
+    A Prometheus URL (``keep_path``) keeps its path, the prefix of a reverse proxy.
+    """
+    try:
+        url = _valid_url(url, None)
+    except FlowError as err:
+        raise FlowError(err.key, field) from None
+    if keep_path:
+        return url
+    target = ScrapeTarget.exporter(url)
+    return f"{target.base}{target.path}"
+
+
 SERVER_SUBENTRY_FLOWS: Final[dict[str, type[ConfigSubentryFlow]]] = {
     SUBENTRY_OLLAMA: OllamaSubentryFlow,
     SUBENTRY_OPENAI_COMPATIBLE: OpenAICompatibleSubentryFlow,
     SUBENTRY_PROMETHEUS: PrometheusSubentryFlow,
+    SUBENTRY_AI_HOST: AiHostSubentryFlow,
 }

@@ -13,7 +13,7 @@ from .collectors.servers.base import ServerSettings
 from .const import DOMAIN, SOURCE_GPU, SOURCE_HOST, SOURCE_REQUESTS
 from .coordinator import AIPerformanceConfigEntry
 from .engine.snapshot import Snapshot
-from .entity import server_collectors
+from .entity import ai_host_collectors, server_collectors
 
 REACH_TIMEOUT_S: Final = 5
 
@@ -52,6 +52,10 @@ async def system_health_info(hass: HomeAssistant) -> dict[str, Any]:
         title = collector.settings.title
         info[title] = _source_status(snapshot, collector.key)
         info[f"{title}: reachable"] = _async_reach(hass, collector.settings)
+    # Each AI host's exporters, named as users know them.
+    for host in ai_host_collectors(coordinator):
+        name = f"{host.settings.title}: {host.exporter}"
+        info[name] = _source_status(snapshot, host.key)
     return info
 
 

@@ -28,19 +28,11 @@ from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.util import dt as dt_util
 import numpy as np
 
-from .collectors.base import gpu_subject, request_subject
+from .collectors.base import gpu_subject, host_subject, request_subject
 from .collectors.gpu import GpuSample
 from .collectors.host import HostSample
 from .collectors.requests import MAIN_WINDOW_S, RequestsSample
-from .const import (
-    DOMAIN,
-    LOGGER,
-    SOURCE_GPU,
-    SOURCE_HOST,
-    SOURCE_REQUESTS,
-    SUBJECT_HOST,
-    SUBJECT_OVERVIEW,
-)
+from .const import DOMAIN, LOGGER, SOURCE_HOST, SOURCE_REQUESTS, SUBJECT_OVERVIEW
 from .costs import CostSettings, month_bounds
 from .engine.anomaly import Baseline, LatencyCheck, baseline, hour_of_week
 from .engine.forecast import (
@@ -85,15 +77,20 @@ class Series:
 def resource_series(snapshot: Snapshot, config_dir: str) -> dict[str, ResourceForecast]:
     """Return the resources of this snapshot that get a forecast, without trends, by key."""
     resources: dict[str, ResourceForecast] = {}
-    if (host := snapshot.sample(SOURCE_HOST, HostSample)) is not None:
+    for source, host in snapshot.samples(HostSample).items():
+        subject = host_subject(source)
+        # Home Assistant's own host keeps the keys it had before AI hosts came.
+        suffix = "" if source == SOURCE_HOST else f"@{subject}"
         if host.memory_percent is not None:
-            resources[MEMORY] = ResourceForecast(MEMORY, SUBJECT_HOST, None, None)
-        for path in host.disks:
-            item = None if path == config_dir else path
-            resources[f"{DISK}:{path}"] = ResourceForecast(
-                DISK, SUBJECT_HOST, item, None
+            resources[f"{MEMORY}{suffix}"] = ResourceForecast(
+                MEMORY, subject, None, None
             )
-    if (gpus := snapshot.sample(SOURCE_GPU, GpuSample)) is not None:
+        for path in host.disks:
+            item = None if source == SOURCE_HOST and path == config_dir else path
+            resources[f"{DISK}:{path}{suffix}"] = ResourceForecast(
+                DISK, subject, item, None
+            )
+    for gpus in snapshot.samples(GpuSample).values():
         for uuid in gpus.gpus:
             resources[f"{VRAM}:{uuid}"] = ResourceForecast(
                 VRAM, gpu_subject(uuid), None, None

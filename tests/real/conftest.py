@@ -25,6 +25,7 @@ from ..real_servers import (
     PrometheusServer,
     exporter,
     llama_server,
+    node_exporter,
     prometheus_server,
     provisioned,
 )
@@ -63,6 +64,26 @@ def llama_without_metrics(
     """Another llama-server, started without --metrics (its default), for one test."""
     pytest_socket.enable_socket()
     with llama_server(real_paths, workdir, metrics=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def node(real_paths: dict[str, str], workdir: Path) -> Iterator[str]:
+    """Debian's node_exporter on 127.0.0.1, for the whole session; its URL."""
+    pytest_socket.enable_socket()
+    with node_exporter(real_paths, workdir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def node_prometheus(
+    real_paths: dict[str, str], workdir: Path, node: str
+) -> Iterator[PrometheusServer]:
+    """Prometheus scraping the node_exporter every second (job "node")."""
+    pytest_socket.enable_socket()
+    targets = {"node": node.removeprefix("http://")}
+    with prometheus_server(real_paths, workdir / "node", targets) as server:
+        server.wait_for('up{job="node"} == 1')
         yield server
 
 

@@ -32,7 +32,7 @@ VOLATILE = path_type(
     {
         r"sources\..*_ms": (float,),
         r"last_snapshot\.(collection_ms|.*_overhead_percent)": (float,),
-        r"last_snapshot\.host\..*": (float, int, dict, list, type(None)),
+        r"last_snapshot\.host\..*": (float, int, dict, list, str, type(None)),
         r"alerts\.history\.\d+\.at": (float,),
         r"alerts\.raised\.\d+\.since": (float,),
         r"last_snapshot\.servers\..*\.expires_at": (str, type(None)),

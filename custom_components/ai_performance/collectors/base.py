@@ -7,12 +7,17 @@ from typing import Any, NamedTuple, Protocol
 from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
-from ..const import DOMAIN
+from ..const import DOMAIN, SOURCE_HOST, SUBJECT_HOST
 
 
 def device_identifier(entry_id: str, subject: str) -> tuple[str, str]:
     """Return the device registry identifier of ``subject`` (the overview, a GPU, ...)."""
     return (DOMAIN, f"{entry_id}_{subject}")
+
+
+def host_subject(source: str) -> str:
+    """Return the device subject of the host read by ``source``: "host", or an AI host's."""
+    return SUBJECT_HOST if source == SOURCE_HOST else source.replace(":", "_", 1)
 
 
 def gpu_subject(uuid: str) -> str:

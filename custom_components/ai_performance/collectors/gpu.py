@@ -49,6 +49,8 @@ FIELD_MEMORY_TEMPERATURE = "memory_temperature"
 FIELD_POWER = "power"
 FIELD_POWER_LIMIT = "power_limit"
 FIELD_ENERGY = "energy"
+# Energy integrated from power readings, where an exporter gives no energy counter.
+FIELD_ENERGY_ESTIMATE = "energy_estimate"
 FIELD_CLOCKS = "clocks"
 FIELD_FAN = "fan"
 FIELD_PERFORMANCE_STATE = "performance_state"
@@ -90,6 +92,11 @@ class GpuInfo:
     driver_version: str
     cuda_version: str
     supported: frozenset[str]
+    # The source that reads it: NVML here, or an AI host's GPU exporter; for an AI host's GPU,
+    # that host's device subject, and the exporter's name.
+    source: str = SOURCE_GPU
+    host: str | None = None
+    exporter: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,7 @@ class GpuReading:
     power_w: float | None = None
     power_limit_w: float | None = None
     energy_kwh: float | None = None
+    energy_estimate_kwh: float | None = None
     sm_clock_mhz: int | None = None
     memory_clock_mhz: int | None = None
     fan_percent: int | None = None

@@ -89,6 +89,8 @@ class HostSample:
     pressure: Mapping[str, float] = field(default_factory=dict)
     process: ProcessUsage | None = None
     loop_lag: LoopLag | None = None
+    # An AI host's name (its title); "" for Home Assistant's own host.
+    name: str = ""
 
 
 class HostCollector:

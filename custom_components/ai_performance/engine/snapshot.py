@@ -67,6 +67,17 @@ class Snapshot:
         result = self.sources.get(key)
         return result is not None and result.ok
 
+    def samples[T](self, kind: type[T]) -> dict[str, T]:
+        """Return every sample of type ``kind`` delivered this tick, by source key.
+
+        Several sources give the same kind: the host and each AI host give host samples.
+        """
+        return {
+            key: result.sample
+            for key, result in self.sources.items()
+            if isinstance(result.sample, kind)
+        }
+
     def sample[T](self, key: str, kind: type[T]) -> T | None:
         """Return source ``key``'s sample when it delivered one of type ``kind``, else None."""
         result = self.sources.get(key)

@@ -13,6 +13,10 @@ from .ollama import OllamaCollector
 from .openai_compatible import OpenAICompatibleCollector
 from .prometheus import PrometheusCollector
 
+SERVER_TYPES = frozenset(
+    {SUBENTRY_OLLAMA, SUBENTRY_OPENAI_COMPATIBLE, SUBENTRY_PROMETHEUS}
+)
+
 
 def build_server_collectors(
     hass: HomeAssistant, entry: ConfigEntry, ledger: RequestLedger
@@ -20,6 +24,8 @@ def build_server_collectors(
     """Return one collector per configured model server."""
     collectors: list[Collector[Any]] = []
     for subentry in entry.subentries.values():
+        if subentry.subentry_type not in SERVER_TYPES:
+            continue  # an AI host (collectors/ai_host.py)
         settings = ServerSettings.from_subentry(subentry)
         if subentry.subentry_type == SUBENTRY_OLLAMA:
             collectors.append(OllamaCollector(hass, entry.entry_id, settings, ledger))

@@ -10,7 +10,7 @@ from abc import abstractmethod
 import asyncio
 from dataclasses import dataclass
 import time
-from typing import Any, Final
+from typing import Any, Final, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import (
@@ -108,8 +108,11 @@ class ServerSettings:
         )
 
 
-class ServerCollector[SampleT]:
-    """Polls one server at its own interval and raises a repair issue after a long outage."""
+class PolledCollector[SampleT]:
+    """Polls one HTTP source at its own interval and raises a repair issue after a long outage.
+
+    Subclasses say how to read the source (``_async_poll``) and which issue an outage raises.
+    """
 
     timeout = DEFAULT_COLLECT_TIMEOUT
 
@@ -192,7 +195,7 @@ class ServerCollector[SampleT]:
             self._failing_since = None
             if self._issue_raised:
                 self._issue_raised = False
-                async_clear_server_unreachable(self.hass, self.settings.subentry_id)
+                self._clear_outage_issue()
             return
         now = time.monotonic()
         if self._failing_since is None:
@@ -200,13 +203,31 @@ class ServerCollector[SampleT]:
         outage = now - self._failing_since
         if self.settings.outage_s and outage >= self.settings.outage_s:
             self._issue_raised = True
-            async_raise_server_unreachable(
-                self.hass,
-                self.entry_id,
-                self.settings.subentry_id,
-                {
-                    "server": self.settings.title,
-                    "minutes": str(round(outage / 60)),
-                    "error": await async_error_text(self.hass, self._error),
-                },
+            self._raise_outage_issue(
+                str(round(outage / 60)), await async_error_text(self.hass, self._error)
             )
+
+    @abstractmethod
+    def _raise_outage_issue(self, minutes: str, error: str) -> None:
+        """Raise (or refresh) the repair issue of an outage of ``minutes`` so far."""
+
+    @abstractmethod
+    def _clear_outage_issue(self) -> None:
+        """Delete the repair issue of an outage (nothing happens without one)."""
+
+
+class ServerCollector[SampleT](PolledCollector[SampleT]):
+    """Polls one model server; its outage raises the server's repair issue."""
+
+    @override
+    def _raise_outage_issue(self, minutes: str, error: str) -> None:
+        async_raise_server_unreachable(
+            self.hass,
+            self.entry_id,
+            self.settings.subentry_id,
+            {"server": self.settings.title, "minutes": minutes, "error": error},
+        )
+
+    @override
+    def _clear_outage_issue(self) -> None:
+        async_clear_server_unreachable(self.hass, self.settings.subentry_id)

@@ -157,9 +157,16 @@ class ServerClient:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
 
-    async def get_text(self, path: str, max_bytes: int = MAX_METRICS_BYTES) -> str:
-        """Return the body of ``GET path`` as text."""
-        _, body = await self._request("GET", path, max_bytes, self.timeout)
+    async def get_text(
+        self,
+        path: str,
+        max_bytes: int = MAX_METRICS_BYTES,
+        params: dict[str, str] | None = None,
+    ) -> str:
+        """Return the body of ``GET path`` (with query ``params``) as text."""
+        _, body = await self._request(
+            "GET", path, max_bytes, self.timeout, params=params
+        )
         try:
             return body.decode()
         except UnicodeDecodeError:
