@@ -26,7 +26,8 @@ from .alerts import AlertManager
 from .autopilot import AutoOptimizer
 from .benchmark import BenchmarkRunner
 from .collectors import build_collectors
-from .collectors.base import Needs
+from .collectors.ai_host import GpuExporterCollector
+from .collectors.base import Needs, gpu_subject
 from .collectors.host import monitored_disks
 from .collectors.requests import RequestsCollector
 from .collectors.servers.base import model_subject
@@ -65,6 +66,7 @@ from .electricity import ElectricityPrice
 from .engine.alerts import ThresholdError
 from .engine.requests import Complexity
 from .entity import (
+    ai_host_collectors,
     async_remove_stale_devices,
     current_subjects,
     device_identifier,
@@ -334,6 +336,15 @@ async def async_remove_config_entry_device(
                 subject = model_subject(collector.settings.subentry_id, model)
                 if device_identifier(entry.entry_id, subject) in device.identifiers:
                     return collector.forget(model)
+    # A GPU an AI host's exporter no longer lists can go; one it lists comes back.
+    for host in ai_host_collectors(coordinator):
+        if isinstance(host, GpuExporterCollector):
+            for uuid in list(host.layout.gpus):
+                if (
+                    device_identifier(entry.entry_id, gpu_subject(uuid))
+                    in device.identifiers
+                ):
+                    return host.forget(uuid)
     subjects = current_subjects(coordinator)
     return not any(
         device_identifier(entry.entry_id, subject) in device.identifiers

@@ -54,12 +54,17 @@ class RequestEnergy:
         read: Callable[[], EnergyReading | None],
         settle: Callable[[str, int, RequestRecord, float], None],
         open_since: Callable[[], float | None],
+        *,
+        expected: bool = False,
     ) -> None:
         """Read counters with blocking ``read``; hand each share (Wh) to ``settle``.
 
         ``open_since`` returns when the oldest turn still open started (None when none is):
-        requests ending after that may still share their time with it.
+        requests ending after that may still share their time with it. ``expected``: a
+        source of counters is configured that has no reading yet (an AI host's GPUs, read
+        at the first tick), so requests are metered from the start.
         """
+        self.expected = expected
         self.hass = hass
         self.available = False
         self.counter = EnergyCounter()
@@ -73,7 +78,7 @@ class RequestEnergy:
     async def async_start(self) -> None:
         """Take a first reading; without one there is nothing to measure."""
         reading = await self.hass.async_add_executor_job(self._read)
-        self.available = reading is not None
+        self.available = reading is not None or self.expected
         if reading is not None:
             self.counter.add(reading)
 

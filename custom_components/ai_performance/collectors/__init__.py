@@ -41,18 +41,20 @@ def build_collectors(
     ]
     # Started in this order (and stopped in reverse): the GPUs are known before requests are
     # metered, metering stops before NVML shuts down, and the ledger is loaded before probes.
+    # An AI host's GPUs are first read at the first tick, whatever the order.
     return [
         HostCollector(hass, needs, entry.options.get(CONF_DISKS, ())),
         gpu,
-        *ai_hosts,
         RequestsCollector(
             hass,
             ledger,
             SlaLedger.from_options(hass, entry),
             partial(read_energy, gpu.read_energy, remote),
             probes=probes,
+            energy_expected=bool(remote),
         ),
         *servers,
+        *ai_hosts,
     ]
 
 

@@ -49,7 +49,7 @@ from ..issues import async_clear_ai_host_unreachable, async_raise_ai_host_unreac
 from ..metering import async_run_blocking
 from .gpu import FIELD_ENERGY, FIELD_ENERGY_ESTIMATE, GpuInfo, GpuReading, GpuSample
 from .host import DiskUsage, HostSample
-from .servers.base import INTERVAL_SLACK_S, PolledCollector, ServerSettings
+from .servers.base import PolledCollector, ServerSettings
 from .servers.client import ServerError, ServerProblem
 
 METRICS_PATH: Final = "/metrics"
@@ -277,6 +277,7 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
     ) -> None:
         """Prepare scraping ``target``."""
         super().__init__(hass, entry_id, settings)
+        self.client = settings.client(hass, compressed=False)
         self.target = target
         self.memory = memory
         self.subject = ai_host_subject(settings.subentry_id)
@@ -474,13 +475,6 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
         # The GPUs' energy counters at the last scrape, for energy per request.
         self._energy: EnergyReading | None = None
 
-    @override
-    async def async_start(self) -> None:
-        """Read what the host had, then its GPUs: energy per request starts from a reading."""
-        await super().async_start()
-        await self._async_poll_once()
-        self._next_poll = time.monotonic() + self.settings.interval_s - INTERVAL_SLACK_S
-
     def read_energy(self) -> EnergyReading | None:
         """Return the GPUs' energy counters at the last scrape (from any thread).
 
@@ -511,8 +505,9 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
         count = len(exported)
         readings = {}
         gpus = dict(layout.gpus)
-        for uuid, gpu in exported.items():
+        for gpu in exported.values():
             info = self._info(gpu, count)
+            uuid = info.uuid
             if gpus.get(uuid) != info:
                 gpus[uuid] = info
             readings[uuid] = self._reading(gpu, at)
@@ -552,7 +547,7 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
         total = gpu.values.get("memory_total_bytes")
         return GpuInfo(
             index=index,
-            uuid=gpu.uuid,
+            uuid=nvml_uuid(gpu.uuid),
             name=name,
             device_name=name if count == 1 else f"{name} (GPU {index})",
             memory_total_bytes=int(total) if isinstance(total, (int, float)) else 0,
@@ -569,7 +564,9 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
         if gpu.energy_joules is not None and FIELD_ENERGY in gpu.supported:
             values["energy_kwh"] = round(gpu.energy_joules / JOULES_PER_KWH, 6)
         elif (watts := values.get("power_w")) is not None:
-            values["energy_estimate_kwh"] = self._integrate(gpu.uuid, watts, at)
+            values["energy_estimate_kwh"] = self._integrate(
+                nvml_uuid(gpu.uuid), watts, at
+            )
         return GpuReading(**values)
 
     def _integrate(self, uuid: str, watts: float, at: float) -> float:
@@ -586,6 +583,14 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
                 estimates[uuid] = total
                 self.memory.changed()
         return round(total, 6)
+
+
+def nvml_uuid(uuid: str) -> str:
+    """Return a GPU's UUID as NVML (and dcgm-exporter) write it: "GPU-" and the hex.
+
+    nvidia_gpu_exporter writes it without the prefix; one GPU keeps one device either way.
+    """
+    return uuid if uuid.upper().startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
 
 
 def _energy_reading(readings: Mapping[str, GpuReading]) -> EnergyReading | None:

@@ -83,11 +83,13 @@ class RequestsCollector:
         read_gpu_energy: Callable[[], EnergyReading | None] = lambda: None,
         *,
         probes: AbstractSet[str] = frozenset(),
+        energy_expected: bool = False,
     ) -> None:
         """Prepare the watchers over ``ledger``; ``read_gpu_energy`` reads GPU counters.
 
         ``sla`` counts every request against its service level; ``probes`` are the subjects
-        of the servers' probes configured now.
+        of the servers' probes configured now; ``energy_expected``: an AI host's GPUs count
+        the requests' energy, read from the first tick on.
         """
         self.ledger = ledger
         self.sla = sla
@@ -95,7 +97,11 @@ class RequestsCollector:
         self.chat_logs = ChatLogWatcher(hass, ledger)
         self.pipelines = PipelineWatcher(hass, ledger)
         self.energy = RequestEnergy(
-            hass, read_gpu_energy, ledger.add_energy, self.chat_logs.oldest_open_start
+            hass,
+            read_gpu_energy,
+            ledger.add_energy,
+            self.chat_logs.oldest_open_start,
+            expected=energy_expected,
         )
 
     async def async_start(self) -> None:
