@@ -109,11 +109,13 @@ async def test_dcgm_gpus_are_devices_under_the_ai_host_with_the_exporters_figure
 
         # The driver reloaded on one GPU: its counter starts again, which the Energy
         # dashboard's total-increasing statistics take as a meter reset.
+        # The later scrape: the H100's counter restarted (1520843 mJ), the H200's grew.
         served.text = fixture_text("gpu_exporters/dcgm_two_gpus_later.txt")
-        before = float(gpu_state(hass, H100, "energy"))
         await poll(hass, freezer)
-        after = {uuid: float(gpu_state(hass, uuid, "energy")) for uuid in (H100, H200)}
-        assert after[H100] < before or after[H200] < round(22581873405 / MJ_PER_KWH, 6)
+        assert float(gpu_state(hass, H100, "energy")) == round(1520843 / MJ_PER_KWH, 6)
+        assert float(gpu_state(hass, H200, "energy")) == round(
+            22600695405 / MJ_PER_KWH, 6
+        )
 
 
 async def test_a_gpu_that_reports_less_gets_fewer_entities(hass: HomeAssistant) -> None:
@@ -188,7 +190,7 @@ async def test_power_without_an_energy_counter_is_integrated_and_named_an_estima
 
 
 async def test_alerts_forecasts_and_the_dashboard_work_on_an_ai_hosts_gpus(
-    hass: HomeAssistant,
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     rules = {
         CONF_ALERT_RULES: {
@@ -205,14 +207,18 @@ async def test_alerts_forecasts_and_the_dashboard_work_on_an_ai_hosts_gpus(
         )
         entry = hass.config_entries.async_get_entry(ENTRY_ID)
         snapshot = entry.runtime_data.coordinator.data
-        # The H200 at 52 °C is past critical (for two minutes it has not been yet).
+        # The H200 at 52 °C is past critical, the H100 at 41 °C is not.
         alert = snapshot.alerts[f"gpu_temperature:gpu_{H200}"]
         assert alert.value == 52
-        assert gpu_state(hass, H200, "gpu_temperature_alert", "binary_sensor") in (
-            STATE_ON,
-            STATE_OFF,
-        )
         assert f"vram:{H200}" in snapshot.forecasts
+        for _ in range(5):  # past the rule's two minutes
+            await poll(hass, freezer)
+        assert (
+            gpu_state(hass, H200, "gpu_temperature_alert", "binary_sensor") == STATE_ON
+        )
+        assert (
+            gpu_state(hass, H100, "gpu_temperature_alert", "binary_sensor") == STATE_OFF
+        )
 
         dashboard = build_dashboard(hass, ENTRY_ID)
         text = str(dashboard)
@@ -273,7 +279,7 @@ async def test_a_server_on_the_ai_host_meters_energy_and_knows_its_gpu_memory(
         )
         # No NVML here: the requests' energy is the AI host's GPUs' counters, in J.
         assert requests.energy.available
-        reading = requests.energy._read()  # noqa: SLF001 - what the meter reads
+        reading = requests.energy._read()
         assert reading is not None
         assert reading.gpus == {H100, H200}
         assert reading.joules == pytest.approx((6048000512 + 22581873405) / 1000)
