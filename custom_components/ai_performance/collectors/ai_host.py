@@ -47,7 +47,14 @@ from ..engine.node_exporter import NodeReading, parse_node
 from ..engine.rates import CounterRate
 from ..issues import async_clear_ai_host_unreachable, async_raise_ai_host_unreachable
 from ..metering import async_run_blocking
-from .gpu import FIELD_ENERGY, FIELD_ENERGY_ESTIMATE, GpuInfo, GpuReading, GpuSample
+from .gpu import (
+    FIELD_ENERGY,
+    FIELD_ENERGY_ESTIMATE,
+    FIELD_XID,
+    GpuInfo,
+    GpuReading,
+    GpuSample,
+)
 from .host import DiskUsage, HostSample
 from .servers.base import PolledCollector, ServerSettings
 from .servers.client import ServerError, ServerProblem
@@ -540,6 +547,9 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
 
     def _info(self, gpu: ExportedGpu, count: int) -> GpuInfo:
         supported = set(gpu.supported)
+        if "xid_errors" not in gpu.values:
+            # dcgm-exporter gives the last XID only, no count: no XID sensor to show.
+            supported.discard(FIELD_XID)
         if gpu.energy_joules is None and "power_w" in gpu.values:
             supported.add(FIELD_ENERGY_ESTIMATE)
         index = gpu.index if gpu.index is not None else 0

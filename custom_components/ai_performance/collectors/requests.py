@@ -75,7 +75,7 @@ class RequestsCollector:
     key = SOURCE_REQUESTS
     timeout = DEFAULT_COLLECT_TIMEOUT
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what the requests source is built from
         self,
         hass: HomeAssistant,
         ledger: RequestLedger,

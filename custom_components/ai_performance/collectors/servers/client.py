@@ -142,7 +142,7 @@ async def async_error_text(hass: HomeAssistant, err: ServerError) -> str:
 class ServerClient:
     """Reads one server's endpoints."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the settings of one server's requests
         self,
         hass: HomeAssistant,
         url: str,
