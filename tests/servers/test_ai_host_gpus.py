@@ -27,6 +27,8 @@ from custom_components.ai_performance.const import (
     SUBENTRY_OLLAMA,
 )
 from custom_components.ai_performance.dashboard import build_dashboard
+from custom_components.ai_performance.engine.recommend import Kind
+from custom_components.ai_performance.optimizer import recommendations
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
 from .conftest import poll, server_state, server_subentry
@@ -288,3 +290,25 @@ async def test_a_server_on_the_ai_host_meters_energy_and_knows_its_gpu_memory(
         assert vram.attributes["gpu_memory_total_gib"] == round(total / 1024**3, 2)
         held = sum(m["size_vram"] for m in OllamaState().loaded)
         assert vram.attributes["share_of_gpu_memory"] == round(held / total * 100, 1)
+
+
+async def test_a_remote_gpu_held_back_by_its_power_limit_is_recommended_a_fix(
+    hass: HomeAssistant,
+) -> None:
+    # dcgm_extra_counters.txt: the RTX 2080 SUPER's clock event reasons are 4, NVML's
+    # "SW power cap" bit; the H200's are 0.
+    rtx = "GPU-00000000-0000-0000-0000-000000000000"
+    async with gpu_exporter("dcgm_extra_counters.txt") as (url, _served):
+        await setup_integration(
+            hass,
+            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
+        )
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+
+        found = recommendations(hass, entry)
+
+        assert gpu_state(hass, rtx, "throttling", "binary_sensor") == STATE_ON
+        assert gpu_state(hass, H200, "throttling", "binary_sensor") == STATE_OFF
+        throttled = [item for item in found if item.kind is Kind.GPU_THROTTLING]
+        assert [item.subject for item in throttled] == [rtx]
+        assert "power limit" in throttled[0].rationale
