@@ -685,15 +685,9 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
     async def _async_scrape(
         self, target: ScrapeTarget, field: str, data: dict[str, Any]
     ) -> str:
-        client = ServerClient(
-            self.hass,
-            target.base,
-            verify_ssl=data.get(CONF_VERIFY_SSL, True),
-            timeout=POLL_TIMEOUT_S,
-        )
         try:
-            return await client.get_text(
-                target.path, params=dict(target.params) or None
+            return await self.hass.async_add_executor_job(
+                target.fetch, data.get(CONF_VERIFY_SSL, True)
             )
         except ServerError as err:
             key, _ = _PROBLEM_ERRORS[err.problem]

@@ -47,6 +47,7 @@ from ..engine.node_exporter import NodeReading, parse_node
 from ..engine.rates import CounterRate
 from ..issues import async_clear_ai_host_unreachable, async_raise_ai_host_unreachable
 from ..metering import async_run_blocking
+from .exporter_http import fetch_text
 from .gpu import (
     FIELD_ENERGY,
     FIELD_ENERGY_ESTIMATE,
@@ -56,6 +57,7 @@ from .gpu import (
     GpuSample,
 )
 from .host import DiskUsage, HostSample
+from .servers import base
 from .servers.base import PolledCollector, ServerSettings
 from .servers.client import ServerError, ServerProblem
 
@@ -99,6 +101,16 @@ class ScrapeTarget:
     path: str
     # Query parameters, as pairs (hashable: targets are compared to find duplicates).
     params: tuple[tuple[str, str], ...] = ()
+
+    def fetch(self, verify_ssl: bool) -> str:  # noqa: FBT001 - the setting as saved
+        """Return the exporter's text (blocking: for the executor)."""
+        return fetch_text(
+            self.base,
+            self.path,
+            dict(self.params) or None,
+            seconds=base.POLL_TIMEOUT_S,
+            verify_ssl=verify_ssl,
+        )
 
     @classmethod
     def exporter(cls, url: str) -> ScrapeTarget:
@@ -284,7 +296,6 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
     ) -> None:
         """Prepare scraping ``target``."""
         super().__init__(hass, entry_id, settings)
-        self.client = settings.client(hass, compressed=False)
         self.target = target
         self.memory = memory
         self.subject = ai_host_subject(settings.subentry_id)
@@ -305,9 +316,9 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
         await self.memory.async_save()
 
     async def scrape(self) -> str:
-        """Return the exporter's text."""
-        return await self.client.get_text(
-            self.target.path, params=dict(self.target.params) or None
+        """Return the exporter's text, fetched in the executor (see exporter_http.py)."""
+        return await async_run_blocking(
+            self.hass, partial(self.target.fetch, self.settings.verify_ssl)
         )
 
     @override

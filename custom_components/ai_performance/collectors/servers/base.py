@@ -97,7 +97,7 @@ class ServerSettings:
             data=data,
         )
 
-    def client(self, hass: HomeAssistant, *, compressed: bool = True) -> ServerClient:
+    def client(self, hass: HomeAssistant) -> ServerClient:
         """Return a client for this server."""
         return ServerClient(
             hass,
@@ -105,7 +105,6 @@ class ServerSettings:
             api_key=self.api_key,
             verify_ssl=self.verify_ssl,
             timeout=POLL_TIMEOUT_S,
-            compressed=compressed,
         )
 
 

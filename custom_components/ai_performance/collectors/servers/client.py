@@ -109,13 +109,14 @@ def connection_cause(err: aiohttp.ClientError) -> ServerCause:
         if isinstance(err, types):
             return cause
     if isinstance(err, aiohttp.ClientConnectorError):
-        return _os_error_cause(err.os_error)
+        return os_error_cause(err.os_error)
     if isinstance(err, aiohttp.ClientOSError):  # after the connection was made
         return ServerCause.CONNECTION_LOST
     return ServerCause.CONNECTION_FAILED
 
 
-def _os_error_cause(os_error: OSError) -> ServerCause:
+def os_error_cause(os_error: OSError) -> ServerCause:
+    """Return why a connection failed, from the operating system's error."""
     if isinstance(os_error, ConnectionRefusedError):
         return ServerCause.CONNECTION_REFUSED
     if isinstance(os_error, socket.gaierror):
@@ -142,7 +143,7 @@ async def async_error_text(hass: HomeAssistant, err: ServerError) -> str:
 class ServerClient:
     """Reads one server's endpoints."""
 
-    def __init__(  # noqa: PLR0913 - the settings of one server's requests
+    def __init__(
         self,
         hass: HomeAssistant,
         url: str,
@@ -150,31 +151,20 @@ class ServerClient:
         api_key: str | None = None,
         verify_ssl: bool = True,
         timeout: float = 8.0,
-        compressed: bool = True,
     ) -> None:
-        """Prepare requests to the server at ``url``.
-
-        ``compressed=False`` asks for answers as they are: an exporter on the local network
-        sends 60 kB either way, and inflating it would cost the event loop a tenth of a
-        millisecond every poll.
-        """
+        """Prepare requests to the server at ``url``."""
         self._session = async_get_clientsession(hass, verify_ssl=verify_ssl)
         self._base = url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        if not compressed:
-            self._headers["Accept-Encoding"] = "identity"
         self.timeout = timeout
 
     async def get_text(
         self,
         path: str,
         max_bytes: int = MAX_METRICS_BYTES,
-        params: dict[str, str] | None = None,
     ) -> str:
-        """Return the body of ``GET path`` (with query ``params``) as text."""
-        _, body = await self._request(
-            "GET", path, max_bytes, self.timeout, params=params
-        )
+        """Return the body of ``GET path`` as text."""
+        _, body = await self._request("GET", path, max_bytes, self.timeout)
         try:
             return body.decode()
         except UnicodeDecodeError:
@@ -205,7 +195,7 @@ class ServerClient:
             try:
                 return json_loads(body)
             except ValueError:
-                raise _bad_status(path, status) from None
+                raise bad_status(path, status) from None
         return _json(path, body)
 
     async def post_json(
@@ -252,7 +242,7 @@ class ServerClient:
                         response.status >= HTTP_ERROR
                         and response.status not in body_statuses
                     ):
-                        raise _bad_status(path, response.status)
+                        raise bad_status(path, response.status)
                     return response.status, await _read_capped(
                         response, path, max_bytes
                     )
@@ -287,7 +277,8 @@ def timeout_error(seconds: float, path: str = "") -> ServerError:
     )
 
 
-def _bad_status(path: str, status: int) -> ServerError:
+def bad_status(path: str, status: int) -> ServerError:
+    """Return the error of an answer with an error status (not found: not this server)."""
     problem = (
         ServerProblem.NOT_FOUND
         if status in NOT_FOUND_STATUSES
