@@ -51,6 +51,7 @@ from custom_components.ai_performance.const import (
 )
 from custom_components.ai_performance.engine.node_exporter import (
     NODE_SERIES,
+    NodeReading,
     parse_node,
 )
 from custom_components.ai_performance.sensor import ai_host_sensor_descriptions
@@ -107,17 +108,17 @@ def _shown(collector: NodeExporterCollector, sample: HostSample) -> dict[str, fl
 
 
 class _Recorder:
-    """Keeps every text the collector receives, with the benchmark's clock at that moment."""
+    """Keeps every text the collector reads, with the time it takes as the reading's."""
 
     def __init__(self, collector: NodeExporterCollector) -> None:
         self.scrapes: list[tuple[str, float]] = []
-        self._get_text = collector.client.get_text
-        collector.client.get_text = self._recorded  # type: ignore[method-assign]
+        self._read = collector.read
+        collector.read = self._recorded  # type: ignore[method-assign]
 
-    async def _recorded(self, path: str, **kwargs: Any) -> str:
-        text = await self._get_text(path, **kwargs)
-        self.scrapes.append((text, time.monotonic()))
-        return text
+    def _recorded(self) -> tuple[str, NodeReading, float]:
+        text, reading, at = self._read()
+        self.scrapes.append((text, at))
+        return text, reading, at
 
 
 async def _poll(collector: NodeExporterCollector) -> tuple[HostSample, float]:

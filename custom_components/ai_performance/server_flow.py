@@ -78,7 +78,7 @@ from .const import (
     SUBENTRY_PROMETHEUS,
 )
 from .engine.gpu_exporters import detect_gpu_exporter, parse_gpu_exporter
-from .engine.node_exporter import NotNodeExporterError, parse_node
+from .engine.node_exporter import NotNodeExporterError, SeveralMachinesError, parse_node
 from .engine.ollama import parse_installed_models, parse_version
 from .engine.server_metrics import KIND_NAMES, ServerKind
 from .validation import ERROR_NOT_FINITE, not_finite_fields, shorten
@@ -106,6 +106,7 @@ ERROR_NOT_GPU_EXPORTER: Final = "not_gpu_exporter"
 ERROR_NO_SELECTOR: Final = "no_selector"
 ERROR_SELECTOR_INVALID: Final = "selector_invalid"
 ERROR_SELECTOR_EMPTY: Final = "selector_empty"
+ERROR_SELECTOR_SEVERAL: Final = "selector_several"
 # What a query may give when it is added: a fleet with nothing to show yet, or no number now.
 PASSING_PROBLEMS: Final = frozenset({QueryProblem.EMPTY, QueryProblem.NOT_FINITE})
 
@@ -539,6 +540,7 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
             ERROR_NO_SELECTOR,
             ERROR_SELECTOR_INVALID,
             ERROR_SELECTOR_EMPTY,
+            ERROR_SELECTOR_SEVERAL,
         }
     )
 
@@ -634,7 +636,7 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
         schema: probatio.Schema,
     ) -> SubentryFlowResult:
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"error": ""}
+        placeholders: dict[str, str] = {"error": "", "machines": ""}
         if user_input is not None:
             data = {**user_input}
             try:
@@ -670,6 +672,10 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
             except NotNodeExporterError as err:
                 key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_NODE_EXPORTER
                 raise FlowError(key, fields[NODE], error=str(err)) from None
+            except SeveralMachinesError as err:
+                raise FlowError(
+                    ERROR_SELECTOR_SEVERAL, fields[NODE], machines=str(err.machines)
+                ) from None
         if (target := targets.get(GPU)) is not None:
             text = await self._async_scrape(target, fields[GPU], data)
             kind = detect_gpu_exporter(text)

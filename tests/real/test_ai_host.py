@@ -5,8 +5,6 @@ received them), read with prometheus_client and the formulas in node_truth.py.
 """
 
 import asyncio
-import time
-from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import (
@@ -30,12 +28,13 @@ from custom_components.ai_performance.const import (
     DOMAIN,
     SUBENTRY_AI_HOST,
 )
+from custom_components.ai_performance.engine.node_exporter import NodeReading
 
 from ..conftest import ENTRY_ID, our_entry, setup_integration
 from ..real_servers import PrometheusServer
 from ..servers.conftest import submit_flow
 from ..servers.test_ai_host import start_ai_host_flow
-from .node_truth import host_truth, matches
+from .node_truth import host_truth, matches, scraped_at
 
 
 def host_input(**urls: str) -> dict[str, object]:
@@ -73,16 +72,16 @@ def _node_collector(hass: HomeAssistant) -> NodeExporterCollector:
 
 
 def _recording(collector: NodeExporterCollector) -> list[tuple[str, float]]:
-    """Record every text the collector receives, with the test's clock at that moment."""
+    """Record every text the collector reads, with the time it takes as the reading's."""
     scrapes: list[tuple[str, float]] = []
-    get_text = collector.client.get_text
+    read = collector.read
 
-    async def recorded(path: str, **kwargs: Any) -> str:
-        text = await get_text(path, **kwargs)
-        scrapes.append((text, time.monotonic()))
-        return text
+    def recorded() -> tuple[str, NodeReading, float]:
+        text, reading, at = read()
+        scrapes.append((text, at))
+        return text, reading, at
 
-    collector.client.get_text = recorded  # type: ignore[method-assign]
+    collector.read = recorded  # type: ignore[method-assign]
     return scrapes
 
 
@@ -231,8 +230,13 @@ async def test_through_prometheus_every_host_figure_is_what_prometheus_holds(
     await asyncio.sleep(2.5)
     await _poll(hass, collector)
 
-    (first, then), (second, now) = scrapes[-2], scrapes[-1]
+    (first, _), (second, _) = scrapes[-2], scrapes[-1]
     assert 'job="node"' in second  # Prometheus's federation answered, with its labels
+    # Rates run over Prometheus's own scrape times, as its rate() does.
+    then, now = scraped_at(first), scraped_at(second)
+    assert then is not None
+    assert now is not None
+    assert now > then
     truth = host_truth(first, second, now - then)
     shown = host_states(hass, f"ai_host_{subentry_id}")
     assert sorted(shown) == sorted(truth)

@@ -11,7 +11,6 @@ host that is down when Home Assistant starts keeps its devices and entities, una
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 import math
 import time
 from typing import Any, Final, override
@@ -315,12 +314,6 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
         """Save what the host has."""
         await self.memory.async_save()
 
-    async def scrape(self) -> str:
-        """Return the exporter's text, fetched in the executor (see exporter_http.py)."""
-        return await async_run_blocking(
-            self.hass, partial(self.target.fetch, self.settings.verify_ssl)
-        )
-
     @override
     def _raise_outage_issue(self, minutes: str, error: str) -> None:
         async_raise_ai_host_unreachable(
@@ -371,14 +364,32 @@ class NodeExporterCollector(AiHostCollector[HostSample]):
 
     @override
     async def _async_poll(self) -> HostSample:
-        text = await self.scrape()
-        at = time.monotonic()
-        # Reading a thousand lines costs about half a millisecond: not on the event loop.
-        reading = await async_run_blocking(self.hass, partial(parse_node, text))
+        _, reading, at = await async_run_blocking(self.hass, self.read)
         return self.update(reading, at)
 
+    def read(self) -> tuple[str, NodeReading, float]:
+        """Fetch and parse one scrape (blocking: for the executor), with when it was read.
+
+        A thousand lines take half a millisecond to read: not on the event loop.
+        """
+        text = self.target.fetch(self.settings.verify_ssl)
+        return text, parse_node(text), time.monotonic()
+
     def update(self, reading: NodeReading, at: float) -> HostSample:
-        """Return the host's figures from a scrape taken at monotonic time ``at``."""
+        """Return the host's figures from a scrape read at monotonic time ``at``.
+
+        Through Prometheus, rates run on Prometheus's own scrape times; a poll that finds no
+        newer scrape of the host shows the figures of the last one.
+        """
+        if reading.scraped_at is not None:
+            last = self._previous
+            if (
+                last is not None
+                and last.scraped_at == reading.scraped_at
+                and self._sample
+            ):
+                return self._sample
+            at = reading.scraped_at
         previous, self._previous = self._previous, reading
         sample = HostSample(
             name=self.settings.title,
@@ -502,20 +513,26 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
 
     @override
     async def _async_poll(self) -> GpuSample:
-        text = await self.scrape()
-        at = time.monotonic()
-        if self._kind is None:
-            self._kind = detect_gpu_exporter(text)
-            if self._kind is None:
-                raise ServerError(
-                    ServerProblem.MALFORMED,
-                    f"{self.target.path}: no dcgm-exporter or nvidia_gpu_exporter series",
-                )
-            self.exporter = EXPORTER_NAMES[self._kind]
-        exported = await async_run_blocking(
-            self.hass, partial(parse_gpu_exporter, text, self._kind)
-        )
+        _, kind, exported, at = await async_run_blocking(self.hass, self.read)
+        if kind is None:
+            raise ServerError(
+                ServerProblem.MALFORMED,
+                f"{self.target.path}: no dcgm-exporter or nvidia_gpu_exporter series",
+            )
+        self._kind, self.exporter = kind, EXPORTER_NAMES[kind]
         return self.update(exported, at)
+
+    def read(
+        self,
+    ) -> tuple[str, GpuExporterKind | None, dict[str, ExportedGpu], float]:
+        """Fetch and parse one scrape (blocking: for the executor), with when it was read.
+
+        The exporter's kind is learnt from its first answer.
+        """
+        text = self.target.fetch(self.settings.verify_ssl)
+        kind = self._kind or detect_gpu_exporter(text)
+        exported = {} if kind is None else parse_gpu_exporter(text, kind)
+        return text, kind, exported, time.monotonic()
 
     def update(self, exported: Mapping[str, ExportedGpu], at: float) -> GpuSample:
         """Return the GPUs' sample from one scrape taken at monotonic time ``at``."""

@@ -8,6 +8,7 @@ collector keeps the previous reading and takes the differences (collectors/ai_ho
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import math
+import re
 from typing import Final
 
 from .prometheus import Labelled, parse_labelled
@@ -65,6 +66,15 @@ class NotNodeExporterError(ValueError):
     """The text has none of node_exporter's series."""
 
 
+class SeveralMachinesError(ValueError):
+    """The text holds the series of several machines (a Prometheus selector too wide)."""
+
+    def __init__(self, machines: int) -> None:
+        """Say how many machines."""
+        super().__init__(f"the series of {machines} machines")
+        self.machines = machines
+
+
 @dataclass(frozen=True, slots=True)
 class FileSystem:
     """One mounted file system, in bytes as statfs gives them."""
@@ -103,6 +113,9 @@ class NodeReading:
     pressure: Mapping[str, float] = field(default_factory=dict)
     hostname: str = ""
     version: str = ""
+    # When Prometheus scraped these series (s), where the text is its federation's; None for
+    # node_exporter's own answer, which is of now.
+    scraped_at: float | None = None
 
     @property
     def memory_percent(self) -> float | None:
@@ -127,6 +140,8 @@ def parse_node(text: str) -> NodeReading:
     if not samples.keys() & {CPU_SECONDS, MEM_TOTAL, *LOAD}:
         msg = "no node_exporter series (node_cpu_seconds_total, node_load1, ...)"
         raise NotNodeExporterError(msg)
+    if (machines := len(samples.get(MEM_TOTAL, ()))) > 1:
+        raise SeveralMachinesError(machines)
     one, five, fifteen = (_single(samples, name) for name in LOAD)
     return NodeReading(
         cpus=_cpus(samples),
@@ -151,7 +166,20 @@ def parse_node(text: str) -> NodeReading:
         },
         hostname=_label(samples, UNAME, "nodename"),
         version=_label(samples, BUILD_INFO, "version"),
+        scraped_at=_scraped_at(text),
     )
+
+
+# A sample line of the memory total with a timestamp (ms) after its value: federation's.
+_TIMESTAMPED = re.compile(
+    rf"^{MEM_TOTAL}(?:{{[^\n]*}})? \S+ (-?\d+)[ \t]*$", re.MULTILINE
+)
+
+
+def _scraped_at(text: str) -> float | None:
+    """Return when Prometheus scraped the series (s), from a sample's timestamp."""
+    match = _TIMESTAMPED.search(text)
+    return None if match is None else int(match.group(1)) / 1000
 
 
 def _finite(value: float) -> bool:
