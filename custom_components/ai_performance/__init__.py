@@ -67,6 +67,7 @@ from .engine.alerts import ThresholdError
 from .engine.requests import Complexity
 from .entity import (
     ai_host_collectors,
+    async_register_ai_host_devices,
     async_remove_stale_devices,
     current_subjects,
     device_identifier,
@@ -177,6 +178,7 @@ async def async_setup_entry(
         benchmark=benchmark,
         optimizer=optimizer,
     )
+    async_register_ai_host_devices(hass, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The entities have subscribed to what they show: from now on read nothing else.
     needs.narrow()

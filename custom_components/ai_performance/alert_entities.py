@@ -69,7 +69,7 @@ def subject_device_info(
         return host_device_info(entry_id)
     for gpu in current_gpus(coordinator):
         if subject == gpu_subject(gpu.uuid):
-            return gpu_device_info(entry_id, gpu)
+            return gpu_device_info(coordinator.hass, entry_id, gpu)
     for collector in ai_host_collectors(coordinator):
         if subject == collector.subject and isinstance(
             collector, NodeExporterCollector

@@ -71,8 +71,11 @@ def host_device_info(entry_id: str) -> DeviceInfo:
     )
 
 
-def gpu_device_info(entry_id: str, gpu: GpuInfo) -> DeviceInfo:
-    """Return the device of one GPU; an AI host's GPU sits under that host's device."""
+def gpu_device_info(hass: HomeAssistant, entry_id: str, gpu: GpuInfo) -> DeviceInfo:
+    """Return the device of one GPU; an AI host's GPU sits under that host's device.
+
+    The AI host's device is registered at setup (``async_register_ai_host_devices``).
+    """
     info = DeviceInfo(
         identifiers={device_identifier(entry_id, gpu_subject(gpu.uuid))},
         name=gpu.device_name,
@@ -87,7 +90,11 @@ def gpu_device_info(entry_id: str, gpu: GpuInfo) -> DeviceInfo:
     if gpu.host is None:
         info["sw_version"] = f"Driver {gpu.driver_version}, CUDA {gpu.cuda_version}"
         return info
-    info["via_device"] = device_identifier(entry_id, gpu.host)
+    host = dr.async_get(hass).async_get_device_by_identifier(
+        device_identifier(entry_id, gpu.host), entry_id
+    )
+    if host is not None:
+        info["via_device_id"] = host.id
     versions = [f"Driver {gpu.driver_version}"] if gpu.driver_version else []
     info["sw_version"] = ", ".join([*versions, gpu.exporter]) or None
     return info
@@ -102,6 +109,19 @@ def ai_host_device_info(entry_id: str, collector: AiHostCollector[Any]) -> Devic
         model=layout.hostname or None,
         sw_version=f"node_exporter {layout.version}" if layout.version else None,
     )
+
+
+@callback
+def async_register_ai_host_devices(
+    hass: HomeAssistant, coordinator: AIPerformanceCoordinator
+) -> None:
+    """Register each AI host's device, with only a GPU exporter too: its GPUs sit under it."""
+    entry_id = coordinator.config_entry.entry_id
+    devices = dr.async_get(hass)
+    for collector in ai_host_collectors(coordinator):
+        devices.async_get_or_create(
+            config_entry_id=entry_id, **ai_host_device_info(entry_id, collector)
+        )
 
 
 class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
@@ -182,7 +202,9 @@ class AIPerformanceGpuEntity(AIPerformanceEntity):
             coordinator,
             description,
             subject=gpu_subject(gpu.uuid),
-            device_info=gpu_device_info(coordinator.config_entry.entry_id, gpu),
+            device_info=gpu_device_info(
+                coordinator.hass, coordinator.config_entry.entry_id, gpu
+            ),
             need=Need(gpu.source, field),
         )
         self.gpu_uuid = gpu.uuid

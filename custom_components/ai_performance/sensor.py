@@ -25,7 +25,6 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -891,13 +890,6 @@ async def async_setup_entry(
     entities.extend(forecast_sensors(coordinator))
     entities.extend(optimizer_sensors(coordinator))
     entities.extend(machine_sensors(coordinator))
-    # Each AI host's device, also with only a GPU exporter: its GPUs' devices sit under it.
-    devices = dr.async_get(hass)
-    for collector in ai_host_collectors(coordinator):
-        devices.async_get_or_create(
-            config_entry_id=entry.entry_id,
-            **ai_host_device_info(entry.entry_id, collector),
-        )
     async_add_entities_removing_stale(
         hass,
         entry,

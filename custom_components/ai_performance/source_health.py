@@ -22,7 +22,9 @@ from .issues import (
     source_issue_id,
 )
 
-SERVER_PREFIX: Final = "server:"
+# Sources with outage issues of their own (collectors/servers/base.py): model servers and AI
+# hosts' exporters.
+OWN_OUTAGE_ISSUES: Final = ("server:", "ai_host:", "ai_host_gpu:")
 
 
 class SourceHealth:
@@ -48,7 +50,7 @@ class SourceHealth:
     def update(self, snapshot: Snapshot, now: float) -> None:
         """Raise the issue of each source failing for too long; delete those that recovered."""
         for key, result in snapshot.sources.items():
-            if key.startswith(SERVER_PREFIX):
+            if key.startswith(OWN_OUTAGE_ISSUES):
                 continue
             issue_id = source_issue_id(key)
             if (error := _failure(key, result)) is None:

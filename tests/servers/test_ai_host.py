@@ -128,6 +128,8 @@ async def test_an_exporter_outage_leaves_the_other_sources_alone_and_raises_its_
         for _ in range(28):
             await poll(hass, freezer)
         assert issues.async_get_issue(DOMAIN, issue_id) is None  # 14 minutes down
+        # Its own issue only: not also the issue of a source failing for 10 minutes.
+        assert [i for (_, i) in issues.issues if i.startswith("source_failing")] == []
         await poll(hass, freezer, 60)
         issue = issues.async_get_issue(DOMAIN, issue_id)
         assert issue is not None

@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
+from custom_components.ai_performance import async_remove_config_entry_device
 from custom_components.ai_performance.collectors.ai_host import GpuExporterCollector
 from custom_components.ai_performance.collectors.requests import RequestsCollector
 from custom_components.ai_performance.const import (
@@ -312,3 +313,36 @@ async def test_a_remote_gpu_held_back_by_its_power_limit_is_recommended_a_fix(
         throttled = [item for item in found if item.kind is Kind.GPU_THROTTLING]
         assert [item.subject for item in throttled] == [rtx]
         assert "power limit" in throttled[0].rationale
+
+
+async def test_a_gpu_taken_out_can_be_deleted_and_one_still_listed_cannot(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    async with gpu_exporter("dcgm_two_gpus.txt") as (url, served):
+        await setup_integration(
+            hass,
+            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
+        )
+        # The H100 is taken out of the machine: the exporter lists the H200 only.
+        served.text = "\n".join(
+            line for line in served.text.splitlines() if "GPU-1c67088e" not in line
+        )
+        await poll(hass, freezer)
+        assert gpu_state(hass, H100, "temperature") == STATE_UNAVAILABLE
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        devices = dr.async_get(hass)
+        gone = devices.async_get_device_by_identifier(
+            (DOMAIN, f"{ENTRY_ID}_gpu_{H100}"), ENTRY_ID
+        )
+        listed = devices.async_get_device_by_identifier(
+            (DOMAIN, f"{ENTRY_ID}_gpu_{H200}"), ENTRY_ID
+        )
+
+        assert not await async_remove_config_entry_device(hass, entry, listed)
+        assert await async_remove_config_entry_device(hass, entry, gone)
+
+        # Forgotten: after a restart it does not come back.
+        assert await hass.config_entries.async_reload(ENTRY_ID)
+        await hass.async_block_till_done()
+        assert gpu_entity(hass, H100, "temperature") is None
+        assert gpu_state(hass, H200, "temperature") == "52"
