@@ -8,7 +8,6 @@ collector keeps the previous reading and takes the differences (collectors/ai_ho
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import math
-import re
 from typing import Final
 
 from .prometheus import Labelled, parse_labelled
@@ -170,16 +169,24 @@ def parse_node(text: str) -> NodeReading:
     )
 
 
-# A sample line of the memory total with a timestamp (ms) after its value: federation's.
-_TIMESTAMPED = re.compile(
-    rf"^{MEM_TOTAL}(?:{{[^\n]*}})? \S+ (-?\d+)[ \t]*$", re.MULTILINE
-)
-
-
 def _scraped_at(text: str) -> float | None:
-    """Return when Prometheus scraped the series (s), from a sample's timestamp."""
-    match = _TIMESTAMPED.search(text)
-    return None if match is None else int(match.group(1)) / 1000
+    """Return when Prometheus scraped the series (s), from the memory total's timestamp.
+
+    Federation writes each sample's timestamp (ms) after its value; node_exporter writes none.
+    """
+    if text.startswith(MEM_TOTAL):
+        start = 0
+    elif (start := text.find(f"\n{MEM_TOTAL}") + 1) == 0:
+        return None
+    end = text.find("\n", start)
+    line = text[start : end if end != -1 else len(text)]
+    parts = line[line.rfind("}") + 1 :].split()
+    if len(parts) != 2:
+        return None
+    try:
+        return int(parts[1]) / 1000
+    except ValueError:
+        return None
 
 
 def _finite(value: float) -> bool:
