@@ -10,6 +10,9 @@ Assistant. Writes benchmarks/results/remote_host.json (see docs/performance.md):
   answer, handing the text to the executor and the figures; parsing runs in the executor): the
   loop thread's CPU time over the poll, so neither waiting for node_exporter nor this shared
   machine preempting the process counts; p95 over the polls.
+- remote_scrape_loop_vs_aiohttp_fetch_ratio: the median of that over the median loop time of
+  only fetching the same text with Home Assistant's aiohttp session on the loop (the usual way),
+  in the same run.
 - remote_parse_vs_prometheus_client_ratio: our parse of one node_exporter payload divided by
   prometheus_client's parser reading the same payload and keeping the same series, in the same
   run; median of the per-round ratios.
@@ -134,6 +137,19 @@ async def _poll(collector: NodeExporterCollector) -> tuple[HostSample, float]:
     return sample, (time.thread_time() - started) * 1000
 
 
+async def _aiohttp_loop_ms(hass: Any, url: str) -> float:
+    """Return the loop's CPU time of only fetching the same text with aiohttp on the loop (ms).
+
+    The peer: how Home Assistant integrations usually read an HTTP endpoint (its shared
+    session), without even parsing the answer.
+    """
+    session = aiohttp_client.async_get_clientsession(hass)
+    started = time.thread_time()
+    async with session.get(url) as response:
+        await response.read()
+    return (time.thread_time() - started) * 1000
+
+
 async def _measure(url: str) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory() as config_dir,
@@ -155,10 +171,12 @@ async def _measure(url: str) -> dict[str, float]:
                 AiHostMemory(hass, "bench", {subentry.subentry_id}),
             )
             recorder = _Recorder(collector)
-            loop_ms = []
-            for _ in range(POLLS):
+            url = f"{target.base}{target.path}"
+            loop_ms, peer_ms = [], []
+            for _ in range(POLLS):  # interleaved, so both meet the same machine
                 _, spent = await _poll(collector)
                 loop_ms.append(spent)
+                peer_ms.append(await _aiohttp_loop_ms(hass, url))
             matched = compared = 0
             for _ in range(COMPARED_PAIRS):
                 await _poll(collector)
@@ -183,6 +201,10 @@ async def _measure(url: str) -> dict[str, float]:
             4,
         ),
         "remote_scrape_loop_ms_p50": round(statistics.median(loop_ms), 4),
+        "remote_aiohttp_fetch_loop_ms_p50": round(statistics.median(peer_ms), 4),
+        "remote_scrape_loop_vs_aiohttp_fetch_ratio": round(
+            statistics.median(loop_ms) / statistics.median(peer_ms), 4
+        ),
         "remote_parse_vs_prometheus_client_ratio": round(_parse_ratio(text), 4),
         "remote_payload_bytes": len(text.encode()),
     }
