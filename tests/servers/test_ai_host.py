@@ -4,6 +4,7 @@ node_exporter's text is a real scrape (tests/fixtures/node_exporter.txt, Debian'
 by a fake that can fail; the real node_exporter is in tests/real/test_ai_host.py.
 """
 
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -291,3 +292,58 @@ async def test_the_flow_checks_each_url_on_its_own_field(hass: HomeAssistant) ->
         )
         assert duplicate["type"] is FlowResultType.ABORT
         assert duplicate["reason"] == "already_configured"
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(
+    hass: HomeAssistant,
+) -> None:
+    text = fixture_text("node_exporter.txt")
+    expected = "Basic " + base64.b64encode(b"prom:s3cr%t").decode()
+
+    async def metrics(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401)
+        return web.Response(text=text)
+
+    async with serve({("GET", "/metrics"): metrics}) as server:
+        await setup_integration(hass, our_entry())
+        flow_id = await start_ai_host_flow(hass)
+        host = server.url.removeprefix("http://")
+
+        wrong = await submit_flow(
+            hass, flow_id, form(**{CONF_NODE_EXPORTER_URL: f"http://prom:nope@{host}"})
+        )
+        assert wrong["errors"] == {CONF_NODE_EXPORTER_URL: "credentials_refused"}
+        assert "nope" not in str(wrong)
+
+        # A percent-encoded password, as the docs say to write one with special characters.
+        right = await submit_flow(
+            hass,
+            flow_id,
+            form(**{CONF_NODE_EXPORTER_URL: f"http://prom:s3cr%25t@{host}"}),
+        )
+        assert right["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        entry = hass.config_entries.async_get_entry(ENTRY_ID)
+        (subentry_id,) = entry.subentries
+        load = er.async_get(hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{ENTRY_ID}_ai_host_{subentry_id}_load_1m"
+        )
+        assert hass.states.get(load).state == "0.33"
+
+
+async def test_an_exporter_that_redirects_is_not_followed(hass: HomeAssistant) -> None:
+    async def moved(_request: web.Request) -> web.Response:
+        location = "http://169.254.169.254/latest/meta-data"
+        raise web.HTTPFound(location)
+
+    async with serve({("GET", "/metrics"): moved}) as server:
+        await setup_integration(hass, our_entry())
+        flow_id = await start_ai_host_flow(hass)
+
+        result = await submit_flow(
+            hass, flow_id, form(**{CONF_NODE_EXPORTER_URL: server.url})
+        )
+
+        assert result["errors"] == {CONF_NODE_EXPORTER_URL: "server_error"}
+        assert result["description_placeholders"]["error"] == "/metrics: HTTP 302"
