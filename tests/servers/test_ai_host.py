@@ -347,3 +347,21 @@ async def test_an_exporter_that_redirects_is_not_followed(hass: HomeAssistant) -
 
         assert result["errors"] == {CONF_NODE_EXPORTER_URL: "server_error"}
         assert result["description_placeholders"]["error"] == "/metrics: HTTP 302"
+
+
+async def test_an_unreadable_saved_layout_is_dropped_not_fatal(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    hass_storage[f"{DOMAIN}.{ENTRY_ID}.ai_hosts"] = {
+        "version": 1,
+        "data": {HOST_ID: {"cores": "many", "gpus": [{"uuid": None}]}},
+    }
+    async with node_exporter_server() as server:
+        await setup_integration(
+            hass,
+            our_entry(
+                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
+            ),
+        )
+
+        assert host_value(hass, "load_1m") == "0.33"

@@ -31,6 +31,7 @@ from ..const import (
     DEFAULT_OUTAGE_MINUTES,
     DEFAULT_SERVER_INTERVAL_S,
     DOMAIN,
+    LOGGER,
     SUBENTRY_AI_HOST,
 )
 from ..engine.cpu import busy_percent
@@ -56,7 +57,7 @@ from .gpu import (
     GpuSample,
 )
 from .host import DiskUsage, HostSample
-from .servers import base
+from .servers import base as server_base
 from .servers.base import PolledCollector, ServerSettings
 from .servers.client import ServerError, ServerProblem
 
@@ -107,7 +108,7 @@ class ScrapeTarget:
             self.base,
             self.path,
             dict(self.params) or None,
-            seconds=base.POLL_TIMEOUT_S,
+            seconds=server_base.POLL_TIMEOUT_S,
             verify_ssl=verify_ssl,
         )
 
@@ -204,8 +205,14 @@ class AiHostMemory:
         self._loaded = True
         saved = await self._store.async_load() or {}
         for subentry_id, data in saved.items():
-            if subentry_id in self._subentry_ids:
+            if subentry_id not in self._subentry_ids:
+                continue  # an AI host removed: forgotten with this save
+            try:
                 self.hosts[subentry_id] = _layout_from_dict(subentry_id, data)
+            except KeyError, TypeError, ValueError, AttributeError:
+                LOGGER.warning(
+                    "The saved layout of AI host %s is unreadable", subentry_id
+                )
 
     def layout(self, subentry_id: str) -> HostLayout:
         """Return the layout of an AI host, empty until it was first read."""
