@@ -146,6 +146,27 @@ NOT_ANSWERED: Final = frozenset(
 MAX_PORT: Final = 65535
 
 
+def polling_schema() -> dict[Any, Any]:
+    """Return the fields every source read over HTTP has: TLS, its interval, its outage."""
+    return {
+        probatio.Required(CONF_VERIFY_SSL, default=True): BooleanSelector(),
+        probatio.Required(
+            CONF_SCAN_INTERVAL, default=DEFAULT_SERVER_INTERVAL_S
+        ): NumberSelector(
+            NumberSelectorConfig(
+                min=MIN_SERVER_INTERVAL_S,
+                max=MAX_SERVER_INTERVAL_S,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="s",
+            )
+        ),
+        probatio.Required(
+            CONF_OUTAGE_MINUTES, default=DEFAULT_OUTAGE_MINUTES
+        ): _minutes(MAX_OUTAGE_MINUTES),
+    }
+
+
 class FlowError(Exception):
     """A translated flow error on one field (or ``base``), with its placeholders."""
 
@@ -236,21 +257,7 @@ class ServerSubentryFlow(ConfigSubentryFlow):
                 probatio.Optional(CONF_API_KEY): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.PASSWORD)
                 ),
-                probatio.Required(CONF_VERIFY_SSL, default=True): BooleanSelector(),
-                probatio.Required(
-                    CONF_SCAN_INTERVAL, default=DEFAULT_SERVER_INTERVAL_S
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_SERVER_INTERVAL_S,
-                        max=MAX_SERVER_INTERVAL_S,
-                        step=1,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="s",
-                    )
-                ),
-                probatio.Required(
-                    CONF_OUTAGE_MINUTES, default=DEFAULT_OUTAGE_MINUTES
-                ): _minutes(MAX_OUTAGE_MINUTES),
+                **polling_schema(),
                 **self._extra_schema(),
                 **self._ai_host_schema(),
             }
@@ -544,32 +551,13 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
         }
     )
 
-    def _polling_schema(self) -> dict[Any, Any]:
-        return {
-            probatio.Required(CONF_VERIFY_SSL, default=True): BooleanSelector(),
-            probatio.Required(
-                CONF_SCAN_INTERVAL, default=DEFAULT_SERVER_INTERVAL_S
-            ): NumberSelector(
-                NumberSelectorConfig(
-                    min=MIN_SERVER_INTERVAL_S,
-                    max=MAX_SERVER_INTERVAL_S,
-                    step=1,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="s",
-                )
-            ),
-            probatio.Required(
-                CONF_OUTAGE_MINUTES, default=DEFAULT_OUTAGE_MINUTES
-            ): _minutes(MAX_OUTAGE_MINUTES),
-        }
-
     def _exporters_schema(self) -> probatio.Schema:
         url = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
         return probatio.Schema(
             {
                 probatio.Optional(CONF_NODE_EXPORTER_URL): url,
                 probatio.Optional(CONF_GPU_EXPORTER_URL): url,
-                **self._polling_schema(),
+                **polling_schema(),
             }
         )
 
@@ -581,7 +569,7 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
                 ),
                 probatio.Optional(CONF_NODE_SELECTOR): TextSelector(),
                 probatio.Optional(CONF_GPU_SELECTOR): TextSelector(),
-                **self._polling_schema(),
+                **polling_schema(),
             }
         )
 

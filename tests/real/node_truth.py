@@ -126,6 +126,17 @@ def matches(key: str, ours: float, truth: float) -> bool:
     return math.isclose(ours, truth, rel_tol=1e-9)
 
 
+def mismatches(
+    shown: dict[str, float], truth: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """Return (ours, node_exporter's) of each figure that is not node_exporter's own."""
+    return {
+        key: (shown.get(key, math.nan), value)
+        for key, value in truth.items()
+        if key not in shown or not matches(key, shown[key], value)
+    }
+
+
 def scraped_at(text: str) -> float | None:
     """Return when Prometheus scraped the memory total, from federation's timestamp (s)."""
     for family in text_string_to_metric_families(text):

@@ -34,7 +34,7 @@ from ..conftest import ENTRY_ID, our_entry, setup_integration
 from ..real_servers import PrometheusServer
 from ..servers.conftest import submit_flow
 from ..servers.test_ai_host import start_ai_host_flow
-from .node_truth import host_truth, matches, scraped_at
+from .node_truth import host_truth, mismatches, scraped_at
 
 
 def host_input(**urls: str) -> dict[str, object]:
@@ -83,6 +83,19 @@ def _recording(collector: NodeExporterCollector) -> list[tuple[str, float]]:
 
     collector.read = recorded  # type: ignore[method-assign]
     return scrapes
+
+
+async def _two_polls(
+    hass: HomeAssistant, apart_s: float
+) -> tuple[tuple[str, float], tuple[str, float]]:
+    """Enable every sensor, then poll twice ``apart_s`` apart; return what each poll read."""
+    await _enable_everything(hass)
+    collector = _node_collector(hass)
+    scrapes = _recording(collector)
+    await _poll(hass, collector)
+    await asyncio.sleep(apart_s)
+    await _poll(hass, collector)
+    return scrapes[-2], scrapes[-1]
 
 
 async def _enable_everything(hass: HomeAssistant) -> None:
@@ -140,24 +153,12 @@ async def test_every_host_figure_is_node_exporters_own(
 ) -> None:
     await setup_integration(hass, our_entry())
     subentry_id = await add_ai_host(hass, **{CONF_NODE_EXPORTER_URL: node})
-    await _enable_everything(hass)
-    collector = _node_collector(hass)
-    scrapes = _recording(collector)
+    (first, then), (second, now) = await _two_polls(hass, 1.5)
 
-    await _poll(hass, collector)
-    await asyncio.sleep(1.5)
-    await _poll(hass, collector)
-
-    (first, _), (second, at) = scrapes[-2], scrapes[-1]
-    truth = host_truth(first, second, at - scrapes[-2][1])
+    truth = host_truth(first, second, now - then)
     shown = host_states(hass, f"ai_host_{subentry_id}")
     assert sorted(shown) == sorted(truth)
-    mismatched = {
-        key: (shown[key], truth[key])
-        for key in truth
-        if not matches(key, shown[key], truth[key])
-    }
-    assert mismatched == {}
+    assert mismatches(shown, truth) == {}
 
 
 async def test_the_ai_host_is_a_device_named_after_the_machine(
@@ -222,15 +223,8 @@ async def test_through_prometheus_every_host_figure_is_what_prometheus_holds(
         if s.subentry_type == SUBENTRY_AI_HOST
     )
     assert result["title"] == f"AI host {_node_collector(hass).layout.hostname}"
-    await _enable_everything(hass)
-    collector = _node_collector(hass)
-    scrapes = _recording(collector)
+    (first, _), (second, _) = await _two_polls(hass, 2.5)
 
-    await _poll(hass, collector)
-    await asyncio.sleep(2.5)
-    await _poll(hass, collector)
-
-    (first, _), (second, _) = scrapes[-2], scrapes[-1]
     assert 'job="node"' in second  # Prometheus's federation answered, with its labels
     # Rates run over Prometheus's own scrape times, as its rate() does.
     then, now = scraped_at(first), scraped_at(second)
@@ -240,9 +234,4 @@ async def test_through_prometheus_every_host_figure_is_what_prometheus_holds(
     truth = host_truth(first, second, now - then)
     shown = host_states(hass, f"ai_host_{subentry_id}")
     assert sorted(shown) == sorted(truth)
-    mismatched = {
-        key: (shown[key], truth[key])
-        for key in truth
-        if not matches(key, shown[key], truth[key])
-    }
-    assert mismatched == {}
+    assert mismatches(shown, truth) == {}

@@ -11,6 +11,7 @@ host that is down when Home Assistant starts keeps its devices and entities, una
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 import math
 import time
 from typing import Any, Final, override
@@ -83,14 +84,9 @@ def ai_host_subject(subentry_id: str) -> str:
     return f"ai_host_{subentry_id}"
 
 
-def ai_host_source(subentry_id: str) -> str:
-    """Return the collector key of an AI host's node_exporter."""
-    return f"ai_host:{subentry_id}"
-
-
 def ai_host_gpu_source(subentry_id: str) -> str:
     """Return the collector key of an AI host's GPU exporter."""
-    return f"ai_host_gpu:{subentry_id}"
+    return f"{GpuExporterCollector.source_prefix}:{subentry_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +284,11 @@ def _layout_from_dict(subentry_id: str, data: Mapping[str, Any]) -> HostLayout:
 class AiHostCollector[SampleT](PolledCollector[SampleT]):
     """One exporter of an AI host: its path, its layout, and its own outage issue."""
 
-    # Which of the host's exporters ("node" or "gpu"), and its name as users know it.
+    # Which of the host's exporters ("node" or "gpu"), its name as users know it, and the
+    # collector keys of its kind.
     which: str
     exporter: str
+    source_prefix: str
 
     def __init__(
         self,
@@ -302,6 +300,7 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
     ) -> None:
         """Prepare scraping ``target``."""
         super().__init__(hass, entry_id, settings)
+        self.key = f"{self.source_prefix}:{settings.subentry_id}"
         self.target = target
         self.memory = memory
         self.subject = ai_host_subject(settings.subentry_id)
@@ -348,26 +347,20 @@ class NodeExporterCollector(AiHostCollector[HostSample]):
 
     which = NODE
     exporter = "node_exporter"
+    source_prefix = "ai_host"
+    # Rates start at the second scrape.
+    _previous: NodeReading | None = None
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry_id: str,
-        settings: ServerSettings,
-        target: ScrapeTarget,
-        memory: AiHostMemory,
-    ) -> None:
-        """Prepare scraping; rates start at the second scrape."""
-        super().__init__(hass, entry_id, settings, target, memory)
-        self.key = ai_host_source(settings.subentry_id)
-        self._previous: NodeReading | None = None
-        self._rates = {
+    @cached_property
+    def _rates(self) -> dict[str, CounterRate]:
+        return {
             name: CounterRate()
             for name in ("disk_read", "disk_write", "net_in", "net_out")
         }
-        self._pressure_rates = {
-            resource: CounterRate() for resource in ("cpu", "memory", "io")
-        }
+
+    @cached_property
+    def _pressure_rates(self) -> dict[str, CounterRate]:
+        return {resource: CounterRate() for resource in ("cpu", "memory", "io")}
 
     @override
     async def _async_poll(self) -> HostSample:
@@ -492,24 +485,17 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
     """Reads an AI host's GPUs from dcgm-exporter or nvidia_gpu_exporter."""
 
     which = GPU
+    # Named after the exporter once its first answer says which it is.
+    exporter = "GPU exporter"
+    source_prefix = "ai_host_gpu"
+    _kind: GpuExporterKind | None = None
+    # The GPUs' energy counters at the last scrape, for energy per request.
+    _energy: EnergyReading | None = None
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry_id: str,
-        settings: ServerSettings,
-        target: ScrapeTarget,
-        memory: AiHostMemory,
-    ) -> None:
-        """Prepare scraping; the exporter's kind is learnt from its first answer."""
-        super().__init__(hass, entry_id, settings, target, memory)
-        self.key = ai_host_gpu_source(settings.subentry_id)
-        self.exporter = "GPU exporter"
-        self._kind: GpuExporterKind | None = None
-        # UUID -> (monotonic time, watts) of the previous scrape, to integrate power.
-        self._last_power: dict[str, tuple[float, float]] = {}
-        # The GPUs' energy counters at the last scrape, for energy per request.
-        self._energy: EnergyReading | None = None
+    @cached_property
+    def _last_power(self) -> dict[str, tuple[float, float]]:
+        """UUID -> (monotonic time, watts) of the previous scrape, to integrate power."""
+        return {}
 
     def read_energy(self) -> EnergyReading | None:
         """Return the GPUs' energy counters at the last scrape (from any thread).
