@@ -26,7 +26,9 @@ from custom_components.ai_performance.collectors.servers import client
 from custom_components.ai_performance.const import (
     CONF_GPU_EXPORTER_URL,
     CONF_NODE_EXPORTER_URL,
+    CONF_NODE_SELECTOR,
     CONF_OUTAGE_MINUTES,
+    CONF_PROMETHEUS_URL,
     DEFAULT_OUTAGE_MINUTES,
     DOMAIN,
     SUBENTRY_AI_HOST,
@@ -365,3 +367,52 @@ async def test_an_unreadable_saved_layout_is_dropped_not_fatal(
         )
 
         assert host_value(hass, "load_1m") == "0.33"
+
+
+async def test_reconfiguring_moves_the_host_to_a_new_address_and_keeps_its_entities(
+    hass: HomeAssistant,
+) -> None:
+    async with node_exporter_server() as old, node_exporter_server() as new:
+        entry = our_entry(
+            subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: old.url})]
+        )
+        await setup_integration(hass, entry)
+        entity_id = host_entity(hass, "load_1m")
+
+        result = await entry.start_subentry_reconfigure_flow(hass, HOST_ID)
+        assert result["step_id"] == "reconfigure"
+        result = await submit_flow(
+            hass, result["flow_id"], form(**{CONF_NODE_EXPORTER_URL: new.url})
+        )
+        await hass.async_block_till_done()
+
+        assert result["reason"] == "reconfigure_successful"
+        assert entry.subentries[HOST_ID].data[CONF_NODE_EXPORTER_URL] == (
+            f"{new.url}/metrics"
+        )
+        asked = len(new.requests)
+        assert host_entity(hass, "load_1m") == entity_id
+        assert host_value(hass, "load_1m") == "0.33"
+        assert asked > 0  # read at the new address
+
+
+async def test_an_ai_host_through_prometheus_is_reconfigured_in_its_own_form(
+    hass: HomeAssistant,
+) -> None:
+    data = {
+        CONF_PROMETHEUS_URL: "http://127.0.0.1:9",
+        CONF_NODE_SELECTOR: 'instance="gpu-box:9100"',
+    }
+    entry = our_entry(subentries=[ai_host_subentry(**data)])
+    await setup_integration(hass, entry)
+
+    result = await entry.start_subentry_reconfigure_flow(hass, HOST_ID)
+
+    assert result["step_id"] == "prometheus"
+    schema = result["data_schema"].schema
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested[CONF_NODE_SELECTOR] == 'instance="gpu-box:9100"'
