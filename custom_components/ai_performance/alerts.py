@@ -59,6 +59,12 @@ SUBJECT_NAME_KEYS: Final = {
 type AlertListener = Callable[[str, dict[str, Any]], None]
 
 
+def _failed(snapshot: Snapshot, source: str) -> bool:
+    """Return True when ``source`` is configured and failed this tick."""
+    result = snapshot.sources.get(source)
+    return result is not None and not result.ok
+
+
 def alert_id(rule: RuleKey, target: AlertTarget) -> str:
     """Return the id of ``rule`` watching ``target``."""
     return f"{rule}:{target.key}"
@@ -244,7 +250,8 @@ class AlertManager:
         """Feed one rule's values to its alerts; drop those of subjects gone. True: changed.
 
         A rule may watch several sources (the host and each AI host): an alert whose own
-        source failed this tick is kept as it is.
+        source failed this tick is kept as it is; one whose source is gone (an AI host
+        removed) goes.
         """
         changed = False
         seen = set()
@@ -270,7 +277,7 @@ class AlertManager:
             for k, a in self._alerts.items()
             if a.spec is spec
             and k not in seen
-            and snapshot.source_ok(a.target.source or spec.source)
+            and not _failed(snapshot, a.target.source or spec.source)
         ]:
             del self._alerts[key]
             changed = True

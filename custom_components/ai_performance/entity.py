@@ -120,7 +120,9 @@ def async_register_ai_host_devices(
     devices = dr.async_get(hass)
     for collector in ai_host_collectors(coordinator):
         devices.async_get_or_create(
-            config_entry_id=entry_id, **ai_host_device_info(entry_id, collector)
+            config_entry_id=entry_id,
+            config_subentry_id=collector.settings.subentry_id,
+            **ai_host_device_info(entry_id, collector),
         )
 
 
@@ -153,6 +155,7 @@ class AIPerformanceEntity(CoordinatorEntity[AIPerformanceCoordinator]):
             f"{coordinator.config_entry.entry_id}_{subject}_{description.key}"
         )
         self._attr_device_info = device_info
+        self.config_subentry = subject_subentry(coordinator, subject)
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -238,6 +241,17 @@ def current_gpus(coordinator: AIPerformanceCoordinator) -> list[GpuInfo]:
     return list(gpus.values())
 
 
+def subject_subentry(coordinator: AIPerformanceCoordinator, subject: str) -> str | None:
+    """Return the AI host subentry whose device ``subject`` is (or sits under), else None."""
+    for collector in ai_host_collectors(coordinator):
+        if subject == collector.subject:
+            return collector.settings.subentry_id
+    for gpu in current_gpus(coordinator):
+        if subject == gpu_subject(gpu.uuid) and gpu.host is not None:
+            return gpu.host.removeprefix("ai_host_")
+    return None
+
+
 def ai_host_collectors(
     coordinator: AIPerformanceCoordinator,
 ) -> list[AiHostCollector[Any]]:
@@ -265,6 +279,25 @@ def async_add_entities_removing_stale(
         if entry_entity.domain == domain and entry_entity.unique_id not in kept:
             registry.async_remove(entry_entity.entity_id)
     for subentry_id, group in entities.items():
+        if subentry_id is None:
+            async_add_by_subentry(async_add_entities, group)
+        else:
+            async_add_entities(group, config_subentry_id=subentry_id)
+
+
+@callback
+def async_add_by_subentry(
+    async_add_entities: AddConfigEntryEntitiesCallback, entities: Iterable[Entity]
+) -> None:
+    """Add entities with the config subentry of their device: an AI host's (or the entry's).
+
+    Home Assistant files a device under one subentry at most, so every entity of an AI host's
+    devices (its sensors, alerts and forecasts) must name the AI host's subentry.
+    """
+    groups: dict[str | None, list[Entity]] = {}
+    for entity in entities:
+        groups.setdefault(getattr(entity, "config_subentry", None), []).append(entity)
+    for subentry_id, group in groups.items():
         async_add_entities(group, config_subentry_id=subentry_id)
 
 
@@ -332,7 +365,7 @@ def async_add_new_keys(
     def add_new() -> None:
         if new := [key for key in read(coordinator) if key not in known]:
             known.update(new)
-            async_add_entities(build(coordinator, new))
+            async_add_by_subentry(async_add_entities, build(coordinator, new))
 
     return coordinator.async_add_listener(add_new)
 
@@ -359,7 +392,7 @@ def async_add_new_machine_entities[EntityT: Entity](
         shape = current
         if new := [e for e in build(coordinator) if e.unique_id not in added]:
             added.update(entity.unique_id for entity in new)
-            async_add_entities(new)
+            async_add_by_subentry(async_add_entities, new)
 
     return coordinator.async_add_listener(add_new)
 

@@ -80,6 +80,7 @@ from .const import (
 from .engine.gpu_exporters import detect_gpu_exporter, parse_gpu_exporter
 from .engine.node_exporter import NotNodeExporterError, SeveralMachinesError, parse_node
 from .engine.ollama import parse_installed_models, parse_version
+from .engine.prometheus import ExpositionError, parse_labelled
 from .engine.server_metrics import KIND_NAMES, ServerKind
 from .validation import ERROR_NOT_FINITE, not_finite_fields, shorten
 
@@ -664,16 +665,27 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
                 raise FlowError(
                     ERROR_SELECTOR_SEVERAL, fields[NODE], machines=str(err.machines)
                 ) from None
+            except ExpositionError as err:  # a web page, not metrics
+                raise FlowError(
+                    ERROR_UNEXPECTED_ANSWER, fields[NODE], error=str(err)
+                ) from None
         if (target := targets.get(GPU)) is not None:
             text = await self._async_scrape(target, fields[GPU], data)
             kind = detect_gpu_exporter(text)
-            if kind is None or not parse_gpu_exporter(text, kind):
-                key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_GPU_EXPORTER
+            try:
+                gpus = parse_gpu_exporter(text, kind) if kind else {}
+                if not gpus:
+                    parse_labelled(
+                        text, ()
+                    )  # metrics of another exporter, or no metrics?
+            except ExpositionError as err:
                 raise FlowError(
-                    key,
-                    fields[GPU],
-                    error="no GPU in dcgm-exporter or nvidia_gpu_exporter series",
-                )
+                    ERROR_UNEXPECTED_ANSWER, fields[GPU], error=str(err)
+                ) from None
+            if not gpus:
+                key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_GPU_EXPORTER
+                raise FlowError(key, fields[GPU], error="no GPU listed")
+            hostname = hostname or next(iter(gpus.values())).hostname
         return hostname or urlsplit(next(iter(targets.values())).base).hostname or ""
 
     async def _async_scrape(

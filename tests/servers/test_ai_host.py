@@ -239,10 +239,29 @@ async def test_a_host_down_at_start_keeps_its_entities_and_removing_it_removes_t
     assert device is not None
     assert device.name == "AI host gpu-box"
 
+    alert = er.async_get(hass).async_get_entity_id(
+        "binary_sensor", DOMAIN, f"{ENTRY_ID}_{SUBJECT}_memory_alert"
+    )
+    assert alert is not None  # its memory is watched, as Home Assistant's host's is
+
     hass.config_entries.async_remove_subentry(entry, HOST_ID)
+    await hass.async_block_till_done()
+    # Gone with it: its alerts too, now and after the next start.
+    assert await hass.config_entries.async_reload(ENTRY_ID)
     await hass.async_block_till_done()
 
     assert host_entity(hass, "disk_usage_/") is None
+    assert (
+        er.async_get(hass).async_get_entity_id(
+            "binary_sensor", DOMAIN, f"{ENTRY_ID}_{SUBJECT}_memory_alert"
+        )
+        is None
+    )
+    assert not [
+        status
+        for status in entry.runtime_data.coordinator.data.alerts.values()
+        if status.subject == SUBJECT
+    ]
     assert (
         dr.async_get(hass).async_get_device_by_identifier(
             (DOMAIN, f"{ENTRY_ID}_{SUBJECT}"), ENTRY_ID
@@ -416,3 +435,41 @@ async def test_an_ai_host_through_prometheus_is_reconfigured_in_its_own_form(
         if key.description and "suggested_value" in key.description
     }
     assert suggested[CONF_NODE_SELECTOR] == 'instance="gpu-box:9100"'
+
+
+# What node_exporter itself (Debian's 1.5.0) answers with status 200 at any path but /metrics.
+LANDING_PAGE = "<html>\n\t\t\t<head><title>Node Exporter</title></head>\n\t\t\t<body>\n</body></html>"
+
+
+async def test_a_web_page_in_the_node_exporter_field_is_refused_on_that_field(
+    hass: HomeAssistant,
+) -> None:
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=LANDING_PAGE, content_type="text/html")
+
+    await setup_integration(hass, our_entry())
+    flow_id = await start_ai_host_flow(hass)
+    async with serve({("GET", "/status"): page}) as server:
+        result = await submit_flow(
+            hass, flow_id, form(**{CONF_NODE_EXPORTER_URL: f"{server.url}/status"})
+        )
+    assert result["errors"] == {CONF_NODE_EXPORTER_URL: "unexpected_answer"}
+
+
+async def test_the_ai_host_device_belongs_to_its_subentry(hass: HomeAssistant) -> None:
+    async with node_exporter_server() as server:
+        await setup_integration(
+            hass,
+            our_entry(
+                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
+            ),
+        )
+        device = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, f"{ENTRY_ID}_{SUBJECT}"), ENTRY_ID
+        )
+        assert device is not None
+        # 2026.11 names the one subentry; 2026.10 keeps a set per config entry.
+        if hasattr(device, "config_subentry_id"):
+            assert device.config_subentry_id == HOST_ID
+        else:
+            assert device.config_entries_subentries[ENTRY_ID] == {HOST_ID}

@@ -93,6 +93,11 @@ async def test_dcgm_gpus_are_devices_under_the_ai_host_with_the_exporters_figure
             (DOMAIN, f"{ENTRY_ID}_gpu_{H200}"), ENTRY_ID
         )
         assert h200.via_device_id == host.id
+        # Filed under the AI host, as its host device is (2026.10 keeps a set per entry).
+        if hasattr(h200, "config_subentry_id"):
+            assert h200.config_subentry_id == HOST_ID
+        else:
+            assert h200.config_entries_subentries[ENTRY_ID] == {HOST_ID}
         assert h200.serial_number == H200
         assert h200.name == "NVIDIA H200 (GPU 1)"
         assert h200.sw_version == "Driver 590.48.01, dcgm-exporter"

@@ -80,6 +80,8 @@ class ExportedGpu:
     energy_joules: float | None
     # The local GPU source's field names (FIELD_*) this GPU's scrape gave.
     supported: frozenset[str]
+    # The machine's name where the exporter labels it (dcgm-exporter); "" otherwise.
+    hostname: str = ""
 
 
 type Convert = Callable[[float], Any]
@@ -350,6 +352,7 @@ class _Gpu:
     index: int | None = None
     name: str = ""
     driver_version: str = ""
+    hostname: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -399,6 +402,8 @@ def _dcgm_identity(labels: dict[str, str], kind: GpuExporterKind) -> _Gpu:
         index=_index(labels.get("gpu")),
         name=labels.get("modelName", ""),
         driver_version=labels.get("DCGM_FI_DRIVER_VERSION", ""),
+        # "Hostname" before dcgm-exporter's #655, "hostname" since.
+        hostname=labels.get("hostname") or labels.get("Hostname") or "",
     )
 
 
@@ -465,6 +470,7 @@ def _exported(uuid: str, gpu: _Gpu, fields: dict[str, str]) -> ExportedGpu:
         index=gpu.index,
         name=gpu.name,
         driver_version=gpu.driver_version,
+        hostname=gpu.hostname,
         values=values,
         energy_joules=energy,
         supported=frozenset(supported),
