@@ -36,7 +36,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .collectors.ai_host import GPU, NODE, ScrapeTarget, scrape_targets
+from .collectors.ai_host import AI_HOST_TITLE, GPU, NODE, ScrapeTarget, scrape_targets
 from .collectors.servers.base import POLL_TIMEOUT_S
 from .collectors.servers.client import (
     ServerClient,
@@ -649,7 +649,7 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
         )
 
     async def _async_check(self, data: dict[str, Any]) -> str:
-        """Read each exporter given; return the host's name (node_exporter's, or the URL's)."""
+        """Read each exporter given; return the machine's name as its exporters give it."""
         federated = CONF_PROMETHEUS_URL in data
         fields = _normalised(data)
         targets = scrape_targets(data)
@@ -686,7 +686,7 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
                 key = ERROR_SELECTOR_EMPTY if federated else ERROR_NOT_GPU_EXPORTER
                 raise FlowError(key, fields[GPU], error="no GPU listed")
             hostname = hostname or next(iter(gpus.values())).hostname
-        return hostname or urlsplit(next(iter(targets.values())).base).hostname or ""
+        return hostname
 
     async def _async_scrape(
         self, target: ScrapeTarget, field: str, data: dict[str, Any]
@@ -710,21 +710,33 @@ class AiHostSubentryFlow(ConfigSubentryFlow):
             raise FlowError(ERROR_UNEXPECTED_ANSWER, field, error=str(err)) from None
 
     def _async_save(self, data: dict[str, Any], hostname: str) -> SubentryFlowResult:
+        """Save the AI host, unless it is one already added (its exporters, or its name).
+
+        The same machine added once directly and once through Prometheus has other URLs, but
+        the same name: node_exporter's host name, or dcgm-exporter's.
+        """
         entry = self._get_entry()
         targets = set(scrape_targets(data).values())
+        # Named after the machine, or else after the address it was read at.
+        named = hostname or urlsplit(next(iter(targets)).base).hostname
+        title = f"{AI_HOST_TITLE} {named}"
+        own = (
+            self._get_reconfigure_subentry().subentry_id
+            if self._reconfiguring
+            else None
+        )
         for subentry in entry.subentries.values():
             if (
-                subentry.subentry_type == SUBENTRY_AI_HOST
-                and targets & set(scrape_targets(subentry.data).values())
-                and (
-                    not self._reconfiguring
-                    or subentry.subentry_id
-                    != self._get_reconfigure_subentry().subentry_id
-                )
+                subentry.subentry_type != SUBENTRY_AI_HOST
+                or subentry.subentry_id == own
+            ):
+                continue
+            if targets & set(scrape_targets(subentry.data).values()) or (
+                own is None and hostname and subentry.title == title
             ):
                 return self.async_abort(reason="already_configured")
         if not self._reconfiguring:
-            return self.async_create_entry(title=f"AI host {hostname}", data=data)
+            return self.async_create_entry(title=title, data=data)
         return self.async_update_and_abort(
             entry, self._get_reconfigure_subentry(), data=data
         )

@@ -99,7 +99,8 @@ async def test_dcgm_gpus_are_devices_under_the_ai_host_with_the_exporters_figure
         else:
             assert h200.config_entries_subentries[ENTRY_ID] == {HOST_ID}
         assert h200.serial_number == H200
-        assert h200.name == "NVIDIA H200 (GPU 1)"
+        # Named with its machine: two AI hosts often hold the same model of GPU.
+        assert h200.name == "NVIDIA H200 (gpu-box, GPU 1)"
         assert h200.sw_version == "Driver 590.48.01, dcgm-exporter"
         # The fixture's H200: 100 % busy, 52 °C, 627.4 W, FB used/free/reserved
         # 32362/110796/614 MiB, 22581873405 mJ since the driver loaded.
@@ -231,7 +232,7 @@ async def test_alerts_forecasts_and_the_dashboard_work_on_an_ai_hosts_gpus(
         dashboard = build_dashboard(hass, ENTRY_ID)
         text = str(dashboard)
         assert "GPU not monitored" not in text
-        assert "NVIDIA H200 (GPU 1)" in text
+        assert "NVIDIA H200 (gpu-box, GPU 1)" in text
 
 
 async def test_one_exporter_down_leaves_the_other_alone(
@@ -351,3 +352,37 @@ async def test_a_gpu_taken_out_can_be_deleted_and_one_still_listed_cannot(
         await hass.async_block_till_done()
         assert gpu_entity(hass, H100, "temperature") is None
         assert gpu_state(hass, H200, "temperature") == "52"
+
+
+async def test_an_ai_host_moved_to_another_machine_forgets_the_old_gpus(
+    hass: HomeAssistant,
+) -> None:
+    async with (
+        gpu_exporter("dcgm_two_gpus.txt") as (old, _old),
+        gpu_exporter("dcgm_missing_field.txt") as (new, _new),
+    ):
+        entry = our_entry(
+            subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: f"{old}/metrics"})]
+        )
+        await setup_integration(hass, entry)
+        assert gpu_entity(hass, H200, "temperature") is not None
+
+        hass.config_entries.async_update_subentry(
+            entry,
+            entry.subentries[HOST_ID],
+            data={
+                **entry.subentries[HOST_ID].data,
+                CONF_GPU_EXPORTER_URL: f"{new}/metrics",
+            },
+        )
+        await hass.async_block_till_done()
+
+        # The machine at the new address has one GPU of its own: the old two are gone.
+        assert gpu_entity(hass, H200, "temperature") is None
+        assert gpu_entity(hass, H100, "temperature") is None
+        assert (
+            dr.async_get(hass).async_get_device_by_identifier(
+                (DOMAIN, f"{ENTRY_ID}_gpu_{H200}"), ENTRY_ID
+            )
+            is None
+        )

@@ -15,7 +15,7 @@ from functools import cached_property
 import math
 import time
 from typing import Any, Final, override
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_SCAN_INTERVAL, CONF_VERIFY_SSL
@@ -71,6 +71,8 @@ JOULES_PER_KWH: Final = MILLIJOULES_PER_KWH / 1000
 # Power is integrated into energy only across gaps shorter than this: a longer gap (the
 # exporter was down) would be a guess, so it counts nothing.
 MAX_INTEGRATION_GAP_S: Final = 300.0
+# An AI host's title, before the machine's name ("AI host gpu-box").
+AI_HOST_TITLE: Final = "AI host"
 MEMORY_VERSION: Final = 1
 MEMORY_SAVE_DELAY_S: Final = 60.0
 EXPORTER_NAMES: Final = {
@@ -178,6 +180,21 @@ class HostLayout:
     gpus: dict[str, GpuInfo] = field(default_factory=dict)
     # Integrated GPU energy (kWh) by UUID, where the exporter gives only power.
     estimated_kwh: dict[str, float] = field(default_factory=dict)
+    # Where each exporter was read ("node", "gpu" -> its URL): what it had is forgotten
+    # when it moves (reconfigured to another machine).
+    read_at: dict[str, str] = field(default_factory=dict)
+
+    def moved(self, which: str, target: str) -> bool:
+        """Forget what exporter ``which`` had if it is now read elsewhere; True if so."""
+        before, self.read_at[which] = self.read_at.get(which), target
+        if before is None or before == target:
+            return before is None
+        if which == NODE:
+            self.cores, self.disks, self.pressure = 0, (), ()
+            self.hostname = self.version = ""
+        else:
+            self.gpus, self.estimated_kwh = {}, {}
+        return True
 
 
 class AiHostMemory:
@@ -232,6 +249,7 @@ class AiHostMemory:
                 "version": layout.version,
                 "gpus": [_gpu_to_dict(gpu) for gpu in layout.gpus.values()],
                 "estimated_kwh": layout.estimated_kwh,
+                "read_at": layout.read_at,
             }
             for subentry_id, layout in self.hosts.items()
         }
@@ -278,6 +296,7 @@ def _layout_from_dict(subentry_id: str, data: Mapping[str, Any]) -> HostLayout:
         estimated_kwh={
             uuid: float(kwh) for uuid, kwh in data.get("estimated_kwh", {}).items()
         },
+        read_at={str(k): str(v) for k, v in data.get("read_at", {}).items()},
     )
 
 
@@ -312,8 +331,17 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
 
     @override
     async def async_start(self) -> None:
-        """Read what the host had when Home Assistant last ran."""
+        """Read what the host had when Home Assistant last ran, unless it moved since."""
         await self.memory.async_load()
+        target = urlunsplit(urlsplit(self.target.base)._replace(netloc=self._host()))
+        if self.layout.moved(
+            self.which, f"{target}{self.target.path}{self.target.params}"
+        ):
+            self.memory.changed()
+
+    def _host(self) -> str:
+        """Return the exporter's host and port, without credentials (saved in .storage)."""
+        return urlsplit(self.target.base).netloc.rpartition("@")[2]
 
     @override
     async def async_stop(self) -> None:
@@ -576,11 +604,18 @@ class GpuExporterCollector(AiHostCollector[GpuSample]):
         index = gpu.index if gpu.index is not None else 0
         name = gpu.name or "NVIDIA GPU"
         total = gpu.values.get("memory_total_bytes")
+        # Named with its machine (as the AI host is named, without "AI host"): two AI hosts
+        # often hold the same model of GPU.
+        machine = self.settings.title.removeprefix(f"{AI_HOST_TITLE} ")
         return GpuInfo(
             index=index,
             uuid=nvml_uuid(gpu.uuid),
             name=name,
-            device_name=name if count == 1 else f"{name} (GPU {index})",
+            device_name=(
+                f"{name} ({machine})"
+                if count == 1
+                else f"{name} ({machine}, GPU {index})"
+            ),
             memory_total_bytes=int(total) if isinstance(total, (int, float)) else 0,
             driver_version=gpu.driver_version,
             cuda_version="",
