@@ -31,7 +31,9 @@ async def test_without_nvml_it_says_so(
     info = await _info(hass)
 
     assert info["host"] == "ok"
-    assert info["gpu"] == "no NVIDIA GPU monitoring (NVML Shared Library Not Found)"
+    assert info["gpu"] == (
+        "no NVIDIA GPU monitoring here (NVML Shared Library Not Found)"
+    )
     assert info["nvml_version"] == "not loaded"
     assert info["requests"] == "ok"
     assert info["collection_duration"].endswith(" ms")

@@ -25,7 +25,12 @@ from homeassistant.util import dt as dt_util
 from .alert_rules import RULES_BY_KEY, RuleKey
 from .alerts import EVENT_TYPES
 from .collectors.ai_host import NodeExporterCollector
-from .collectors.base import device_identifier, gpu_subject, request_subject
+from .collectors.base import (
+    device_identifier,
+    gpu_subject,
+    request_subject,
+    source_name,
+)
 from .collectors.requests import RequestsSample
 from .const import SOURCE_REQUESTS, SUBJECT_HOST, SUBJECT_OVERVIEW
 from .coordinator import AIPerformanceCoordinator
@@ -273,9 +278,13 @@ class HealthSensor(OverviewEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Return the sources not delivering now."""
-        sources = self.coordinator.data.sources
-        return {"failing_sources": sorted(k for k, r in sources.items() if not r.ok)}
+        """Return the sources not delivering now, as logs name them (a server's title)."""
+        failing = {k for k, r in self.coordinator.data.sources.items() if not r.ok}
+        return {
+            "failing_sources": sorted(
+                source_name(c) for c in self.coordinator.collectors if c.key in failing
+            )
+        }
 
 
 class ActiveAlertsSensor(OverviewEntity, SensorEntity):

@@ -98,7 +98,13 @@ def _gpu_status(snapshot: Snapshot) -> str:
     if sample is None:
         return _source_status(snapshot, SOURCE_GPU)
     if not sample.nvml_available:
-        return f"no NVIDIA GPU monitoring ({sample.nvml_error})"
+        remote = sum(
+            len(gpus.gpus)
+            for key, gpus in snapshot.samples(GpuSample).items()
+            if key != SOURCE_GPU
+        )
+        here = f"no NVIDIA GPU monitoring here ({sample.nvml_error})"
+        return f"{here}; {remote} GPU(s) on AI hosts" if remote else here
     if not sample.gpus:
         return "no GPU found"
     # A GPU without a reading is lost or answers only errors: either way, failing.

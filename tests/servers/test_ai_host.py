@@ -127,6 +127,10 @@ async def test_an_exporter_outage_leaves_the_other_sources_alone_and_raises_its_
         assert host_value(hass, "load_1m") == STATE_UNAVAILABLE
         # Home Assistant's own host is measured as ever.
         assert hass.states.get("sensor.host_cpu_usage").state != STATE_UNAVAILABLE
+        health = hass.states.get("sensor.ai_performance_health")
+        assert health.attributes["failing_sources"] == [
+            "AI host gpu-box: node_exporter"
+        ]
 
         for _ in range(28):
             await poll(hass, freezer)

@@ -325,6 +325,11 @@ class AiHostCollector[SampleT](PolledCollector[SampleT]):
         self.subject = ai_host_subject(settings.subentry_id)
 
     @property
+    def source_title(self) -> str:
+        """Return how logs and our sensors name this source: "AI host vm: node_exporter"."""
+        return f"{self.settings.title}: {self.exporter}"
+
+    @property
     def layout(self) -> HostLayout:
         """Return what this AI host has."""
         return self.memory.layout(self.settings.subentry_id)

@@ -59,7 +59,12 @@ class Collector[SampleT](Protocol):
 
 
 def source_name(collector: Collector[Any]) -> str:
-    """Return how logs name a source: a model server by its title, others by their key."""
+    """Return how logs name a source: a model server by its title, others by their key.
+
+    An AI host's exporters are named by the host's title and the exporter's name.
+    """
+    if isinstance(title := getattr(collector, "source_title", None), str):
+        return title
     title = getattr(getattr(collector, "settings", None), "title", None)
     return title if isinstance(title, str) and title else collector.key
 

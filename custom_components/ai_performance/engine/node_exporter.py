@@ -137,7 +137,9 @@ def parse_node(text: str) -> NodeReading:
     """Read one node_exporter scrape; NotNodeExporterError for text of another exporter."""
     samples = parse_labelled(text, NODE_SERIES)
     if not samples.keys() & {CPU_SECONDS, MEM_TOTAL, *LOAD}:
-        msg = "no node_exporter series (node_cpu_seconds_total, node_load1, ...)"
+        msg = (
+            "no node_cpu_seconds_total, node_load1 or node_memory_MemTotal_bytes series"
+        )
         raise NotNodeExporterError(msg)
     if (machines := len(samples.get(MEM_TOTAL, ()))) > 1:
         raise SeveralMachinesError(machines)
