@@ -118,8 +118,8 @@ class _Recorder:
         self._read = collector.read
         collector.read = self._recorded  # type: ignore[method-assign]
 
-    def _recorded(self) -> tuple[str, NodeReading, float]:
-        text, reading, at = self._read()
+    def _recorded(self, not_before: float = 0.0) -> tuple[str, NodeReading, float]:
+        text, reading, at = self._read(not_before)
         self.scrapes.append((text, at))
         return text, reading, at
 

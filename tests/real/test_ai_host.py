@@ -76,8 +76,8 @@ def _recording(collector: NodeExporterCollector) -> list[tuple[str, float]]:
     scrapes: list[tuple[str, float]] = []
     read = collector.read
 
-    def recorded() -> tuple[str, NodeReading, float]:
-        text, reading, at = read()
+    def recorded(not_before: float = 0.0) -> tuple[str, NodeReading, float]:
+        text, reading, at = read(not_before)
         scrapes.append((text, at))
         return text, reading, at
 

@@ -477,3 +477,21 @@ async def test_the_ai_host_device_belongs_to_its_subentry(hass: HomeAssistant) -
             assert device.config_subentry_id == HOST_ID
         else:
             assert device.config_entries_subentries[ENTRY_ID] == {HOST_ID}
+
+
+async def test_rates_are_known_from_the_first_tick_after_a_start_or_a_reload(
+    hass: HomeAssistant,
+) -> None:
+    async with node_exporter_server() as server:
+        await setup_integration(
+            hass,
+            our_entry(
+                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
+            ),
+        )
+        # A first scrape was taken at start: the first tick has something to compare with.
+        assert host_value(hass, "cpu_usage") == "0.0"  # the fake's counters stand still
+        assert host_value(hass, "network_in_rate") == "0.0"
+        assert await hass.config_entries.async_reload(ENTRY_ID)
+        await hass.async_block_till_done()
+        assert host_value(hass, "cpu_usage") == "0.0"

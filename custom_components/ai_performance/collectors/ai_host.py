@@ -9,9 +9,10 @@ What a host had (its CPUs, disks and GPUs) is remembered across restarts (AiHost
 host that is down when Home Assistant starts keeps its devices and entities, unavailable.
 """
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 import math
 import time
 from typing import Any, Final, override
@@ -71,6 +72,8 @@ JOULES_PER_KWH: Final = MILLIJOULES_PER_KWH / 1000
 # Power is integrated into energy only across gaps shorter than this: a longer gap (the
 # exporter was down) would be a guess, so it counts nothing.
 MAX_INTEGRATION_GAP_S: Final = 300.0
+# The first figures after a start are taken at least this long after the first scrape.
+MIN_RATE_INTERVAL_S: Final = 1.0
 # An AI host's title, before the machine's name ("AI host gpu-box").
 AI_HOST_TITLE: Final = "AI host"
 MEMORY_VERSION: Final = 1
@@ -381,8 +384,35 @@ class NodeExporterCollector(AiHostCollector[HostSample]):
     which = NODE
     exporter = "node_exporter"
     source_prefix = "ai_host"
-    # Rates start at the second scrape.
+    # Rates need two scrapes: a first one is taken at start (in the background), so that
+    # the first tick after a start or a reload already shows them.
     _previous: NodeReading | None = None
+    _read_at = 0.0
+    _baseline: asyncio.Task[None] | None = None
+
+    @override
+    async def async_start(self) -> None:
+        """Read what the host had, and take the first scrape in the background."""
+        await super().async_start()
+        self._baseline = self.hass.async_create_background_task(
+            self._async_baseline(), f"{DOMAIN} {self.key} first scrape"
+        )
+
+    @override
+    async def async_stop(self) -> None:
+        """Stop the first scrape if it still runs, and save what the host has."""
+        if self._baseline is not None:
+            self._baseline.cancel()
+        await super().async_stop()
+
+    async def _async_baseline(self) -> None:
+        try:
+            _, reading, at = await async_run_blocking(self.hass, self.read)
+        except (ServerError, ValueError) as err:  # the first poll says it again
+            LOGGER.debug("%s: no first scrape: %s", self.source_title, err)
+            return
+        if self._previous is None:
+            self.update(reading, at)
 
     @cached_property
     def _rates(self) -> dict[str, CounterRate]:
@@ -397,14 +427,27 @@ class NodeExporterCollector(AiHostCollector[HostSample]):
 
     @override
     async def _async_poll(self) -> HostSample:
-        _, reading, at = await async_run_blocking(self.hass, self.read)
+        if (baseline := self._baseline) is not None:
+            self._baseline = None
+            await asyncio.shield(baseline)
+            # Rates over less than a second are mostly noise (CPU time counts in 10 ms):
+            # the first read waits (in the executor) until a second has passed.
+            not_before = self._read_at + MIN_RATE_INTERVAL_S
+            _, reading, at = await async_run_blocking(
+                self.hass, partial(self.read, not_before)
+            )
+        else:
+            _, reading, at = await async_run_blocking(self.hass, self.read)
         return self.update(reading, at)
 
-    def read(self) -> tuple[str, NodeReading, float]:
+    def read(self, not_before: float = 0.0) -> tuple[str, NodeReading, float]:
         """Fetch and parse one scrape (blocking: for the executor), with when it was read.
 
-        A thousand lines take half a millisecond to read: not on the event loop.
+        A thousand lines take half a millisecond to read: not on the event loop. The scrape
+        is not taken before monotonic time ``not_before``.
         """
+        if (wait := not_before - time.monotonic()) > 0:
+            time.sleep(min(wait, MIN_RATE_INTERVAL_S))
         text = self.target.fetch(self.settings.verify_ssl)
         return text, parse_node(text), time.monotonic()
 
@@ -414,6 +457,7 @@ class NodeExporterCollector(AiHostCollector[HostSample]):
         Through Prometheus, rates run on Prometheus's own scrape times; a poll that finds no
         newer scrape of the host shows the figures of the last one.
         """
+        self._read_at = at
         if reading.scraped_at is not None:
             last = self._previous
             if (
