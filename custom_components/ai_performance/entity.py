@@ -305,14 +305,16 @@ def async_add_by_subentry(
 def async_remove_stale_devices(
     hass: HomeAssistant, entry: AIPerformanceConfigEntry, subjects: Iterable[str]
 ) -> None:
-    """Detach this entry from every device that is not one of ``subjects``' devices."""
+    """Remove every device of this entry that is not one of ``subjects``' devices.
+
+    Each is ours alone (its identifiers hold our entry's id), so the device goes:
+    detaching the entry from it (``remove_config_entry_id``) is deprecated in 2026.11.
+    """
     registry = dr.async_get(hass)
     current = {device_identifier(entry.entry_id, subject) for subject in subjects}
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not device.identifiers & current:
-            registry.async_update_device(
-                device.id, remove_config_entry_id=entry.entry_id
-            )
+            registry.async_remove_device(device.id)
 
 
 def current_subjects(coordinator: AIPerformanceCoordinator) -> set[str]:
