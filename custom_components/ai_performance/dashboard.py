@@ -125,6 +125,8 @@ ACTION_TILES: Final = (
     "optimize",
 )
 HOST_GAUGES: Final = ("cpu_usage", "memory_usage", "config_disk_usage")
+# An AI host has no configuration directory: a disk of its own instead.
+AI_HOST_GAUGES: Final = ("cpu_usage", "memory_usage", "disk_usage")
 HOST_TILES: Final = ("loop_lag_p95", "ha_cpu_usage", "ha_memory", "memory_full_in")
 GPU_TILES: Final = ("power", "energy", "throttle_reason", "vram_full_in")
 SUBJECT_TILES: Final = (
@@ -174,7 +176,7 @@ NO_PRICES: Final = (
     "- Cloud models: add their token prices in [AI Performance Monitor]"
     "(/config/integrations/integration/ai_performance) → Configure → Costs and budget.\n"
     "- Local models: set the grid price in the [Energy settings](/config/energy); with an "
-    "NVIDIA GPU measured here, each request's electricity is priced."
+    "NVIDIA GPU measured here or on an AI host, each request's electricity is priced."
 )
 NOT_MONITORED: Final = "**GPU not monitored.** {why}\n\n{what}"
 NO_NVML: Final = (
@@ -230,7 +232,10 @@ def build_dashboard(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
                 *(_gpu_section(device) for device in gpus.values()),
                 _gpu_missing_section(hass, entry_id, gpus, servers),
                 _host_section(host),
-                *(_host_section(device, device.name) for device in ai_hosts),
+                *(
+                    _host_section(device, device.name, AI_HOST_GAUGES)
+                    for device in ai_hosts
+                ),
                 _section("Actions", overview.tiles(ACTION_TILES)),
             ],
         ),
@@ -516,8 +521,10 @@ def _remote_servers(entry: ConfigEntry | None) -> list[str]:
     return remote
 
 
-def _host_section(host: _Device, history: str = "Host") -> dict[str, Any] | None:
-    cards = _gauges(host, HOST_GAUGES, PERCENT_SEVERITY)
+def _host_section(
+    host: _Device, history: str = "Host", gauges: Iterable[str] = HOST_GAUGES
+) -> dict[str, Any] | None:
+    cards = _gauges(host, gauges, PERCENT_SEVERITY)
     cards += host.tiles(HOST_TILES)
     if usage := host.pick(["cpu_usage", "memory_usage"]):
         cards.append(_history(f"{history}, last 24 hours", usage))

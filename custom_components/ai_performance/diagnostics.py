@@ -1,6 +1,6 @@
 """Diagnostics ("Download diagnostics"): what a bug report needs, with secrets redacted.
 
-The configuration (options and every model server), each source's status and cost, a summary of
+The configuration (options, every model server and AI host), each source's status and cost, a summary of
 the last snapshot, the raised alerts and their recent history, the actions auto-optimisation
 took, and the last benchmark. API keys and tokens are redacted, and so are credentials and
 secret query parameters inside URLs.
@@ -64,7 +64,7 @@ async def async_get_config_entry_diagnostics(
             "version": f"{entry.version}.{entry.minor_version}",
             "options": _redact(entry.options),
         },
-        "model_servers": [
+        "subentries": [
             {
                 "type": subentry.subentry_type,
                 "title": subentry.title,

@@ -88,7 +88,7 @@ async def test_diagnostics_are_complete_and_redacted(
     text = json.dumps(diagnostics)
     for secret in ("sk-secret", "hunter2", "admin"):
         assert secret not in text
-    servers = {s["title"]: s["data"] for s in diagnostics["model_servers"]}
+    servers = {s["title"]: s["data"] for s in diagnostics["subentries"]}
     assert servers["ollama test"]["api_key"] == "**REDACTED**"
     assert servers["openai_compatible test"]["url"] == (
         f"http://**REDACTED**@{vllm.url.removeprefix('http://')}"
