@@ -235,3 +235,26 @@ async def test_through_prometheus_every_host_figure_is_what_prometheus_holds(
     shown = host_states(hass, f"ai_host_{subentry_id}")
     assert sorted(shown) == sorted(truth)
     assert mismatches(shown, truth) == {}
+
+
+async def test_the_same_machine_is_not_added_twice_through_prometheus(
+    hass: HomeAssistant, node: str, node_prometheus: PrometheusServer
+) -> None:
+    await setup_integration(hass, our_entry())
+    await add_ai_host(hass, **{CONF_NODE_EXPORTER_URL: node})
+    flow_id = await start_ai_host_flow(hass, "prometheus")
+
+    result = await submit_flow(
+        hass,
+        flow_id,
+        host_input(
+            **{
+                CONF_PROMETHEUS_URL: node_prometheus.url,
+                CONF_NODE_SELECTOR: 'job="node"',
+            }
+        ),
+    )
+
+    # Other URLs, but node_exporter names the same machine.
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
