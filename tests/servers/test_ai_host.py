@@ -72,6 +72,11 @@ def ai_host_subentry(**urls: str) -> ConfigSubentryDataWithId:
     )
 
 
+async def set_up_ai_host(hass: HomeAssistant, **urls: str) -> None:
+    """Set the integration up with one AI host read at ``urls``."""
+    await setup_integration(hass, our_entry(subentries=[ai_host_subentry(**urls)]))
+
+
 def host_entity(hass: HomeAssistant, key: str) -> str | None:
     """Return the entity id of the AI host's sensor ``key``."""
     return er.async_get(hass).async_get_entity_id(
@@ -110,12 +115,7 @@ async def test_an_exporter_outage_leaves_the_other_sources_alone_and_raises_its_
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     async with node_exporter_server() as server:
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: server.url})
         # The fixture's own figures: load 0.33, and 1.8 % of memory in use.
         assert host_value(hass, "load_1m") == "0.33"
         assert host_value(hass, "memory_usage") == "1.8"
@@ -171,12 +171,7 @@ async def test_a_bad_answer_makes_only_the_ai_host_unavailable(
     text: str | None,
 ) -> None:
     async with node_exporter_server() as good:
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: good.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: good.url})
         assert host_value(hass, "load_1m") == "0.33"
         async with node_exporter_server(text) as bad:
             for name, value in misbehave.items():
@@ -206,12 +201,7 @@ async def test_a_slow_exporter_is_cut_off_without_delaying_the_others(
     monkeypatch.setattr(base, "POLL_TIMEOUT_S", 0.2)
     async with node_exporter_server() as server:
         server.behaviour.delay_s = 1.0
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: server.url})
         entry = hass.config_entries.async_get_entry(ENTRY_ID)
         sources = entry.runtime_data.coordinator.data.sources
         assert not sources[f"ai_host:{HOST_ID}"].ok
@@ -382,12 +372,7 @@ async def test_an_unreadable_saved_layout_is_dropped_not_fatal(
         "data": {HOST_ID: {"cores": "many", "gpus": [{"uuid": None}]}},
     }
     async with node_exporter_server() as server:
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: server.url})
 
         assert host_value(hass, "load_1m") == "0.33"
 
@@ -462,12 +447,7 @@ async def test_a_web_page_in_the_node_exporter_field_is_refused_on_that_field(
 
 async def test_the_ai_host_device_belongs_to_its_subentry(hass: HomeAssistant) -> None:
     async with node_exporter_server() as server:
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: server.url})
         device = dr.async_get(hass).async_get_device_by_identifier(
             (DOMAIN, f"{ENTRY_ID}_{SUBJECT}"), ENTRY_ID
         )
@@ -483,12 +463,7 @@ async def test_rates_are_known_from_the_first_tick_after_a_start_or_a_reload(
     hass: HomeAssistant,
 ) -> None:
     async with node_exporter_server() as server:
-        await setup_integration(
-            hass,
-            our_entry(
-                subentries=[ai_host_subentry(**{CONF_NODE_EXPORTER_URL: server.url})]
-            ),
-        )
+        await set_up_ai_host(hass, **{CONF_NODE_EXPORTER_URL: server.url})
         # A first scrape was taken at start: the first tick has something to compare with.
         assert host_value(hass, "cpu_usage") == "0.0"  # the fake's counters stand still
         assert host_value(hass, "network_in_rate") == "0.0"

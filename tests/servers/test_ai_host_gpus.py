@@ -34,7 +34,12 @@ from custom_components.ai_performance.optimizer import recommendations
 from ..conftest import ENTRY_ID, our_entry, setup_integration
 from .conftest import poll, server_state, server_subentry
 from .fake_servers import OllamaState, fixture_text, ollama_server, serve
-from .test_ai_host import HOST_ID, ai_host_subentry, node_exporter_server
+from .test_ai_host import (
+    HOST_ID,
+    ai_host_subentry,
+    node_exporter_server,
+    set_up_ai_host,
+)
 
 H100 = "GPU-1c67088e-9ecb-4564-bb97-6151ecc2ef64"
 H200 = "GPU-ef427e4f-1970-42f2-ab0c-ecf0e56a33b9"
@@ -81,10 +86,7 @@ async def test_dcgm_gpus_are_devices_under_the_ai_host_with_the_exporters_figure
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     async with gpu_exporter("dcgm_two_gpus.txt") as (url, served):
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         devices = dr.async_get(hass)
         host = devices.async_get_device_by_identifier(
             (DOMAIN, f"{ENTRY_ID}_ai_host_{HOST_ID}"), ENTRY_ID
@@ -129,10 +131,7 @@ async def test_dcgm_gpus_are_devices_under_the_ai_host_with_the_exporters_figure
 
 async def test_a_gpu_that_reports_less_gets_fewer_entities(hass: HomeAssistant) -> None:
     async with gpu_exporter("dcgm_missing_field.txt") as (url, _served):
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         collector = next(
             c
             for c in hass.config_entries.async_get_entry(
@@ -152,10 +151,7 @@ async def test_nvidia_gpu_exporter_gpus_are_keyed_as_nvml_keys_them(
     hass: HomeAssistant,
 ) -> None:
     async with gpu_exporter("nvidia_smi_two_gpus.txt") as (url, _served):
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         # nvidia_gpu_exporter labels "ef427e4f-...": the device is NVML's "GPU-ef427e4f-...",
         # so moving to dcgm-exporter keeps the same devices and their history.
         assert gpu_state(hass, H200, "temperature") == "52"
@@ -179,10 +175,7 @@ async def test_power_without_an_energy_counter_is_integrated_and_named_an_estima
     )
     async with gpu_exporter("nvidia_smi_two_gpus.txt") as (url, served):
         served.text = text
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         assert gpu_entity(hass, H200, "energy") is None
         entity_id = gpu_entity(hass, H200, "energy_estimate")
         assert entity_id is not None
@@ -306,10 +299,7 @@ async def test_a_remote_gpu_held_back_by_its_power_limit_is_recommended_a_fix(
     # "SW power cap" bit; the H200's are 0.
     rtx = "GPU-00000000-0000-0000-0000-000000000000"
     async with gpu_exporter("dcgm_extra_counters.txt") as (url, _served):
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         entry = hass.config_entries.async_get_entry(ENTRY_ID)
 
         found = recommendations(hass, entry)
@@ -325,10 +315,7 @@ async def test_a_gpu_taken_out_can_be_deleted_and_one_still_listed_cannot(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     async with gpu_exporter("dcgm_two_gpus.txt") as (url, served):
-        await setup_integration(
-            hass,
-            our_entry(subentries=[ai_host_subentry(**{CONF_GPU_EXPORTER_URL: url})]),
-        )
+        await set_up_ai_host(hass, **{CONF_GPU_EXPORTER_URL: url})
         # The H100 is taken out of the machine: the exporter lists the H200 only.
         served.text = "\n".join(
             line for line in served.text.splitlines() if "GPU-1c67088e" not in line
