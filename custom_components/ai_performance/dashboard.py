@@ -190,9 +190,9 @@ REMOTE_SERVERS: Final = (
 )
 GPU_ADVICE: Final = (
     "To watch the GPU of the machine your model runs on, add that machine as an **AI host** "
-    "in [AI Performance Monitor](/config/integrations/integration/ai_performance) (⋮ → Add "
-    "AI host) with the URL of the dcgm-exporter or nvidia_gpu_exporter running there; its "
-    "GPUs then show here with their alerts. Or run Home Assistant (Core or a container "
+    "in [AI Performance Monitor](/config/integrations/integration/ai_performance) (its "
+    "*Add AI host* button) with the URL of the dcgm-exporter or nvidia_gpu_exporter running "
+    "there; its GPUs then show here with their alerts. Or run Home Assistant (Core or a container "
     "with the NVIDIA runtime) on the machine that has the GPU."
 )
 # With GPU monitoring On, a repair issue already says what is missing.
