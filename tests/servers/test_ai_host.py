@@ -7,6 +7,7 @@ by a fake that can fail; the real node_exporter is in tests/real/test_ai_host.py
 import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import math
 from typing import Any
 
 from aiohttp import web
@@ -470,3 +471,23 @@ async def test_rates_are_known_from_the_first_tick_after_a_start_or_a_reload(
         assert await hass.config_entries.async_reload(ENTRY_ID)
         await hass.async_block_till_done()
         assert host_value(hass, "cpu_usage") == "0.0"
+
+
+@pytest.mark.parametrize("field", [CONF_SCAN_INTERVAL, CONF_OUTAGE_MINUTES])
+async def test_a_nan_number_is_refused_on_its_field_and_changes_nothing(
+    hass: HomeAssistant, field: str
+) -> None:
+    async with node_exporter_server() as server:
+        await setup_integration(hass, our_entry())
+        flow_id = await start_ai_host_flow(hass)
+        node = {CONF_NODE_EXPORTER_URL: server.url}
+
+        refused = await submit_flow(hass, flow_id, form(**node, **{field: math.nan}))
+
+        # NaN passes every box's bounds: the flow's own error says what is wrong.
+        assert refused["errors"] == {field: "number_not_finite"}
+        assert not hass.config_entries.async_get_entry(ENTRY_ID).subentries
+        saved = await submit_flow(hass, flow_id, form(**node))
+        assert saved["type"] is FlowResultType.CREATE_ENTRY
+        assert saved["data"][CONF_SCAN_INTERVAL] == 30
+        await hass.async_block_till_done()
